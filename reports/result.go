@@ -1,0 +1,120 @@
+package reports
+
+import "time"
+
+// Schema is the value of Result.Schema for this version of the format. A
+// reader rejects any other value.
+const Schema = "wschaos.result/v1"
+
+// Verdicts.
+const (
+	Pass = "pass"
+	Fail = "fail"
+)
+
+// Result is one run of wschaos: every scenario against every client it ran.
+type Result struct {
+	Schema      string    `json:"schema"`
+	GeneratedAt time.Time `json:"generated_at"`
+	Run         RunInfo   `json:"run"`
+	// Verdict is Pass when every scenario passed.
+	Verdict   string     `json:"verdict"`
+	Scenarios []Scenario `json:"scenarios"`
+}
+
+// RunInfo describes how the run was made, so a reader can reproduce it.
+type RunInfo struct {
+	Version          string `json:"version"`
+	GoVersion        string `json:"go_version"`
+	ToxiproxyMode    string `json:"toxiproxy_mode"` // "embedded" or "external"
+	ToxiproxyVersion string `json:"toxiproxy_version"`
+	Seed             int64  `json:"seed"`
+	Command          string `json:"command"`
+	DurationMS       float64 `json:"duration_ms"`
+}
+
+// Scenario is the outcome of one scenario against one client.
+type Scenario struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Client names the client under test: "reference", a mutant's name, or
+	// an outside command.
+	Client  string `json:"client"`
+	Verdict string `json:"verdict"`
+	// Error is set when the scenario could not run at all (setup failed); the
+	// verdict is then Fail.
+	Error      string   `json:"error,omitempty"`
+	DurationMS float64  `json:"duration_ms"`
+	Faults     []Fault  `json:"faults"`
+	Targets    []Target `json:"targets"`
+	Checks     []Check  `json:"checks"`
+	Measured   Measured `json:"measured"`
+	// Timeline holds every recorded event, ordered by time.
+	Timeline []Event `json:"timeline"`
+}
+
+// Fault is one fault window as it took effect. EndMS equals StartMS for an
+// instant fault (a close frame, say).
+type Fault struct {
+	Kind    string  `json:"kind"`
+	Detail  string  `json:"detail,omitempty"`
+	StartMS float64 `json:"start_ms"`
+	EndMS   float64 `json:"end_ms"`
+}
+
+// Target is one stated goal of a scenario, such as "detect within 350 ms".
+type Target struct {
+	Name string `json:"name"`
+	// Want is the human form, such as "<= 350 ms" or "0".
+	Want string `json:"want"`
+	// Limit is the numeric bound in the unit of the measurement (ms for
+	// times, a count otherwise).
+	Limit float64 `json:"limit"`
+	// Why says where the number comes from, such as
+	// "PingInterval 200ms + PongTimeout 150ms".
+	Why string `json:"why,omitempty"`
+}
+
+// Check is one measured value held against its target.
+type Check struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	Got  string `json:"got"`
+	Want string `json:"want"`
+	// Margin says how close it came, such as "210 ms of a 300 ms budget" or
+	// "missed by 40 ms".
+	Margin string `json:"margin,omitempty"`
+}
+
+// Measured holds the figures DESIGN.md defines. A nil time means it was not
+// measured (no detection happened, say).
+type Measured struct {
+	DetectMS   *float64 `json:"detect_ms"`
+	RecoverMS  *float64 `json:"recover_ms"`
+	DowntimeMS *float64 `json:"downtime_ms"`
+	// Attempts counts connection attempts from the first fault to recovery.
+	Attempts int `json:"attempts"`
+	// Reconnects counts connections made after the first one.
+	Reconnects int `json:"reconnects"`
+	// DelaysMS are the backoff delays the client announced, in order.
+	DelaysMS []float64 `json:"delays_ms,omitempty"`
+}
+
+// Event is one entry of a scenario's timeline.
+type Event struct {
+	// TMS is milliseconds since the scenario's time origin.
+	TMS float64 `json:"t_ms"`
+	// Source is "client", "server", "tap" or "harness".
+	Source string `json:"source"`
+	// Client is the client id the event concerns, if any.
+	Client string `json:"client,omitempty"`
+	// Conn is the connection number within its source, if any.
+	Conn    uint64  `json:"conn,omitempty"`
+	Kind    string  `json:"kind"`
+	Code    int     `json:"code,omitempty"`
+	Reason  string  `json:"reason,omitempty"`
+	Attempt int     `json:"attempt,omitempty"`
+	DelayMS float64 `json:"delay_ms,omitempty"`
+	Seq     uint64  `json:"seq,omitempty"`
+	Detail  string  `json:"detail,omitempty"`
+}
