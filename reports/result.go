@@ -24,12 +24,12 @@ type Result struct {
 
 // RunInfo describes how the run was made, so a reader can reproduce it.
 type RunInfo struct {
-	Version          string `json:"version"`
-	GoVersion        string `json:"go_version"`
-	ToxiproxyMode    string `json:"toxiproxy_mode"` // "embedded" or "external"
-	ToxiproxyVersion string `json:"toxiproxy_version"`
-	Seed             int64  `json:"seed"`
-	Command          string `json:"command"`
+	Version          string  `json:"version"`
+	GoVersion        string  `json:"go_version"`
+	ToxiproxyMode    string  `json:"toxiproxy_mode"` // "embedded" or "external"
+	ToxiproxyVersion string  `json:"toxiproxy_version"`
+	Seed             int64   `json:"seed"`
+	Command          string  `json:"command"`
 	DurationMS       float64 `json:"duration_ms"`
 }
 
