@@ -1,0 +1,517 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wschaos/wschaos/protocol"
+)
+
+// connEnd describes how one attempt ended.
+type connEnd struct {
+	cause   string
+	code    int
+	reason  string
+	class   Class
+	hint    time.Duration // server hint for ClassRetryHint; 0 if none
+	at      time.Time     // when the end was detected
+	readyAt time.Time     // when the connection became Ready; zero if never
+}
+
+// conn is one connection attempt. Its goroutines (reader, writer, pings)
+// exit before teardown returns.
+type conn struct {
+	c  *Client
+	no uint64
+	ws *websocket.Conn
+
+	rawMu sync.Mutex
+	raw   []net.Conn // every transport connection the dial opened
+
+	ctx    context.Context // ends after teardown closed the socket: stops writes and pings
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the manager stops listening
+
+	inbound chan frame // reader to manager
+	werr    chan error // writer to manager, capacity 1
+
+	wmu   sync.Mutex
+	wq    [][]byte
+	wwake chan struct{} // capacity 1
+
+	lastIn atomic.Int64 // inbound liveness: nanoseconds since c.epoch
+	wg     sync.WaitGroup
+}
+
+type frame struct {
+	data []byte
+	err  error
+}
+
+func (cc *conn) touch() { cc.lastIn.Store(int64(time.Since(cc.c.epoch))) }
+
+func (cc *conn) lastInbound() (time.Time, int64) {
+	ns := cc.lastIn.Load()
+	return cc.c.epoch.Add(time.Duration(ns)), ns
+}
+
+func (cc *conn) closeRaw() {
+	cc.rawMu.Lock()
+	defer cc.rawMu.Unlock()
+	for _, nc := range cc.raw {
+		_ = nc.Close()
+	}
+}
+
+// transport dials through Options.Dial and keeps every connection it opens
+// so teardown can close the socket under a peer that never answers.
+func (c *Client) transport(cc *conn) *http.Transport {
+	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := c.opts.Dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			cc.rawMu.Lock()
+			cc.raw = append(cc.raw, nc)
+			cc.rawMu.Unlock()
+			return nc, nil
+		},
+		TLSClientConfig:   c.opts.TLSConfig,
+		DisableKeepAlives: true,
+		// A non-nil empty map turns HTTP/2 off: the upgrade needs HTTP/1.1.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+}
+
+// runConn makes one attempt: dial, upgrade, hello and welcome, then serves
+// the connection until it ends. It reports the end as EventDisconnected
+// before the teardown, so the event time is the detection time, and returns
+// after the teardown.
+func (c *Client) runConn(ctx context.Context) connEnd {
+	o := &c.opts
+	start := time.Now()
+	cc := &conn{
+		c:       c,
+		no:      c.connNo,
+		done:    make(chan struct{}),
+		inbound: make(chan frame),
+		werr:    make(chan error, 1),
+		wwake:   make(chan struct{}, 1),
+	}
+	cc.touch()
+	hsCtx, hsCancel := context.WithDeadline(ctx, start.Add(o.HandshakeTimeout))
+	defer hsCancel()
+	tr := c.transport(cc)
+	defer tr.CloseIdleConnections()
+	ws, resp, err := websocket.Dial(hsCtx, c.url, &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: tr},
+		HTTPHeader: o.HTTPHeader,
+		OnPingReceived: func(context.Context, []byte) bool {
+			cc.touch()
+			return true
+		},
+		OnPongReceived: func(context.Context, []byte) {
+			cc.touch()
+			c.emit(Event{Kind: EventPong, Conn: cc.no, Attempt: c.att()})
+		},
+	})
+	if err != nil {
+		cc.closeRaw()
+		end := connEnd{at: time.Now(), cause: causeDialError, code: 0, reason: err.Error(), class: ClassRetry}
+		switch {
+		case ctx.Err() != nil:
+			end.cause = causeStopped
+		case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
+			end.cause, end.code = causeHTTPStatus, resp.StatusCode
+			end.reason = http.StatusText(resp.StatusCode)
+			end.class, end.hint = ClassifyHTTP(resp.StatusCode, resp.Header.Get("Retry-After"))
+		case hsCtx.Err() != nil:
+			end.cause = causeHandshakeTimeout
+		}
+		c.disconnected(cc, end)
+		return end
+	}
+	cc.ws = ws
+	ws.SetReadLimit(protocol.MaxFrameSize)
+	cc.ctx, cc.cancel = context.WithCancel(context.Background())
+	c.emit(Event{Kind: EventConnected, Conn: cc.no, Attempt: c.att()})
+	cc.wg.Add(2)
+	go cc.readLoop()
+	go cc.writeLoop()
+
+	hello := protocol.Envelope{Type: protocol.TypeHello, ClientID: o.ClientID}
+	if c.session != "" && !o.Quirks.NoResume {
+		hello.Session, hello.LastSeq = c.session, c.lastIn
+	}
+	cc.write(hello)
+
+	end := c.serve(ctx, cc, start.Add(o.HandshakeTimeout))
+	c.disconnected(cc, end)
+	code, reason := websocket.StatusNormalClosure, ""
+	switch end.cause {
+	case causeStopped, causeHeartbeat, causeAckTimeout, causeHandshakeTimeout:
+		code, reason = websocket.StatusGoingAway, end.cause
+	case causeProtocolError:
+		code, reason = websocket.StatusProtocolError, end.cause
+	}
+	cc.teardown(code, reason)
+	return end
+}
+
+// disconnected moves to the state that follows end and reports it.
+func (c *Client) disconnected(cc *conn, end connEnd) {
+	switch {
+	case end.cause == causeStopped, end.class == ClassFatal && !c.opts.Quirks.RetryFatal:
+		c.setState(StateStopped)
+	default:
+		c.setState(StateBackoff)
+	}
+	c.emit(Event{Kind: EventDisconnected, Conn: cc.no, Attempt: c.att(), Cause: end.cause, Code: end.code, Reason: end.reason, Class: end.class})
+}
+
+// teardown closes the connection without ever waiting on a dead peer: the
+// close handshake gets CloseGrace, then the socket is closed under it. It
+// returns when every goroutine of cc has exited.
+func (cc *conn) teardown(code websocket.StatusCode, reason string) {
+	close(cc.done)
+	if cc.c.opts.Quirks.WaitForDeadPeer {
+		_ = cc.ws.Close(code, reason)
+	} else {
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			_ = cc.ws.Close(code, reason)
+		}()
+		t := time.NewTimer(cc.c.opts.CloseGrace)
+		select {
+		case <-closed:
+			t.Stop()
+		case <-t.C:
+			cc.closeRaw()
+			<-closed
+		}
+	}
+	cc.cancel()
+	cc.closeRaw()
+	cc.wg.Wait()
+}
+
+// readLoop hands every inbound message, then the error that ended reading,
+// to the manager. It exits after the error or when the manager stops
+// listening, which teardown makes happen by closing the socket.
+func (cc *conn) readLoop() {
+	defer cc.wg.Done()
+	for {
+		_, data, err := cc.ws.Read(context.Background())
+		if err == nil {
+			cc.touch()
+		}
+		select {
+		case cc.inbound <- frame{data: data, err: err}:
+		case <-cc.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// write queues e for the writer goroutine, so the manager never blocks on a
+// peer that does not read.
+func (cc *conn) write(e protocol.Envelope) {
+	b, err := protocol.Encode(e)
+	if err != nil {
+		cc.c.opts.Logger.Error("client: cannot encode envelope", "type", e.Type, "err", err)
+		return
+	}
+	cc.wmu.Lock()
+	cc.wq = append(cc.wq, b)
+	cc.wmu.Unlock()
+	select {
+	case cc.wwake <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop writes queued envelopes in order. It exits on the first write
+// error (reported to the manager) or when the manager stops listening.
+func (cc *conn) writeLoop() {
+	defer cc.wg.Done()
+	for {
+		select {
+		case <-cc.done:
+			return
+		case <-cc.wwake:
+		}
+		for {
+			cc.wmu.Lock()
+			q := cc.wq
+			cc.wq = nil
+			cc.wmu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			for _, b := range q {
+				if err := cc.ws.Write(cc.ctx, websocket.MessageText, b); err != nil {
+					cc.werr <- err
+					return
+				}
+			}
+		}
+	}
+}
+
+// ping sends one ping; its result is ignored because any inbound frame,
+// including the pong, counts as liveness through touch.
+func (cc *conn) ping() {
+	cc.wg.Add(1)
+	go func() {
+		defer cc.wg.Done()
+		_ = cc.ws.Ping(cc.ctx)
+	}()
+}
+
+// serve runs the connection's state machine on Run's goroutine until the
+// connection ends. A single timer is re-armed to the exact next deadline
+// (handshake, ping, heartbeat, ack timeout, ack flush), so detection happens
+// exactly PingInterval+PongTimeout after the last inbound frame.
+func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) connEnd {
+	o := &c.opts
+	var (
+		ready      bool
+		readyAt    time.Time
+		pingedFor  int64 = -1 // the lastIn value a ping was sent for
+		ackPending bool
+		ackDue     time.Time
+		unackedIn  int
+	)
+	ending := func(cause string, code int, reason string, class Class, hint time.Duration) connEnd {
+		return connEnd{cause: cause, code: code, reason: reason, class: class, hint: hint, at: time.Now(), readyAt: readyAt}
+	}
+	flushAck := func() {
+		if c.lastIn > 0 {
+			cc.write(protocol.Envelope{Type: protocol.TypeAck, Seq: c.lastIn})
+		}
+		ackPending, unackedIn = false, 0
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		next := hsDeadline
+		if ready {
+			next = now.Add(24 * time.Hour)
+			if !o.Quirks.NoHeartbeat {
+				last, lastNs := cc.lastInbound()
+				if pingedFor != lastNs {
+					next = earliest(next, last.Add(o.PingInterval))
+				}
+				next = earliest(next, last.Add(o.PingInterval+o.PongTimeout))
+				if sentAt, ok := c.oldestSent(cc.no); ok {
+					next = earliest(next, sentAt.Add(o.AckTimeout))
+				}
+			}
+			if ackPending {
+				next = earliest(next, ackDue)
+			}
+		}
+		timer.Reset(next.Sub(now))
+
+		select {
+		case <-ctx.Done():
+			return ending(causeStopped, 0, ctx.Err().Error(), ClassRetry, 0)
+
+		case err := <-cc.werr:
+			// A failed write usually means the connection is gone; a close
+			// frame the reader got meanwhile says more, so let it finish.
+			cc.closeRaw()
+			for f := range cc.inbound {
+				if f.err != nil {
+					if end, ok := closeFrameEnd(f.err); ok {
+						end.at, end.readyAt = time.Now(), readyAt
+						return end
+					}
+					break
+				}
+			}
+			return ending(causeWriteError, int(websocket.StatusAbnormalClosure), err.Error(), ClassRetry, 0)
+
+		case f := <-cc.inbound:
+			if f.err != nil {
+				if end, ok := closeFrameEnd(f.err); ok {
+					end.at, end.readyAt = time.Now(), readyAt
+					return end
+				}
+				return ending(causeReadError, int(websocket.StatusAbnormalClosure), f.err.Error(), ClassRetry, 0)
+			}
+			env, err := protocol.Decode(f.data)
+			if err != nil {
+				return ending(causeProtocolError, 0, err.Error(), ClassRetry, 0)
+			}
+			switch env.Type {
+			case protocol.TypeWelcome:
+				if ready {
+					return ending(causeProtocolError, 0, "second welcome", ClassRetry, 0)
+				}
+				ready, readyAt = true, time.Now()
+				c.welcome(cc, env)
+				c.flushOutbox(cc)
+			case protocol.TypeMsg:
+				if !ready {
+					return ending(causeProtocolError, 0, "msg before welcome", ClassRetry, 0)
+				}
+				c.deliver(cc, env)
+				unackedIn++
+				if unackedIn >= ackBatch {
+					flushAck()
+				} else if !ackPending {
+					ackPending, ackDue = true, time.Now().Add(o.AckDelay)
+				}
+			case protocol.TypeAck:
+				c.ackOutbox(env.Seq)
+			case protocol.TypeEcho:
+				// The server answers echoes; an echo from the server needs nothing.
+			default:
+				return ending(causeProtocolError, 0, "unexpected "+string(env.Type)+" from server", ClassRetry, 0)
+			}
+
+		case <-c.wake:
+			if ready {
+				c.flushOutbox(cc)
+			}
+
+		case <-timer.C:
+			now := time.Now()
+			if !ready {
+				if !now.Before(hsDeadline) {
+					return ending(causeHandshakeTimeout, 0, "no welcome within "+o.HandshakeTimeout.String(), ClassRetry, 0)
+				}
+				continue
+			}
+			if !o.Quirks.NoHeartbeat {
+				last, lastNs := cc.lastInbound()
+				if silence := now.Sub(last); silence >= o.PingInterval+o.PongTimeout {
+					return ending(causeHeartbeat, 0, "no inbound frame for "+silence.String(), ClassRetry, 0)
+				}
+				if sentAt, ok := c.oldestSent(cc.no); ok && now.Sub(sentAt) >= o.AckTimeout {
+					return ending(causeAckTimeout, 0, "msg unacknowledged for "+now.Sub(sentAt).String(), ClassRetry, 0)
+				}
+				if pingedFor != lastNs && now.Sub(last) >= o.PingInterval {
+					pingedFor = lastNs
+					c.emit(Event{Kind: EventPing, Conn: cc.no, Attempt: c.att()})
+					cc.ping()
+				}
+			}
+			if ackPending && !now.Before(ackDue) {
+				flushAck()
+			}
+		}
+	}
+}
+
+// ackBatch is how many inbound messages make the client ack at once.
+const ackBatch = 64
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// closeFrameEnd reports whether err carries the peer's close frame.
+func closeFrameEnd(err error) (connEnd, bool) {
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) {
+		return connEnd{}, false
+	}
+	class, hint := ClassifyClose(int(ce.Code), ce.Reason)
+	return connEnd{cause: causeCloseFrame, code: int(ce.Code), reason: ce.Reason, class: class, hint: hint}, true
+}
+
+// welcome makes the connection Ready: it records the session, settles the
+// outbox against the server's ack, reports the readiness and any gap.
+func (c *Client) welcome(cc *conn, w protocol.Envelope) {
+	o := &c.opts
+	hadSession := c.session != ""
+	reconnect := c.everReady
+	c.everReady = true
+	c.session = w.Session
+	if o.Quirks.ResetBackoffOnConnect {
+		c.attempt.Store(0)
+	}
+	if reconnect && o.Quirks.DropOutboxOnReconnect {
+		c.dropOutbox()
+	}
+	if w.Ack > 0 {
+		c.ackOutbox(w.Ack)
+	}
+	c.setState(StateReady)
+	ev := Event{Kind: EventReady, Conn: cc.no, Attempt: c.att(), Resumed: w.Resumed}
+	if reconnect {
+		ev.Downtime = time.Since(c.lostAt)
+	}
+	c.emit(ev)
+	switch {
+	case w.Gap > 0:
+		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: w.Gap, Detail: "server could not resume every message"})
+	case !w.Resumed && hadSession && !o.Quirks.NoResume:
+		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Detail: "session lost"})
+	}
+	if !w.Resumed || w.Gap > 0 {
+		c.lastIn = 0
+		if w.FromSeq > 0 {
+			c.lastIn = w.FromSeq - 1
+		}
+	}
+}
+
+// deliver hands an inbound msg to OnMessage once, in order: duplicates are
+// dropped and a jump in sequence is reported as a gap.
+func (c *Client) deliver(cc *conn, m protocol.Envelope) {
+	if m.Seq <= c.lastIn && !c.opts.Quirks.DeliverDuplicates {
+		return
+	}
+	if m.Seq > c.lastIn+1 {
+		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: m.Seq - c.lastIn - 1, Detail: "sequence jump"})
+	}
+	c.lastIn = max(c.lastIn, m.Seq)
+	if c.opts.OnMessage != nil {
+		c.opts.OnMessage(Message{Seq: m.Seq, Body: m.Body})
+	}
+}
+
+// flushOutbox queues, in order, every outbox message not yet written on cc.
+func (c *Client) flushOutbox(cc *conn) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.outbox {
+		if m.sentConn == cc.no {
+			continue
+		}
+		m.sentConn, m.sentAt = cc.no, now
+		cc.write(protocol.Envelope{Type: protocol.TypeMsg, Seq: m.seq, Body: m.body})
+	}
+}
+
+// oldestSent returns when the oldest unacknowledged message written on
+// connection no was written.
+func (c *Client) oldestSent(no uint64) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.outbox) == 0 || c.outbox[0].sentConn != no {
+		return time.Time{}, false
+	}
+	return c.outbox[0].sentAt, true
+}

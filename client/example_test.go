@@ -1,0 +1,93 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"github.com/wschaos/wschaos/client"
+	"github.com/wschaos/wschaos/protocol"
+)
+
+// echoServer speaks the protocol: it welcomes, acknowledges each msg and
+// sends its body back as a server msg.
+func echoServer(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer ws.CloseNow()
+	ctx := r.Context()
+	write := func(e protocol.Envelope) error {
+		b, err := protocol.Encode(e)
+		if err != nil {
+			return err
+		}
+		return ws.Write(ctx, websocket.MessageText, b)
+	}
+	var seq uint64
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		e, err := protocol.Decode(b)
+		if err != nil {
+			return
+		}
+		switch e.Type {
+		case protocol.TypeHello:
+			err = write(protocol.Envelope{Type: protocol.TypeWelcome, Session: "s-1", ClientID: e.ClientID})
+		case protocol.TypeMsg:
+			seq++
+			if err = write(protocol.Envelope{Type: protocol.TypeAck, Seq: e.Seq}); err == nil {
+				err = write(protocol.Envelope{Type: protocol.TypeMsg, Seq: seq, Body: "echo: " + e.Body})
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func ExampleNew() {
+	srv := httptest.NewServer(http.HandlerFunc(echoServer))
+	defer srv.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := client.New("ws"+strings.TrimPrefix(srv.URL, "http"), client.Options{
+		OnEvent: func(ev client.Event) {
+			if ev.Kind == client.EventReady {
+				fmt.Println("ready, resumed:", ev.Resumed)
+			}
+		},
+		OnMessage: func(m client.Message) {
+			fmt.Printf("received %d %q\n", m.Seq, m.Body)
+			cancel()
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("worst-case detection:", c.DetectionBound())
+
+	// Send queues even before the connection exists.
+	seq, err := c.Send(ctx, "hello")
+	fmt.Println("queued seq", seq, err)
+
+	err = c.Run(ctx)
+	fmt.Println("run:", err, errors.Is(err, context.Canceled))
+	// Output:
+	// worst-case detection: 15s
+	// queued seq 1 <nil>
+	// ready, resumed: false
+	// received 1 "echo: hello"
+	// run: context canceled true
+}

@@ -1,0 +1,220 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wschaos/wschaos/protocol"
+)
+
+// Options configures a Client. The zero value of every field means its
+// default.
+type Options struct {
+	// ClientID names the client in hello. Defaults to a random "c-" id.
+	ClientID string
+	// PingInterval is the inbound silence after which one ping is sent.
+	// Defaults to 10s.
+	PingInterval time.Duration
+	// PongTimeout is the further silence after which the connection is dead.
+	// Defaults to 5s.
+	PongTimeout time.Duration
+	// AckTimeout: an outbound msg unacknowledged this long means the link is
+	// dead even if data still arrives (an upstream black hole). Defaults to
+	// PingInterval+PongTimeout.
+	AckTimeout time.Duration
+	// HandshakeTimeout bounds dial, TLS, HTTP upgrade and hello/welcome.
+	// Defaults to 10s.
+	HandshakeTimeout time.Duration
+	// CloseGrace is how long teardown waits for the close handshake before
+	// closing the socket. Defaults to 250ms.
+	CloseGrace time.Duration
+	// Backoff is the reconnect delay policy.
+	Backoff Backoff
+	// MinHealthyUptime is how long a connection must stay Ready before the
+	// attempt counter resets, so a flapping server cannot reset the backoff.
+	// Defaults to 2*(PingInterval+PongTimeout).
+	MinHealthyUptime time.Duration
+	// HintMax clamps Retry-After and 1013 hints. Defaults to 60s.
+	HintMax time.Duration
+	// OutboxMessages is how many unacknowledged messages the outbox holds.
+	// Defaults to 1000.
+	OutboxMessages int
+	// OutboxBytes is how many body bytes the outbox holds. Defaults to 1 MiB.
+	OutboxBytes int
+	// OutboxAge: while the oldest queued message has waited longer than this,
+	// Send fails with ErrOutboxFull. Defaults to 5m.
+	OutboxAge time.Duration
+	// AckDelay is how late the cumulative ack of inbound messages may be.
+	// Defaults to 50ms (sooner after 64 messages).
+	AckDelay time.Duration
+	// TLSConfig is used for wss URLs. Defaults to the crypto/tls defaults.
+	TLSConfig *tls.Config
+	// HTTPHeader is sent with the upgrade request.
+	HTTPHeader http.Header
+	// Dial opens the transport connection. Defaults to a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Rand is the jitter source. It is used only from Run's goroutine, so it
+	// must not be shared between clients. Defaults to a randomly seeded one.
+	Rand *mrand.Rand
+	// Logger receives every event at debug or info level. Defaults to
+	// discarding.
+	Logger *slog.Logger
+	// OnEvent is called for every event, serialised (never concurrently),
+	// from client goroutines. It must not block.
+	OnEvent func(Event)
+	// OnMessage is called for each inbound application message exactly once,
+	// in order, serialised, from Run's goroutine. It must not block.
+	OnMessage func(Message)
+	// Quirks are deliberate defects for the harness's mutant clients. Never
+	// set them in production. The zero value means none.
+	Quirks Quirks
+}
+
+// Quirks are deliberate defects, each one a bug seen in real clients, so the
+// harness can prove its checks catch them. The zero value means none.
+type Quirks struct {
+	// NoHeartbeat: never ping and never declare a silent connection dead
+	// (neither the heartbeat nor the ack-timeout detector runs); only read and
+	// write errors end a connection.
+	NoHeartbeat bool
+	// ResetBackoffOnConnect: reset the attempt counter as soon as a
+	// connection is Ready, so a flapping server keeps the client hot.
+	ResetBackoffOnConnect bool
+	// RetryFatal: treat fatal closes and statuses as retryable.
+	RetryFatal bool
+	// IgnoreHints: ignore Retry-After and 1013/4429 hints.
+	IgnoreHints bool
+	// DropOutboxOnReconnect: discard unacknowledged messages when a
+	// reconnect becomes Ready.
+	DropOutboxOnReconnect bool
+	// NoResume: never send session and last_seq in hello, and do not report
+	// the resulting gap.
+	NoResume bool
+	// DeliverDuplicates: deliver inbound duplicates instead of dropping them.
+	DeliverDuplicates bool
+	// WaitForDeadPeer: teardown waits for coder/websocket's own close
+	// handshake timeout (5s per step) instead of CloseGrace.
+	WaitForDeadPeer bool
+}
+
+// validate reports the first problem with o and the URL.
+func validate(rawURL string, o Options) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("client: bad url %q: %w", rawURL, err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return fmt.Errorf("client: url %q has scheme %q, want ws or wss", rawURL, u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("client: url %q has no host", rawURL)
+	}
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"PingInterval", o.PingInterval},
+		{"PongTimeout", o.PongTimeout},
+		{"AckTimeout", o.AckTimeout},
+		{"HandshakeTimeout", o.HandshakeTimeout},
+		{"CloseGrace", o.CloseGrace},
+		{"Backoff.Initial", o.Backoff.Initial},
+		{"Backoff.Max", o.Backoff.Max},
+		{"MinHealthyUptime", o.MinHealthyUptime},
+		{"HintMax", o.HintMax},
+		{"OutboxAge", o.OutboxAge},
+		{"AckDelay", o.AckDelay},
+	}
+	for _, d := range durations {
+		if d.d < 0 {
+			return fmt.Errorf("client: %s is %v; want 0 (the default) or a positive duration", d.name, d.d)
+		}
+	}
+	if o.OutboxMessages < 0 {
+		return fmt.Errorf("client: OutboxMessages is %d; want 0 (the default) or more", o.OutboxMessages)
+	}
+	if o.OutboxBytes < 0 {
+		return fmt.Errorf("client: OutboxBytes is %d; want 0 (the default) or more", o.OutboxBytes)
+	}
+	b := o.Backoff
+	if math.IsNaN(b.Multiplier) || math.IsInf(b.Multiplier, 0) || (b.Multiplier != 0 && b.Multiplier < 1) {
+		return fmt.Errorf("client: Backoff.Multiplier is %v; want 0 (the default, 2) or a finite value >= 1", b.Multiplier)
+	}
+	if math.IsNaN(b.Jitter) || b.Jitter < 0 || b.Jitter > 1 {
+		return fmt.Errorf("client: Backoff.Jitter is %v; want a fraction in [0,1] (0 means the default 0.5; set NoJitter for none)", b.Jitter)
+	}
+	if b.Jitter != 0 && b.NoJitter {
+		return fmt.Errorf("client: Backoff.Jitter is %v and NoJitter is set; set one of them", b.Jitter)
+	}
+	if bd := b.withDefaults(); bd.Initial > bd.Max {
+		return fmt.Errorf("client: Backoff.Initial %v exceeds Backoff.Max %v; want Initial <= Max", bd.Initial, bd.Max)
+	}
+	if bd := b.withDefaults(); o.HintMax != 0 && o.HintMax < bd.Initial {
+		return fmt.Errorf("client: HintMax %v is below Backoff.Initial %v; want HintMax >= Initial", o.HintMax, bd.Initial)
+	}
+	if len(o.ClientID) > protocol.MaxIDLen {
+		return fmt.Errorf("client: ClientID is %d bytes; at most %d allowed", len(o.ClientID), protocol.MaxIDLen)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.ClientID == "" {
+		o.ClientID = "c-" + strings.ToLower(rand.Text()[:12])
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = 10 * time.Second
+	}
+	if o.PongTimeout == 0 {
+		o.PongTimeout = 5 * time.Second
+	}
+	if o.AckTimeout == 0 {
+		o.AckTimeout = o.PingInterval + o.PongTimeout
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = 10 * time.Second
+	}
+	if o.CloseGrace == 0 {
+		o.CloseGrace = 250 * time.Millisecond
+	}
+	o.Backoff = o.Backoff.withDefaults()
+	if o.MinHealthyUptime == 0 {
+		o.MinHealthyUptime = 2 * (o.PingInterval + o.PongTimeout)
+	}
+	if o.HintMax == 0 {
+		o.HintMax = 60 * time.Second
+	}
+	if o.OutboxMessages == 0 {
+		o.OutboxMessages = 1000
+	}
+	if o.OutboxBytes == 0 {
+		o.OutboxBytes = 1 << 20
+	}
+	if o.OutboxAge == 0 {
+		o.OutboxAge = 5 * time.Minute
+	}
+	if o.AckDelay == 0 {
+		o.AckDelay = 50 * time.Millisecond
+	}
+	if o.Dial == nil {
+		var d net.Dialer
+		o.Dial = d.DialContext
+	}
+	if o.Rand == nil {
+		o.Rand = mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
