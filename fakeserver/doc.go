@@ -1,0 +1,91 @@
+// Package fakeserver is a fake WebSocket server that speaks package protocol
+// and misbehaves on command, for testing how WebSocket clients detect and
+// recover from failures that no network tool can produce.
+//
+// New starts it on a loopback port (Options.Addr), plain or with TLS and a
+// generated certificate (Options.TLS, Server.CertPool). Clients connect to
+// Server.URL, path /ws; other paths get 404. See ExampleNew.
+//
+// # Protocol
+//
+// A client says hello and gets a welcome naming its session (see package
+// protocol). Each session has a server-to-client sequence: every
+// Options.PushInterval it gets a msg with body "s<seq>", also while its
+// client is away, and keeps the latest Options.ResumeMessages for replay. A
+// session outlives its connection by Options.ResumeWindow. A hello that names
+// a live session of the same client id resumes it: the welcome carries the
+// last client sequence delivered (ack) and the first server sequence to
+// come (from_seq), and the held messages are replayed from there; what fell
+// out of the ring is reported as gap. A hello naming an expired session gets
+// a new session that continues the old numbering and reports everything the
+// client missed as gap; after ForgetSessions, or for a session never seen,
+// the new session starts at 1 with no gap (nothing is known).
+//
+// When a client id says hello on a second connection, the first is closed
+// with StatusReplaced (4440, "replaced").
+//
+// Client msgs are delivered once, in sequence: a seq at or below the last
+// delivered is a duplicate (event "dup", not delivered); a seq beyond the
+// next is delivered and the hole is noted in the event. Every msg is
+// acknowledged with a cumulative ack as soon as the connection's writer is
+// free; acks for msgs that arrive while it is busy are coalesced into one.
+// Acks from the client are recorded and trim nothing.
+//
+// Echo envelopes are answered with the same id and body. Text that is not an
+// envelope (protocol.IsEnvelope) is echoed back unchanged, so clients that do
+// not speak the protocol still get round trips; they never need to say
+// hello unless Options.HelloTimeout is set.
+//
+// Hostile input never brings the server down: a malformed envelope, a msg
+// before hello, a second hello or a client-sent welcome closes that
+// connection with 1008 (policy violation); a binary message with 1003; a
+// message over protocol.MaxFrameSize with 1009.
+//
+// # Controls
+//
+// All controls are safe to call concurrently and return quickly:
+//
+//   - CloseAll: close frame with any code and reason on every connection.
+//   - DropAll: close TCP without a close frame (the client sees 1006).
+//   - DropMidFrame: write a frame header and half its payload, then close TCP.
+//   - SetMutePongs: read pings but withhold pongs; TCP stays healthy and pushes
+//     go on, so set the push interval to 0 for a silent peer.
+//   - SetReject: refuse upgrades with an HTTP status and Retry-After.
+//   - SetStall: accept TCP, read the upgrade request, never answer.
+//   - Stop and Start: the listener goes away (dials are refused, connections
+//     dropped) and comes back on the same address; sessions survive unless
+//     ForgetSessions is called, as a restart without state would.
+//   - SetPush: change the push interval.
+//   - Options.MaxConnections: refuse upgrades beyond a limit with 503.
+//
+// # Events
+//
+// Everything the server does or sees is an Event handed to Options.OnEvent,
+// serialised, stamped with time.Now. Kinds (constants Kind*):
+//
+//	listen, stop                 the listener came up or went away
+//	accept                       an upgrade succeeded (Conn, Remote)
+//	reject                       an upgrade was refused (Code = HTTP status)
+//	stall                        an upgrade is being held
+//	hello, welcome               the handshake (welcome: Seq = from_seq, Detail = resumed/new, gap)
+//	session-new, session-expired a session began or its resume window ran out (Seq = last server seq)
+//	sessions-forgotten           ForgetSessions ran
+//	recv, dup                    a client msg delivered or dropped as duplicate (Seq)
+//	send                         a server msg written (Seq)
+//	ack-recv                     the client acknowledged up to Seq
+//	echo, raw                    an echo envelope or raw text was received and answered
+//	bad-frame                    hostile input (Code = close code sent, Detail = why)
+//	ping, pong-withheld          a ping arrived; its pong was withheld
+//	close-sent                   the server started a close handshake (Code, Reason)
+//	drop                         the server closed TCP abruptly (Detail says if mid-frame)
+//	closed                       a connection ended (Code = the peer's close code, 1006 if none)
+//
+// Conn numbers TCP connections from 1 in accept order, so all events of one
+// connection share it.
+//
+// # Goroutines
+//
+// The server runs one push goroutine, one serving goroutine while listening,
+// and two goroutines per WebSocket connection (reader and writer) that exit
+// when the connection ends. Close waits for all of them.
+package fakeserver

@@ -1,0 +1,610 @@
+package fakeserver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// StatusReplaced is the close code sent to a connection whose client id
+// connected again: the newer connection wins.
+const StatusReplaced websocket.StatusCode = 4440
+
+// Errors returned by New, Start and Stop.
+var (
+	// ErrClosed is returned by Start after Close.
+	ErrClosed = errors.New("fakeserver: server closed")
+	// ErrListening is returned by Start while the server is already listening.
+	ErrListening = errors.New("fakeserver: already listening")
+	// ErrBadOptions is wrapped by every error New returns for invalid Options.
+	ErrBadOptions = errors.New("fakeserver: invalid options")
+)
+
+// Event kinds. See the package documentation for what each carries.
+const (
+	KindListen            = "listen"
+	KindStop              = "stop"
+	KindAccept            = "accept"
+	KindReject            = "reject"
+	KindStall             = "stall"
+	KindHello             = "hello"
+	KindWelcome           = "welcome"
+	KindRecv              = "recv"
+	KindDup               = "dup"
+	KindSend              = "send"
+	KindAckRecv           = "ack-recv"
+	KindEcho              = "echo"
+	KindRaw               = "raw"
+	KindBadFrame          = "bad-frame"
+	KindPing              = "ping"
+	KindPongWithheld      = "pong-withheld"
+	KindCloseSent         = "close-sent"
+	KindDrop              = "drop"
+	KindClosed            = "closed"
+	KindSessionNew        = "session-new"
+	KindSessionExpired    = "session-expired"
+	KindSessionsForgotten = "sessions-forgotten"
+)
+
+// Options configure a Server. The zero value is usable: a plain ws:// server
+// on a free loopback port that echoes and keeps sessions, without push.
+type Options struct {
+	// Addr is the TCP address to listen on. Defaults to "127.0.0.1:0".
+	Addr string
+	// TLS serves wss:// with a freshly generated self-signed ECDSA
+	// certificate for 127.0.0.1, ::1 and localhost; CertPool trusts it.
+	TLS bool
+	// PushInterval is how often each session gets a sequenced
+	// server-to-client msg (body "s<seq>"), also while its client is
+	// disconnected within the resume window. One ticker serves every
+	// session, so they all get their next message at the same instant.
+	// 0 means no push. SetPush changes it at run time.
+	PushInterval time.Duration
+	// ResumeWindow is how long a session outlives its connection so the
+	// client can resume it. Defaults to 30s.
+	ResumeWindow time.Duration
+	// ResumeMessages is how many of the latest server messages a session
+	// keeps for replay; older ones are a gap. Defaults to 1000.
+	ResumeMessages int
+	// MaxConnections refuses upgrades beyond this many live WebSocket
+	// connections with 503 and Retry-After: LimitRetryAfter. 0 means
+	// unlimited.
+	MaxConnections int
+	// LimitRetryAfter is the Retry-After sent with the MaxConnections 503,
+	// rounded up to whole seconds. Defaults to 1s.
+	LimitRetryAfter time.Duration
+	// HelloTimeout, when positive, closes with 1008 a connection that sends
+	// no hello within it. 0 (the default) waits for ever, so raw clients
+	// that never send hello still get their echoes.
+	HelloTimeout time.Duration
+	// OnEvent receives every event. Calls are serialised; it must not block
+	// and must not call the Server's methods.
+	OnEvent func(Event)
+	// Logger receives the same events at debug level, and errors.
+	// Defaults to discarding.
+	Logger *slog.Logger
+}
+
+// Event is one thing the server did or saw. Fields that do not apply to a
+// Kind are zero.
+type Event struct {
+	Time     time.Time // when it happened (carries a monotonic reading)
+	Kind     string    // one of the Kind constants
+	Conn     uint64    // TCP connection number, 1-based, in accept order
+	ClientID string    // from the connection's hello
+	Session  string
+	Seq      uint64
+	Code     int // close code or HTTP status
+	Reason   string
+	Detail   string
+	Remote   string // the client's address as the server sees it
+}
+
+// Server is a fake WebSocket server that speaks package protocol and
+// misbehaves on command. All methods are safe for concurrent use.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	addr    string
+	scheme  string
+	tlsConf *tls.Config
+	pool    *x509.CertPool
+
+	nextConn atomic.Uint64
+	mute     atomic.Bool
+	done     chan struct{} // closed by Close
+	pushWake chan struct{} // SetPush nudges the push loop
+	wg       sync.WaitGroup
+	evMu     sync.Mutex // serialises OnEvent
+
+	mu           sync.Mutex
+	closed       bool
+	lis          *listening // nil while stopped
+	tcp          map[*trackedConn]struct{}
+	conns        map[uint64]*conn
+	byClient     map[string]*conn
+	sessions     map[string]*session
+	tombstones   map[string]tombstone
+	upgrading    int
+	rejectStatus int
+	rejectRetry  string
+	stall        chan struct{} // non-nil while stalling; closed to release
+	pushInterval time.Duration
+}
+
+// listening is one Start..Stop period: a listener and the http.Server on it.
+type listening struct {
+	ln        net.Listener
+	hs        *http.Server
+	stopped   chan struct{} // closed by Stop
+	serveDone chan struct{}
+}
+
+// New validates opts, starts listening and returns the running server. Close
+// it when done.
+func New(opts Options) (*Server, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	switch {
+	case opts.PushInterval < 0:
+		return nil, fmt.Errorf("%w: PushInterval is %v, want 0 (no push) or more", ErrBadOptions, opts.PushInterval)
+	case opts.ResumeWindow < 0:
+		return nil, fmt.Errorf("%w: ResumeWindow is %v, want 0 (default 30s) or more", ErrBadOptions, opts.ResumeWindow)
+	case opts.ResumeMessages < 0:
+		return nil, fmt.Errorf("%w: ResumeMessages is %d, want 0 (default 1000) or more", ErrBadOptions, opts.ResumeMessages)
+	case opts.MaxConnections < 0:
+		return nil, fmt.Errorf("%w: MaxConnections is %d, want 0 (unlimited) or more", ErrBadOptions, opts.MaxConnections)
+	case opts.LimitRetryAfter < 0:
+		return nil, fmt.Errorf("%w: LimitRetryAfter is %v, want 0 (default 1s) or more", ErrBadOptions, opts.LimitRetryAfter)
+	case opts.HelloTimeout < 0:
+		return nil, fmt.Errorf("%w: HelloTimeout is %v, want 0 (none) or more", ErrBadOptions, opts.HelloTimeout)
+	}
+	if opts.ResumeWindow == 0 {
+		opts.ResumeWindow = 30 * time.Second
+	}
+	if opts.ResumeMessages == 0 {
+		opts.ResumeMessages = 1000
+	}
+	if opts.LimitRetryAfter == 0 {
+		opts.LimitRetryAfter = time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{
+		opts:         opts,
+		log:          log,
+		scheme:       "ws",
+		done:         make(chan struct{}),
+		pushWake:     make(chan struct{}, 1),
+		tcp:          make(map[*trackedConn]struct{}),
+		conns:        make(map[uint64]*conn),
+		byClient:     make(map[string]*conn),
+		sessions:     make(map[string]*session),
+		tombstones:   make(map[string]tombstone),
+		pushInterval: opts.PushInterval,
+	}
+	if opts.TLS {
+		conf, pool, err := selfSigned()
+		if err != nil {
+			return nil, err
+		}
+		s.tlsConf, s.pool, s.scheme = conf, pool, "wss"
+	}
+	if err := s.listen(opts.Addr); err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.pushLoop()
+	return s, nil
+}
+
+// Addr returns the host:port the server is bound to. It stays the same
+// across Stop and Start.
+func (s *Server) Addr() string { return s.addr }
+
+// URL returns the WebSocket URL: "ws://ADDR/ws" or "wss://ADDR/ws".
+func (s *Server) URL() string { return s.scheme + "://" + s.addr + "/ws" }
+
+// CertPool returns a pool trusting the generated certificate, or nil
+// without TLS.
+func (s *Server) CertPool() *x509.CertPool { return s.pool }
+
+// Start listens again on Addr after Stop.
+func (s *Server) Start() error {
+	return s.listen(s.addr)
+}
+
+func (s *Server) listen(addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.lis != nil {
+		return ErrListening
+	}
+	raw, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("fakeserver: listen on %s: %w", addr, err)
+	}
+	if s.addr == "" {
+		s.addr = raw.Addr().String() // only in New: Addr reads it without a lock
+	}
+	l := &listening{stopped: make(chan struct{}), serveDone: make(chan struct{})}
+	l.ln = &trackingListener{Listener: raw, s: s, l: l}
+	if s.tlsConf != nil {
+		l.ln = tls.NewListener(l.ln, s.tlsConf)
+	}
+	l.hs = &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
+	}
+	s.lis = l
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(l.serveDone)
+		_ = l.hs.Serve(l.ln) // returns when Stop or Close closes the listener
+	}()
+	s.emit(Event{Kind: KindListen, Detail: s.scheme + "://" + s.addr})
+	return nil
+}
+
+// Stop stops listening (dials are refused) and drops every connection
+// abruptly, without close frames. Sessions survive, as they would a restart
+// that keeps state; see ForgetSessions. Stop waits for the connections to
+// end. Stop while stopped does nothing.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	l := s.lis
+	s.lis = nil
+	if l != nil {
+		close(l.stopped)
+	}
+	s.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	err := l.hs.Close() // closes the listener and connections not yet upgraded
+	<-l.serveDone
+	s.dropTCP()
+	s.waitConns()
+	s.emit(Event{Kind: KindStop})
+	if err != nil {
+		return fmt.Errorf("fakeserver: stop: %w", err)
+	}
+	return nil
+}
+
+// dropTCP closes every accepted TCP connection abruptly.
+func (s *Server) dropTCP() {
+	s.mu.Lock()
+	tcps := make([]*trackedConn, 0, len(s.tcp))
+	for tc := range s.tcp {
+		tcps = append(tcps, tc)
+	}
+	live := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		live = append(live, c)
+	}
+	s.mu.Unlock()
+	for _, c := range live {
+		c.drop()
+	}
+	for _, tc := range tcps {
+		_ = tc.Close()
+	}
+}
+
+func (s *Server) waitConns() {
+	s.mu.Lock()
+	live := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		live = append(live, c)
+	}
+	s.mu.Unlock()
+	for _, c := range live {
+		<-c.finished
+	}
+}
+
+// Close stops listening, drops every connection, ends every session and
+// waits for all the server's goroutines to exit. Close is idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	if s.stall != nil {
+		close(s.stall)
+		s.stall = nil
+	}
+	s.mu.Unlock()
+
+	err := s.Stop()
+	s.dropTCP() // connections that raced with the listener closing
+
+	s.mu.Lock()
+	for id, ss := range s.sessions {
+		s.cancelExpiry(ss)
+		delete(s.sessions, id)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// CloseAll starts the close handshake with code and reason on every live
+// connection and returns how many. It does not wait for the handshakes. Codes
+// that may not appear on the wire (1005, 1006, 1015) are sent as 1011 by
+// coder/websocket; use DropAll for an abnormal closure.
+func (s *Server) CloseAll(code websocket.StatusCode, reason string) int {
+	n := 0
+	for _, c := range s.liveConns() {
+		if c.closeWith(code, reason) {
+			n++
+		}
+	}
+	return n
+}
+
+// DropAll closes the TCP connection under every live WebSocket connection
+// abruptly, without a close frame: the client sees 1006. It returns how many.
+func (s *Server) DropAll() int {
+	live := s.liveConns()
+	for _, c := range live {
+		c.drop()
+		_ = c.tcp.Close()
+	}
+	return len(live)
+}
+
+// DropMidFrame makes every live connection write the header and half the
+// payload of a text frame, then close TCP. It returns how many connections
+// were told; each does it after the message it is writing, if any.
+func (s *Server) DropMidFrame() int {
+	n := 0
+	for _, c := range s.liveConns() {
+		select {
+		case c.dropMid <- struct{}{}:
+			n++
+		default: // already told
+		}
+	}
+	return n
+}
+
+// SetMutePongs withholds pongs while on: pings are read (event "ping") but
+// not answered (event "pong-withheld"), and TCP stays healthy. Pushed
+// messages keep flowing, so a client that counts any inbound frame as
+// liveness still sees traffic; set PushInterval (or SetPush) to 0 for a
+// silent, pong-less peer.
+func (s *Server) SetMutePongs(on bool) { s.mute.Store(on) }
+
+// SetReject refuses every upgrade with status, and a Retry-After header
+// when retryAfter is not empty. Status 0 accepts again.
+func (s *Server) SetReject(status int, retryAfter string) {
+	s.mu.Lock()
+	s.rejectStatus, s.rejectRetry = status, retryAfter
+	s.mu.Unlock()
+}
+
+// SetStall, while on, accepts TCP connections and reads their upgrade
+// request but never answers it. SetStall(false) (or Stop, or Close) closes
+// the held connections; the ones that arrive afterwards are served.
+func (s *Server) SetStall(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case on && s.stall == nil && !s.closed:
+		s.stall = make(chan struct{})
+	case !on && s.stall != nil:
+		close(s.stall)
+		s.stall = nil
+	}
+}
+
+// ForgetSessions drops all resume state, as a restart without state would:
+// no session can be resumed and no gap can be computed for an old one.
+// Connections that are live keep their sessions until they end.
+func (s *Server) ForgetSessions() {
+	s.mu.Lock()
+	n := len(s.sessions)
+	for id, ss := range s.sessions {
+		s.cancelExpiry(ss)
+		ss.forgotten = true
+		if ss.conn == nil {
+			delete(s.sessions, id)
+		}
+	}
+	clear(s.tombstones)
+	s.mu.Unlock()
+	s.emit(Event{Kind: KindSessionsForgotten, Detail: strconv.Itoa(n) + " sessions"})
+}
+
+// SetPush changes the push interval of every session; 0 stops pushing.
+// Negative intervals count as 0.
+func (s *Server) SetPush(interval time.Duration) {
+	s.mu.Lock()
+	s.pushInterval = max(interval, 0)
+	s.mu.Unlock()
+	select {
+	case s.pushWake <- struct{}{}:
+	default:
+	}
+}
+
+// LiveConns returns how many WebSocket connections are live.
+func (s *Server) LiveConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) liveConns() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		live = append(live, c)
+	}
+	return live
+}
+
+// emit stamps e and hands it to OnEvent and the logger. It must not be
+// called with s.mu held.
+func (s *Server) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	if s.opts.OnEvent != nil {
+		s.opts.OnEvent(e)
+	}
+	s.log.Debug("fakeserver", "kind", e.Kind, "conn", e.Conn, "client", e.ClientID,
+		"session", e.Session, "seq", e.Seq, "code", e.Code, "reason", e.Reason,
+		"detail", e.Detail, "remote", e.Remote)
+}
+
+// pushLoop appends a message to every session each push interval. It exits
+// when Close is called.
+func (s *Server) pushLoop() {
+	defer s.wg.Done()
+	var t *time.Ticker
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	current := time.Duration(-1)
+	for {
+		s.mu.Lock()
+		iv := s.pushInterval
+		s.mu.Unlock()
+		if iv != current {
+			current = iv
+			if t != nil {
+				t.Stop()
+				t = nil
+			}
+			if iv > 0 {
+				t = time.NewTicker(iv)
+			}
+		}
+		var tick <-chan time.Time
+		if t != nil {
+			tick = t.C
+		}
+		select {
+		case <-s.done:
+			return
+		case <-s.pushWake:
+		case <-tick:
+			s.pushAll()
+		}
+	}
+}
+
+func (s *Server) pushAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.sessions {
+		ss.lastSeq++
+		if ss.conn != nil {
+			ss.conn.poke()
+		}
+	}
+}
+
+// retryAfterSeconds renders d as a Retry-After value: whole seconds, at
+// least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+}
+
+type connKey struct{}
+
+// trackingListener numbers and records every accepted TCP connection, so
+// Stop and DropAll can close them abruptly, hijacked or not.
+type trackingListener struct {
+	net.Listener
+	s *Server
+	l *listening
+}
+
+func (tl *trackingListener) Accept() (net.Conn, error) {
+	c, err := tl.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, id: tl.s.nextConn.Add(1), s: tl.s}
+	tl.s.mu.Lock()
+	stopped := tl.s.closed
+	select {
+	case <-tl.l.stopped:
+		stopped = true
+	default:
+	}
+	if !stopped {
+		tl.s.tcp[tc] = struct{}{}
+	}
+	tl.s.mu.Unlock()
+	if stopped {
+		_ = c.Close() // raced with Stop: the client sees the connection closed
+	}
+	return tc, nil
+}
+
+// trackedConn is an accepted TCP connection with its number.
+type trackedConn struct {
+	net.Conn
+	id   uint64
+	s    *Server
+	once sync.Once
+}
+
+func (tc *trackedConn) Close() error {
+	err := tc.Conn.Close()
+	tc.once.Do(func() {
+		tc.s.mu.Lock()
+		delete(tc.s.tcp, tc)
+		tc.s.mu.Unlock()
+	})
+	return err
+}
+
+// connFrom returns the connection a request arrived on: the one to write to
+// (TLS or plain) and the TCP connection under it.
+func connFrom(r *http.Request) (wire net.Conn, tc *trackedConn) {
+	wire, _ = r.Context().Value(connKey{}).(net.Conn)
+	under := wire
+	if t, ok := wire.(*tls.Conn); ok {
+		under = t.NetConn()
+	}
+	tc, _ = under.(*trackedConn)
+	return wire, tc
+}
