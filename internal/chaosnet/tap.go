@@ -1,0 +1,366 @@
+package chaosnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Tap event kinds, in the order they occur for one connection. Every "connect"
+// is followed by exactly one "closed", which is the last event for that Conn.
+const (
+	// TapConnect: a client connection was accepted.
+	TapConnect = "connect"
+	// TapUpstreamRefused: dialling upstream failed; the client connection is
+	// then closed with a FIN (as Toxiproxy does for a dead upstream).
+	TapUpstreamRefused = "upstream-refused"
+	// TapClientClose: the client side ended, by EOF or an error.
+	TapClientClose = "client-close"
+	// TapUpstreamClose: the upstream side ended, by EOF or an error.
+	TapUpstreamClose = "upstream-close"
+	// TapClosed: both sides are done and closed; byte counts are final.
+	TapClosed = "closed"
+)
+
+// TapEvent is one observation of a [Tap].
+type TapEvent struct {
+	Time time.Time
+	// Conn numbers the client connections the tap accepted, from 1.
+	Conn uint64
+	// Kind is one of the Tap* constants: connect, upstream-refused, client-close,
+	// upstream-close, closed.
+	Kind string
+	// Client is the client's remote address.
+	Client string
+	// BytesUp (client to upstream) and BytesDown (upstream to client) count the
+	// bytes relayed so far on this connection, including a write in progress.
+	// On "closed" they are exact.
+	BytesUp, BytesDown int64
+	// Reset reports that the side that ended did so with a connection reset
+	// (ECONNRESET, or EPIPE on a write). On "closed" it reports that either side
+	// did.
+	Reset bool
+	// Detail is the error text, if any ("" for a clean EOF).
+	Detail string
+}
+
+// Tap is a plain TCP relay that reports what every client connection does. It
+// sits in front of a proxy so that the harness sees the client's own connects and
+// closes, whatever the client is.
+//
+// The relay propagates closes as they happened: a side's EOF becomes a half-close
+// (FIN) towards the other side, and a side's reset closes the other side with
+// SO_LINGER 0, so that an RST (for example from Toxiproxy's reset_peer) reaches the
+// client as an RST. What it cannot pass on is a refused dial: the tap has
+// accepted the client before it dials upstream, so while the proxy is down a
+// client behind the tap sees its connection accepted and then closed (EOF), not
+// ECONNREFUSED, and the tap reports "upstream-refused".
+type Tap struct {
+	upstream string
+	ln       *net.TCPListener
+	onEvent  func(TapEvent)
+	ctx      context.Context // cancelled by Close: stops upstream dials
+	cancel   context.CancelFunc
+
+	evMu sync.Mutex // serialises onEvent
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[*relay]struct{}
+	wg     sync.WaitGroup // accept loop and one per connection
+
+	nextID atomic.Uint64
+	live   atomic.Int64
+}
+
+// NewTap starts a relay listening on a free loopback port that forwards every
+// connection to upstream ("host:port"). onEvent, if not nil, receives the events;
+// calls are serialised, in order, and must not block (they hold up the relay) or
+// call Close.
+//
+// One goroutine accepts until Close; each connection has one goroutine that dials
+// upstream and waits, and two that copy bytes, all of which end when both sides
+// are done or at Close.
+func NewTap(upstream string, onEvent func(TapEvent)) (*Tap, error) {
+	if upstream == "" {
+		return nil, errors.New("chaosnet: new tap: upstream must be host:port")
+	}
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, fmt.Errorf("chaosnet: new tap: %w", err)
+	}
+	if onEvent == nil {
+		onEvent = func(TapEvent) {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &Tap{
+		upstream: upstream,
+		ln:       ln,
+		onEvent:  onEvent,
+		ctx:      ctx,
+		cancel:   cancel,
+		conns:    make(map[*relay]struct{}),
+	}
+	t.wg.Add(1)
+	go t.accept()
+	return t, nil
+}
+
+// Addr returns the address clients dial, "127.0.0.1:port".
+func (t *Tap) Addr() string { return t.ln.Addr().String() }
+
+// Live returns the number of client connections accepted and not yet closed.
+func (t *Tap) Live() int { return int(t.live.Load()) }
+
+// Close stops accepting, closes every relayed connection (both sides, with a
+// FIN) and waits for all of the tap's goroutines, so no event is delivered after
+// it returns. Each open connection still gets its "closed" event, with Detail
+// "tap closed". Close is idempotent.
+func (t *Tap) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		t.wg.Wait()
+		return nil
+	}
+	t.closed = true
+	conns := make([]*relay, 0, len(t.conns))
+	for r := range t.conns {
+		conns = append(conns, r)
+	}
+	t.mu.Unlock()
+
+	t.cancel()
+	err := t.ln.Close()
+	for _, r := range conns {
+		r.shutdown()
+	}
+	t.wg.Wait()
+	return err
+}
+
+func (t *Tap) accept() {
+	defer t.wg.Done()
+	for {
+		c, err := t.ln.AcceptTCP()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary failures (EMFILE and the like): back off briefly.
+			select {
+			case <-t.ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		t.wg.Add(1)
+		go t.serve(c)
+	}
+}
+
+func (t *Tap) emit(ev TapEvent) {
+	t.evMu.Lock()
+	defer t.evMu.Unlock()
+	ev.Time = time.Now()
+	t.onEvent(ev)
+}
+
+// side indexes the two ends of a relayed connection.
+type side int
+
+const (
+	clientSide side = iota
+	upstreamSide
+)
+
+func (s side) closeKind() string {
+	if s == clientSide {
+		return TapClientClose
+	}
+	return TapUpstreamClose
+}
+
+type relay struct {
+	t      *Tap
+	id     uint64
+	client string
+	conns  [2]*net.TCPConn // by side; conns[upstreamSide] is nil until dialled
+	bytes  [2]atomic.Int64 // bytes written to side: [upstreamSide] is BytesUp
+
+	mu       sync.Mutex
+	ended    [2]bool // the side's end was reported
+	torn     [2]bool // the tap closed the side itself; its errors are ours
+	reset    bool
+	tapClose bool
+}
+
+func (r *relay) event(kind string) TapEvent {
+	return TapEvent{
+		Conn:      r.id,
+		Kind:      kind,
+		Client:    r.client,
+		BytesUp:   r.bytes[upstreamSide].Load(),
+		BytesDown: r.bytes[clientSide].Load(),
+	}
+}
+
+func (t *Tap) serve(c *net.TCPConn) {
+	defer t.wg.Done()
+	t.live.Add(1)
+
+	r := &relay{t: t, id: t.nextID.Add(1), client: c.RemoteAddr().String()}
+	r.conns[clientSide] = c
+	t.emit(r.event(TapConnect))
+
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		c.Close()
+		ev := r.event(TapClosed)
+		ev.Detail = "tap closed"
+		t.finish(ev)
+		return
+	}
+	t.conns[r] = struct{}{}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.conns, r)
+		t.mu.Unlock()
+	}()
+
+	var d net.Dialer
+	uc, err := d.DialContext(t.ctx, "tcp", t.upstream)
+	if err != nil {
+		c.Close()
+		if t.ctx.Err() == nil {
+			ev := r.event(TapUpstreamRefused)
+			ev.Detail = err.Error()
+			t.emit(ev)
+		}
+		ev := r.event(TapClosed)
+		ev.Detail = err.Error()
+		if t.ctx.Err() != nil {
+			ev.Detail = "tap closed"
+		}
+		t.finish(ev)
+		return
+	}
+	r.mu.Lock()
+	r.conns[upstreamSide] = uc.(*net.TCPConn)
+	tapClose := r.tapClose
+	r.mu.Unlock()
+	if tapClose { // Close ran while we were dialling
+		r.shutdown()
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.pipe(upstreamSide, clientSide) }()
+	go func() { defer wg.Done(); r.pipe(clientSide, upstreamSide) }()
+	wg.Wait()
+
+	r.conns[clientSide].Close()
+	r.conns[upstreamSide].Close()
+	r.mu.Lock()
+	ev := r.event(TapClosed)
+	ev.Reset = r.reset
+	if r.tapClose {
+		ev.Detail = "tap closed"
+	}
+	r.mu.Unlock()
+	t.finish(ev)
+}
+
+// finish emits a connection's "closed" event, after taking it off Live so that
+// a consumer of the event sees the new count.
+func (t *Tap) finish(ev TapEvent) {
+	t.live.Add(-1)
+	t.emit(ev)
+}
+
+// pipe copies from src to dst until either fails, then reports which side ended
+// and how.
+func (r *relay) pipe(dst, src side) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := r.conns[src].Read(buf)
+		if n > 0 {
+			// Count before writing: the peer may answer (and another event be
+			// emitted) before Write returns. A failed write takes back what it
+			// did not write, so "closed" has the exact count.
+			r.bytes[dst].Add(int64(n))
+			w, werr := r.conns[dst].Write(buf[:n])
+			if werr != nil {
+				r.bytes[dst].Add(int64(w - n))
+				r.end(dst, werr)
+				return
+			}
+		}
+		if rerr != nil {
+			r.end(src, rerr)
+			return
+		}
+	}
+}
+
+// end records that side s ended with err and propagates it: after a clean EOF
+// it half-closes the other side, so that the FIN travels on and the other
+// direction keeps flowing; after an error it closes both sides, the other one with
+// SO_LINGER 0 if s was reset, so that an RST travels on too.
+func (r *relay) end(s side, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.torn[s] {
+		return // the error is our own close
+	}
+	other := 1 - s
+	reset := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	r.reset = r.reset || reset
+	if !r.ended[s] {
+		r.ended[s] = true
+		ev := r.event(s.closeKind())
+		ev.Reset = reset
+		if !errors.Is(err, io.EOF) {
+			ev.Detail = err.Error()
+		}
+		r.t.emit(ev)
+	}
+	if errors.Is(err, io.EOF) {
+		if !r.torn[other] {
+			r.conns[other].CloseWrite()
+		}
+		return
+	}
+	if !r.torn[other] {
+		r.torn[other] = true
+		if reset {
+			r.conns[other].SetLinger(0)
+		}
+		r.conns[other].Close()
+	}
+	r.torn[s] = true
+	r.conns[s].Close()
+}
+
+// shutdown closes both sides on Tap.Close. If upstream is not dialled yet, serve
+// closes it when the dial returns.
+func (r *relay) shutdown() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tapClose = true
+	for s, c := range r.conns {
+		if c != nil && !r.torn[s] {
+			r.torn[s] = true
+			c.Close()
+		}
+	}
+}

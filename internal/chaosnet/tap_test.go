@@ -1,0 +1,130 @@
+package chaosnet
+
+import (
+	"io"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTapRelaysAndReportsCloses(t *testing.T) {
+	tap, evs := newTap(t, newEchoServer(t).Addr())
+
+	c := dial(t, tap.Addr())
+	got := evs.until(t, TapConnect)
+	assert.Equal(t, c.LocalAddr().String(), got[0].Client)
+	assert.Equal(t, uint64(1), got[0].Conn)
+	assert.Equal(t, 1, tap.Live())
+
+	roundTrip(t, c, "hello")
+	require.NoError(t, c.CloseWrite())
+	// The half-close travels on: the echo server answers it with its own.
+	assert.ErrorIs(t, readErr(c), io.EOF)
+
+	got = evs.until(t, TapClosed)
+	require.Equal(t, []string{TapClientClose, TapUpstreamClose, TapClosed}, kinds(got))
+	assert.Equal(t, TapEvent{Conn: 1, Kind: TapClientClose, Client: c.LocalAddr().String(), BytesUp: 5, BytesDown: 5},
+		withoutTime(got[0]))
+	last := got[2]
+	assert.Equal(t, int64(5), last.BytesUp)
+	assert.Equal(t, int64(5), last.BytesDown)
+	assert.False(t, last.Reset)
+	assert.Equal(t, 0, tap.Live())
+
+	c2 := dial(t, tap.Addr())
+	assert.Equal(t, uint64(2), evs.until(t, TapConnect)[0].Conn)
+	roundTrip(t, c2, "second")
+}
+
+func withoutTime(ev TapEvent) TapEvent {
+	ev.Time = time.Time{}
+	return ev
+}
+
+func TestTapUpstreamRefused(t *testing.T) {
+	tap, evs := newTap(t, closedAddr(t))
+	c := dial(t, tap.Addr())
+	assert.ErrorIs(t, readErr(c), io.EOF)
+	got := evs.until(t, TapClosed)
+	require.Equal(t, []string{TapConnect, TapUpstreamRefused, TapClosed}, kinds(got))
+	assert.Contains(t, got[1].Detail, "connection refused")
+	assert.Equal(t, 0, tap.Live())
+}
+
+func TestTapClientResetReachesUpstream(t *testing.T) {
+	echo := newEchoServer(t)
+	tap, evs := newTap(t, echo.Addr())
+	c := dial(t, tap.Addr())
+	roundTrip(t, c, "x")
+	require.NoError(t, c.SetLinger(0))
+	require.NoError(t, c.Close())
+
+	got := evs.until(t, TapClosed)
+	require.Equal(t, []string{TapConnect, TapClientClose, TapClosed}, kinds(got))
+	assert.True(t, got[1].Reset, "client-close: got Reset false, want true")
+	assert.ErrorIs(t, <-echo.errs, syscall.ECONNRESET, "the upstream sees the client's RST")
+}
+
+func TestTapCloseEndsConnections(t *testing.T) {
+	tap, evs := newTap(t, newEchoServer(t).Addr())
+	c := dial(t, tap.Addr())
+	roundTrip(t, c, "x")
+	require.NoError(t, tap.Close())
+	assert.ErrorIs(t, readErr(c), io.EOF)
+	got := evs.until(t, TapClosed)
+	assert.Equal(t, "tap closed", got[len(got)-1].Detail)
+	assert.Equal(t, 0, tap.Live())
+	require.NoError(t, tap.Close(), "Close is idempotent")
+}
+
+// TestTapCloseUnderLoad closes the tap while clients are sending: every
+// connection still gets exactly one "closed", and Close leaves no goroutine.
+func TestTapCloseUnderLoad(t *testing.T) {
+	const clients = 20
+	tap, evs := newTap(t, newEchoServer(t).Addr())
+	var wg sync.WaitGroup
+	for i := range clients {
+		c := dial(t, tap.Addr())
+		roundTrip(t, c, "warm")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 64<<10)
+			for {
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+		if i%2 == 0 {
+			require.NoError(t, c.CloseWrite())
+		}
+	}
+	require.NoError(t, tap.Close())
+	wg.Wait()
+	assert.Equal(t, 0, tap.Live())
+
+	connects, closes := map[uint64]int{}, map[uint64]int{}
+	for done := false; !done; {
+		select {
+		case ev := <-evs.ch:
+			switch ev.Kind {
+			case TapConnect:
+				connects[ev.Conn]++
+			case TapClosed:
+				closes[ev.Conn]++
+			}
+		default:
+			done = true
+		}
+	}
+	assert.Len(t, connects, clients)
+	assert.Equal(t, connects, closes, "want one closed per connect")
+}

@@ -1,0 +1,283 @@
+package chaosnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/log"
+)
+
+// ErrClosed is returned by calls on a [Toxiproxy] (or its proxies) after Close.
+var ErrClosed = errors.New("chaosnet: toxiproxy closed")
+
+// Mode names returned by [Toxiproxy.Mode].
+const (
+	ModeEmbedded = "embedded"
+	ModeExternal = "external"
+)
+
+// Toxiproxy is a connection to a Toxiproxy server: one embedded in this process,
+// or an external toxiproxy-server reached over its HTTP API. Its methods are safe
+// for concurrent use.
+type Toxiproxy struct {
+	url    string
+	client *toxiclient.Client
+
+	// Embedded mode only.
+	srv  *toxiproxy.ApiServer
+	http *httptest.Server
+
+	mu      sync.Mutex
+	closed  bool
+	calls   sync.WaitGroup      // in-flight client calls, see do
+	proxies map[string]struct{} // names of proxies created through t and not deleted
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var quietZerolog sync.Once
+
+// StartToxiproxy connects to a Toxiproxy server. With url "" it starts one in
+// this process, serving its API on a loopback port; otherwise url is the API
+// address of an external toxiproxy-server ("http://host:8474" or "host:8474"),
+// which is checked with a version request.
+//
+// The embedded server logs nothing: the first embedded start sets zerolog's
+// global level to disabled and its global logger to a no-op one (the bandwidth
+// toxic logs through the global logger).
+//
+// Close releases it.
+func StartToxiproxy(ctx context.Context, url string) (*Toxiproxy, error) {
+	if url == "" {
+		return startEmbedded(), nil
+	}
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		url = "http://" + url
+	}
+	url = strings.TrimRight(url, "/")
+	t := &Toxiproxy{
+		url:     url,
+		client:  toxiclient.NewClient(url),
+		proxies: make(map[string]struct{}),
+	}
+	if _, err := getVersion(ctx, url); err != nil {
+		closeIdleHTTP()
+		return nil, fmt.Errorf("chaosnet: toxiproxy at %s not reachable (is toxiproxy-server running there?): %w", url, err)
+	}
+	return t, nil
+}
+
+func startEmbedded() *Toxiproxy {
+	quietZerolog.Do(func() {
+		zerolog.SetGlobalLevel(zerolog.Disabled)
+		log.Logger = zerolog.Nop()
+	})
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	// httptest.NewServer listens on 127.0.0.1:0 and is accepting when it returns.
+	hs := httptest.NewServer(srv.Routes())
+	return &Toxiproxy{
+		url:     hs.URL,
+		client:  toxiclient.NewClient(hs.URL),
+		srv:     srv,
+		http:    hs,
+		proxies: make(map[string]struct{}),
+	}
+}
+
+// Mode reports "embedded" or "external".
+func (t *Toxiproxy) Mode() string {
+	if t.srv != nil {
+		return ModeEmbedded
+	}
+	return ModeExternal
+}
+
+// URL returns the API URL, "http://host:port".
+func (t *Toxiproxy) URL() string { return t.url }
+
+// Version returns the server's version string. An embedded server, and any
+// server built without release flags, reports "git".
+//
+// Unlike the other calls it does not go through the Toxiproxy client (a plain
+// GET /version is all it does) so that it ends with ctx, leaving nothing behind:
+// StartToxiproxy uses it before there is a Close to wait for stragglers.
+func (t *Toxiproxy) Version(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	closed := t.closed
+	t.mu.Unlock()
+	if closed {
+		return "", fmt.Errorf("chaosnet: version: %w", ErrClosed)
+	}
+	body, err := getVersion(ctx, t.url)
+	if err != nil {
+		return "", fmt.Errorf("chaosnet: version: %w", err)
+	}
+	// Since v2.6 the body is {"version": "x"}; before, plain text.
+	var v struct {
+		Version string `json:"version"`
+	}
+	if json.Unmarshal(body, &v) == nil && v.Version != "" {
+		return v.Version, nil
+	}
+	return strings.TrimSpace(string(body)), nil
+}
+
+func getVersion(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/version", nil)
+	if err != nil {
+		return nil, err
+	}
+	// The server refuses browser user agents; be the official client.
+	req.Header.Set("User-Agent", "toxiproxy-cli")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /version: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+	}
+	return body, nil
+}
+
+// NewProxy creates a proxy named name that listens on a free loopback port and
+// forwards to upstream ("host:port"). Names are unique per server: creating a
+// second proxy with a name in use fails (HTTP 409 "proxy already exists"), so
+// callers pass a unique name. An external server must be able to reach upstream.
+//
+// If ctx ends first, NewProxy returns ctx's error; the proxy may still be
+// created, and Close deletes it.
+func (t *Toxiproxy) NewProxy(ctx context.Context, name, upstream string) (*Proxy, error) {
+	if name == "" || strings.ContainsAny(name, "/?#% ") {
+		return nil, fmt.Errorf("chaosnet: create proxy %q: name must be non-empty, without '/', '?', '#', '%%' or spaces", name)
+	}
+	if upstream == "" {
+		return nil, fmt.Errorf("chaosnet: create proxy %q: upstream must be host:port", name)
+	}
+	var cp *toxiclient.Proxy
+	err := t.do(ctx, func() error {
+		var err error
+		cp, err = t.client.CreateProxy(name, "127.0.0.1:0", upstream)
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		t.proxies[name] = struct{}{}
+		t.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chaosnet: create proxy %q: %w", name, err)
+	}
+	// The API answers with the address it bound, port included.
+	return &Proxy{t: t, cp: cp, name: name, addr: cp.Listen, upstream: upstream}, nil
+}
+
+// Close releases the server and waits for in-flight calls. Embedded: it closes
+// the API server, then stops every proxy, which closes their connections. External:
+// it deletes the proxies created through t and still present (closing their
+// connections), waiting up to the client's 30s timeout per request. Calls after
+// Close return [ErrClosed]. Close is idempotent; later calls return the first
+// result.
+func (t *Toxiproxy) Close() error {
+	t.closeOnce.Do(func() {
+		t.mu.Lock()
+		t.closed = true
+		t.mu.Unlock()
+		if t.srv != nil {
+			// Close blocks until in-flight API requests finish and closes idle
+			// client connections; proxies keep accepting until Clear.
+			t.http.Close()
+			t.closeErr = t.srv.Collection.Clear()
+			t.calls.Wait()
+			return
+		}
+		// Calls abandoned by their context may still create proxies: wait for them
+		// so that the list below is complete.
+		t.calls.Wait()
+		t.mu.Lock()
+		names := make([]string, 0, len(t.proxies))
+		for name := range t.proxies {
+			names = append(names, name)
+		}
+		clear(t.proxies)
+		t.mu.Unlock()
+		var errs []error
+		for _, name := range names {
+			p := t.client.NewProxy()
+			p.Name = name
+			if err := p.Delete(); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("chaosnet: delete proxy %q: %w", name, err))
+			}
+		}
+		closeIdleHTTP()
+		t.closeErr = errors.Join(errs...)
+	})
+	return t.closeErr
+}
+
+// do runs f, a blocking call of the Toxiproxy client, and returns its error, or
+// ctx's error as soon as ctx ends. In that case f keeps running in its goroutine
+// until the request finishes (the client's http.Client has a 30s timeout and no
+// way to pass a context); Close waits for it.
+func (t *Toxiproxy) do(ctx context.Context, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return ErrClosed
+	}
+	t.calls.Add(1)
+	t.mu.Unlock()
+
+	done := make(chan error, 1)
+	go func() {
+		defer t.calls.Done()
+		done <- f()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (t *Toxiproxy) forget(name string) {
+	t.mu.Lock()
+	delete(t.proxies, name)
+	t.mu.Unlock()
+}
+
+// closeIdleHTTP drops the keep-alive connections the Toxiproxy client left in
+// http.DefaultTransport (it has no transport of its own), so that their
+// goroutines end.
+func closeIdleHTTP() {
+	if tr, ok := http.DefaultTransport.(interface{ CloseIdleConnections() }); ok {
+		tr.CloseIdleConnections()
+	}
+}
+
+func isNotFound(err error) bool {
+	var apiErr *toxiclient.ApiError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound
+}
