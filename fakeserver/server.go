@@ -79,6 +79,11 @@ type Options struct {
 	// ResumeMessages is how many of the latest server messages a session
 	// keeps for replay; older ones are a gap. Defaults to 1000.
 	ResumeMessages int
+	// ReplayOverlap makes the server deliver at least once rather than
+	// exactly once: on resume it sends this many messages the client already
+	// had again, before FromSeq. Clients must drop the duplicates. 0 (the
+	// default) replays exactly what was missed.
+	ReplayOverlap int
 	// MaxConnections refuses upgrades beyond this many live WebSocket
 	// connections with 503 and Retry-After: LimitRetryAfter. 0 means
 	// unlimited.
@@ -164,6 +169,8 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%w: PushInterval is %v, want 0 (no push) or more", ErrBadOptions, opts.PushInterval)
 	case opts.ResumeWindow < 0:
 		return nil, fmt.Errorf("%w: ResumeWindow is %v, want 0 (default 30s) or more", ErrBadOptions, opts.ResumeWindow)
+	case opts.ReplayOverlap < 0:
+		return nil, fmt.Errorf("%w: ReplayOverlap is %d, want 0 or more", ErrBadOptions, opts.ReplayOverlap)
 	case opts.ResumeMessages < 0:
 		return nil, fmt.Errorf("%w: ResumeMessages is %d, want 0 (default 1000) or more", ErrBadOptions, opts.ResumeMessages)
 	case opts.MaxConnections < 0:

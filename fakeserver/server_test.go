@@ -582,3 +582,32 @@ func TestConcurrentControls(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// With ReplayOverlap the server delivers at least once: a resume goes back
+// over messages the client already had, while the welcome still says where
+// the new ones start.
+func TestResumeReplayOverlap(t *testing.T) {
+	s, ev := newServer(t, Options{ReplayOverlap: 2})
+	ctx := testCtx(t)
+	c := dial(t, ctx, s)
+	w := hello(t, ctx, c, "c1", "", 0)
+	push(s, 4)
+	for want := uint64(1); want <= 4; want++ {
+		require.Equal(t, want, recv(t, ctx, c).Seq)
+	}
+	closeClient(t, c, ev, 0)
+	push(s, 1)
+
+	c2 := dial(t, ctx, s)
+	w2 := hello(t, ctx, c2, "c1", w.Session, 4)
+	assert.True(t, w2.Resumed)
+	assert.Equal(t, uint64(5), w2.FromSeq)
+	for _, want := range []uint64{3, 4, 5} {
+		require.Equal(t, want, recv(t, ctx, c2).Seq, "two old messages again, then the new one")
+	}
+}
+
+func TestReplayOverlapRejectsNegative(t *testing.T) {
+	_, err := New(Options{ReplayOverlap: -1})
+	require.ErrorIs(t, err, ErrBadOptions)
+}

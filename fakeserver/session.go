@@ -128,6 +128,16 @@ func (s *Server) hello(c *conn, h protocol.Envelope) (welcomeResult, bool) {
 	ss.conn = c
 	c.sess = ss
 	c.cursor = w.FromSeq
+	if w.Resumed && s.opts.ReplayOverlap > 0 {
+		// At-least-once: go back over messages the client already has.
+		back := uint64(s.opts.ReplayOverlap)
+		oldest := max(ss.oldest(s.opts.ResumeMessages), ss.firstSeq)
+		if c.cursor > oldest+back {
+			c.cursor -= back
+		} else {
+			c.cursor = oldest
+		}
+	}
 	c.pending = append(c.pending, outMsg{env: w, kind: KindWelcome, detail: res.detail})
 	c.poke()
 	res.welcome = w

@@ -59,7 +59,11 @@ type Fault struct {
 	Kind    string  `json:"kind"`
 	Detail  string  `json:"detail,omitempty"`
 	StartMS float64 `json:"start_ms"`
-	EndMS   float64 `json:"end_ms"`
+	// IssuedMS is when the harness issued the fault (before the Toxiproxy
+	// call or the server switch returned). Its effect can reach the client
+	// before the call returns, so a loss after IssuedMS counts as detected.
+	IssuedMS float64 `json:"issued_ms,omitempty"`
+	EndMS    float64 `json:"end_ms"`
 }
 
 // Target is one stated goal of a scenario, such as "detect within 350 ms".
@@ -98,6 +102,13 @@ type Measured struct {
 	Reconnects int `json:"reconnects"`
 	// DelaysMS are the backoff delays the client announced, in order.
 	DelaysMS []float64 `json:"delays_ms,omitempty"`
+	// DetectedAtMS and RecoveredAtMS are the moments of detection and
+	// recovery on the timeline (ms since the scenario's time origin), so the
+	// report can draw them without guessing which fault they count from.
+	// When absent the report counts detection from the first fault's start
+	// and recovery from the last fault's end.
+	DetectedAtMS  *float64 `json:"detected_at_ms,omitempty"`
+	RecoveredAtMS *float64 `json:"recovered_at_ms,omitempty"`
 }
 
 // Event is one entry of a scenario's timeline.
@@ -115,6 +126,8 @@ type Event struct {
 	Reason  string  `json:"reason,omitempty"`
 	Attempt int     `json:"attempt,omitempty"`
 	DelayMS float64 `json:"delay_ms,omitempty"`
-	Seq     uint64  `json:"seq,omitempty"`
-	Detail  string  `json:"detail,omitempty"`
+	// HintMS is the server hint (Retry-After, 1013) a backoff honoured.
+	HintMS float64 `json:"hint_ms,omitempty"`
+	Seq    uint64  `json:"seq,omitempty"`
+	Detail string  `json:"detail,omitempty"`
 }

@@ -1,0 +1,113 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/wschaos/wschaos/fakeserver"
+	"github.com/wschaos/wschaos/internal/chaosnet"
+)
+
+// Env is the world one scenario runs in: the fake server, one Toxiproxy proxy
+// in front of it, and the wire tap in front of the proxy. Clients dial the tap.
+//
+//	client ──> tap ──> Toxiproxy proxy ──> fake server
+type Env struct {
+	Server *fakeserver.Server
+	Proxy  *chaosnet.Proxy
+	Tap    *chaosnet.Tap
+
+	toxi *chaosnet.Toxiproxy
+	tls  bool
+}
+
+// EnvOptions configure NewEnv.
+type EnvOptions struct {
+	// ToxiproxyURL names an external toxiproxy-server's API. Empty means an
+	// embedded in-process Toxiproxy.
+	ToxiproxyURL string
+	// Server configures the fake server.
+	Server fakeserver.Options
+	// OnTap receives the wire tap's events.
+	OnTap func(chaosnet.TapEvent)
+}
+
+// NewEnv starts the fake server, the proxy and the tap. Close stops them.
+func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
+	env := &Env{tls: opts.Server.TLS}
+	defer func() {
+		if err != nil {
+			env.Close()
+		}
+	}()
+	env.Server, err = fakeserver.New(opts.Server)
+	if err != nil {
+		return nil, fmt.Errorf("harness: fake server: %w", err)
+	}
+	env.toxi, err = chaosnet.StartToxiproxy(ctx, opts.ToxiproxyURL)
+	if err != nil {
+		return nil, fmt.Errorf("harness: toxiproxy: %w", err)
+	}
+	env.Proxy, err = env.toxi.NewProxy(ctx, "wschaos-"+randomHex(6), env.Server.Addr())
+	if err != nil {
+		return nil, fmt.Errorf("harness: proxy: %w", err)
+	}
+	env.Tap, err = chaosnet.NewTap(env.Proxy.Addr(), opts.OnTap)
+	if err != nil {
+		return nil, fmt.Errorf("harness: wire tap: %w", err)
+	}
+	return env, nil
+}
+
+// ClientURL is the address clients dial: the wire tap.
+func (e *Env) ClientURL() string {
+	scheme := "ws"
+	if e.tls {
+		scheme = "wss"
+	}
+	u := url.URL{Scheme: scheme, Host: e.Tap.Addr(), Path: "/ws"}
+	return u.String()
+}
+
+// ToxiproxyMode is "embedded" or "external".
+func (e *Env) ToxiproxyMode() string { return e.toxi.Mode() }
+
+// ToxiproxyVersion asks the Toxiproxy server for its version.
+func (e *Env) ToxiproxyVersion(ctx context.Context) string {
+	v, err := e.toxi.Version(ctx)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return v
+}
+
+// Close stops the tap, deletes the proxy, and stops Toxiproxy (embedded) and
+// the fake server, waiting for their goroutines.
+func (e *Env) Close() error {
+	var errs []error
+	if e.Tap != nil {
+		errs = append(errs, e.Tap.Close())
+	}
+	if e.Proxy != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		errs = append(errs, e.Proxy.Delete(ctx))
+		cancel()
+	}
+	if e.toxi != nil {
+		errs = append(errs, e.toxi.Close())
+	}
+	if e.Server != nil {
+		errs = append(errs, e.Server.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,78 @@
+package harness
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wschaos/wschaos/reports"
+)
+
+// Event sources.
+const (
+	SourceClient  = "client"
+	SourceServer  = "server"
+	SourceTap     = "tap"
+	SourceHarness = "harness"
+)
+
+// Harness event kinds.
+const (
+	KindFaultStart = "fault-start"
+	KindFaultEnd   = "fault-end"
+	KindWarm       = "warm"
+	KindSent       = "sent"     // the workload handed a message to the client
+	KindReceived   = "received" // the client delivered a server message to the application
+	KindNote       = "note"
+	// KindDrain marks the end of the workload: messages produced after it
+	// are not counted as sent.
+	KindDrain = "drain"
+)
+
+// recorder collects every component's events on one monotonic clock. The
+// time origin is fixed at construction; all methods are safe for concurrent
+// use.
+type recorder struct {
+	origin time.Time
+
+	mu     sync.Mutex
+	events []reports.Event
+}
+
+func newRecorder() *recorder {
+	return &recorder{origin: time.Now()}
+}
+
+// since converts a wall-clock reading (which carries Go's monotonic reading)
+// to milliseconds since the origin.
+func (r *recorder) since(t time.Time) float64 {
+	return float64(t.Sub(r.origin)) / float64(time.Millisecond)
+}
+
+func (r *recorder) now() float64 { return r.since(time.Now()) }
+
+func (r *recorder) add(at time.Time, e reports.Event) {
+	e.TMS = r.since(at)
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+// snapshot returns the events so far, ordered by time. Events from different
+// goroutines may be appended slightly out of order; the sort is stable so
+// events with equal times keep their arrival order.
+func (r *recorder) snapshot() []reports.Event {
+	r.mu.Lock()
+	out := slices.Clone(r.events)
+	r.mu.Unlock()
+	slices.SortStableFunc(out, func(a, b reports.Event) int {
+		switch {
+		case a.TMS < b.TMS:
+			return -1
+		case a.TMS > b.TMS:
+			return 1
+		}
+		return 0
+	})
+	return out
+}

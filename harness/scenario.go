@@ -1,0 +1,117 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/wschaos/wschaos/client"
+	"github.com/wschaos/wschaos/fakeserver"
+	"github.com/wschaos/wschaos/reports"
+)
+
+// Scenario is one entry of the catalogue: a client profile, a server, a fault
+// schedule and what the client must do about it. Scenarios are data; Run
+// executes one.
+type Scenario struct {
+	// Name is CamelCase without spaces or slashes, so that
+	// `go test -run 'TestCatalog/Name'` selects it.
+	Name        string
+	Description string
+	// Clients is how many clients run at once. Defaults to 1.
+	Clients int
+	// TLS serves wss:// instead of ws://.
+	TLS bool
+	// Client is the client profile. The harness sets ClientID, OnEvent,
+	// OnMessage, Rand and TLSConfig.
+	Client client.Options
+	// Server configures the fake server. The harness sets Addr, TLS and
+	// OnEvent.
+	Server fakeserver.Options
+	// SendInterval is how often each client's workload sends a message.
+	// Defaults to 50ms; negative means no workload.
+	SendInterval time.Duration
+	// Faults is the schedule. Each fault's At counts from the moment every
+	// client is warm (ready, with traffic in both directions), except faults
+	// marked Initial, which are in force before the clients start.
+	Faults []Fault
+	// Tail is how long the run goes on after the last fault ends and every
+	// client is ready again, to see that it stays ready. Defaults to
+	// 2 x (PingInterval + PongTimeout).
+	Tail time.Duration
+	// Checks derives the scenario's targets from the effective client options
+	// (after defaults), so that no target is a magic number.
+	Checks func(o client.Options) []Check
+}
+
+// Fault is one step of a schedule: it starts At after warm-up, and ends For
+// later (For 0 is an instant fault, such as a close frame).
+type Fault struct {
+	Kind   string
+	Detail string
+	At     time.Duration
+	For    time.Duration
+	// Initial faults are started before the clients first dial; At is then
+	// ignored and For counts from the start of the run.
+	Initial bool
+	// Arm, if set, runs before any client connects (reset_peer must exist
+	// when the connection is accepted).
+	Arm   func(ctx context.Context, env *Env) error
+	Start func(ctx context.Context, env *Env) error
+	// Stop ends the fault; nil for instant faults.
+	Stop func(ctx context.Context, env *Env) error
+}
+
+// Check is one target and the pure function that holds a measured timeline
+// against it.
+type Check struct {
+	Target reports.Target
+	Eval   func(tl *Timeline) reports.Check
+}
+
+var nameRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+
+// Validate reports what is wrong with a scenario, if anything.
+func (s *Scenario) Validate() error {
+	var errs []error
+	if !nameRE.MatchString(s.Name) {
+		errs = append(errs, fmt.Errorf("name %q must be CamelCase letters and digits", s.Name))
+	}
+	if s.Clients < 0 {
+		errs = append(errs, fmt.Errorf("clients %d must be 0 (meaning 1) or more", s.Clients))
+	}
+	if s.Checks == nil {
+		errs = append(errs, errors.New("no checks: a scenario must state its targets"))
+	}
+	for i, f := range s.Faults {
+		if f.Kind == "" || f.Start == nil {
+			errs = append(errs, fmt.Errorf("fault %d needs a kind and a start", i))
+		}
+		if f.At < 0 || f.For < 0 {
+			errs = append(errs, fmt.Errorf("fault %d (%s): negative offset or duration", i, f.Kind))
+		}
+		if f.For > 0 && f.Stop == nil {
+			errs = append(errs, fmt.Errorf("fault %d (%s): lasts %v but has no stop", i, f.Kind, f.For))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("harness: scenario %q: %w", s.Name, err)
+	}
+	return nil
+}
+
+// FaultKinds lists the kinds of the scenario's faults, in schedule order,
+// without repeats.
+func (s *Scenario) FaultKinds() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range s.Faults {
+		if !seen[f.Kind] {
+			seen[f.Kind] = true
+			out = append(out, f.Kind)
+		}
+	}
+	return out
+}

@@ -1,0 +1,527 @@
+package scenarios
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/wschaos/wschaos/client"
+	"github.com/wschaos/wschaos/fakeserver"
+	h "github.com/wschaos/wschaos/harness"
+)
+
+// Profile is the client timing profile the catalogue runs with at time
+// scale 1: the shape of a production profile, compressed so that the quick
+// suite takes seconds. Every target in the catalogue is derived from it.
+func Profile() client.Options { return cat{k: 1}.profile() }
+
+// cat builds the catalogue at a time scale: every duration of the client
+// profile, the fault schedule, the server and the workload is multiplied by
+// k, so a slow machine (or the race detector) can run the same scenarios with
+// the same proportions, and the nightly job can run near production timings.
+type cat struct{ k float64 }
+
+// d scales one duration.
+func (c cat) d(x time.Duration) time.Duration { return time.Duration(float64(x) * c.k) }
+
+func (c cat) profile() client.Options {
+	return client.Options{
+		PingInterval:     c.d(200 * time.Millisecond),
+		PongTimeout:      c.d(150 * time.Millisecond),
+		HandshakeTimeout: c.d(time.Second),
+		CloseGrace:       c.d(100 * time.Millisecond),
+		Backoff: client.Backoff{
+			Initial:    c.d(100 * time.Millisecond),
+			Max:        c.d(time.Second),
+			Multiplier: 2,
+			Jitter:     0.5,
+		},
+		MinHealthyUptime: c.d(time.Second),
+		HintMax:          c.d(2 * time.Second),
+		AckDelay:         c.d(20 * time.Millisecond),
+	}
+}
+
+// push is the fake server's sequenced push interval.
+func (c cat) push() time.Duration { return c.d(50 * time.Millisecond) }
+
+// server is the fake server profile: a sequenced push every push().
+func (c cat) server() fakeserver.Options {
+	return fakeserver.Options{PushInterval: c.push()}
+}
+
+// warm is how long after warm-up the first fault starts: enough for several
+// heartbeats and messages to have run.
+func (c cat) warm() time.Duration { return c.d(300 * time.Millisecond) }
+
+// retryAfter is a Retry-After header of one second at time scale 1: whole
+// seconds, rounded up, as HTTP requires.
+func (c cat) retryAfter() (string, time.Duration) {
+	secs := int(math.Ceil(c.k))
+	return strconv.Itoa(secs), time.Duration(secs) * time.Second
+}
+
+// Time bounds derived from the profile. Each returns the bound and the
+// sentence that explains it.
+
+func (c cat) heartbeat(o client.Options) (time.Duration, string) {
+	b := o.PingInterval + o.PongTimeout
+	return b + h.Slack(b), fmt.Sprintf("PingInterval %v + PongTimeout %v, + slack %v", o.PingInterval, o.PongTimeout, h.Slack(b))
+}
+
+func (c cat) firstRetry(o client.Options) (time.Duration, string) {
+	_, hi := o.Backoff.Envelope(1)
+	return hi + h.Slack(hi), fmt.Sprintf("first retry at most %v after the loss (Backoff.Initial), + slack %v", hi, h.Slack(hi))
+}
+
+func (c cat) afterOutage(o client.Options, outage time.Duration) (time.Duration, string) {
+	d := h.WorstDelayAfter(o, outage)
+	return d + h.Slack(d), fmt.Sprintf("longest backoff delay that can be pending when a %v outage ends: %v, + slack %v", outage, d, h.Slack(d))
+}
+
+func (c cat) atOnce(what string) (time.Duration, string) {
+	return c.d(h.AtOnce), what + ": no timer involved, only scheduling (harness.AtOnce)"
+}
+
+// Common check sets.
+
+func (c cat) detect(b time.Duration, why string) h.Check    { return h.DetectWithin(b, why) }
+func (c cat) recoverIn(b time.Duration, why string) h.Check { return h.RecoverWithin(b, why) }
+
+func (c cat) noLoss() h.Check {
+	return h.NoLoss("unacknowledged messages are resent, the session resumes from the last sequence received, duplicates are dropped")
+}
+
+// closeCode is a scenario where the server closes with a retryable code.
+func (c cat) closeCode(name string, code int, meaning string) h.Scenario {
+	return h.Scenario{
+		Name: name,
+		Description: fmt.Sprintf("The server sends a close frame with %d (%s). The client must end the connection at once and retry fast, with nothing lost.",
+			code, meaning),
+		Client: c.profile(),
+		Server: c.server(),
+		Faults: []h.Fault{h.ServerClose(c.warm(), code, meaning)},
+		Checks: func(o client.Options) []h.Check {
+			return []h.Check{
+				h.SawCloseCode(code, fmt.Sprintf("the server's close code %d is reported as such", code)),
+				c.detect(c.atOnce("a close frame ends the connection at once")),
+				c.recoverIn(c.firstRetry(o)),
+				c.noLoss(),
+			}
+		},
+	}
+}
+
+// fatal is a scenario where the server says the client must stop.
+func (c cat) fatal(name string, f h.Fault, code int, meaning string) h.Scenario {
+	return h.Scenario{
+		Name: name,
+		Description: fmt.Sprintf("The server answers with %d (%s). Retrying cannot help: the client must stop without retrying and say why, instead of looping.",
+			code, meaning),
+		Client: c.profile(),
+		Server: c.server(),
+		Faults: []h.Fault{f},
+		Checks: func(o client.Options) []h.Check {
+			return []h.Check{h.StopsOnFatal(code, fmt.Sprintf("%d means %s: fatal in the client's close-reason taxonomy", code, meaning))}
+		},
+	}
+}
+
+// hinted is a scenario where the server refuses with a Retry-After hint.
+func (c cat) hinted(name string, status int) h.Scenario {
+	header, hint := c.retryAfter()
+	outage := c.d(500 * time.Millisecond)
+	return h.Scenario{
+		Name: name,
+		Description: fmt.Sprintf("The server drops every connection and refuses upgrades with %d and Retry-After: %s for %v. The client must wait at least the hint (clamped to its HintMax) before it dials again, then recover.",
+			status, header, outage),
+		Client: c.profile(),
+		Server: c.server(),
+		Faults: []h.Fault{h.Reject(c.warm(), outage, status, header, false)},
+		Checks: func(o client.Options) []h.Check {
+			_, first := o.Backoff.Envelope(1)
+			upper := hint + time.Duration(float64(hint)*o.Backoff.Jitter) + first
+			return []h.Check{
+				h.WaitsAtLeastHint(status, hint, fmt.Sprintf("Retry-After: %s is %v, inside the clamp [%v, %v]", header, hint, o.Backoff.Initial, o.HintMax)),
+				c.recoverIn(upper+h.Slack(upper), fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter, + slack %v", first, hint, 100*o.Backoff.Jitter, h.Slack(upper))),
+				c.noLoss(),
+			}
+		},
+	}
+}
+
+// Catalog returns the built-in scenarios, in a stable order.
+func Catalog() []h.Scenario { return CatalogAt(1) }
+
+// CatalogAt returns the catalogue with every duration multiplied by scale
+// (see cat). Descriptions state the durations at scale 1.
+func CatalogAt(scale float64) []h.Scenario {
+	c := cat{k: scale}
+	list := c.base()
+	list = append(list, tlsVariant(list, "TLSBlackHole", "BlackHoleHalfOpen"), tlsVariant(list, "TLSProxyDown", "ProxyDownFIN"))
+	if scale != 1 {
+		for i := range list {
+			list[i].Description += fmt.Sprintf(" (Durations are stated at time scale 1; this run stretches every one by %g.)", scale)
+		}
+	}
+	return list
+}
+
+func (c cat) base() []h.Scenario {
+	return []h.Scenario{
+		{
+			Name:        "ProxyDownFIN",
+			Description: "The proxy is disabled for a moment: every connection is closed with FIN and no close frame, and dials are refused until it is back. The client must see an abnormal closure (1006) at once and be back within its first retry.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.ProxyDown(c.warm(), c.d(25*time.Millisecond))},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{
+					h.SawCloseCode(1006, "a TCP close with no close frame is an abnormal closure"),
+					c.detect(c.atOnce("a reader error ends the connection at once")),
+					c.recoverIn(c.firstRetry(o)),
+					c.noLoss(),
+				}
+			},
+		},
+		{
+			Name:        "DialRefused",
+			Description: "The proxy is down before the client's first dial, for 600 ms. The initial connect must be retried by the same backoff policy as any reconnect, and succeed soon after the proxy is back.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.DialRefused(c.d(600 * time.Millisecond))},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{
+					c.recoverIn(c.afterOutage(o, c.d(600*time.Millisecond))),
+					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt): jitter after the cap, never 0"),
+					h.MaxAttempts(1+h.AttemptsWithin(o, c.d(600*time.Millisecond)), "the first dial, then each retry waits at least its shortest delay: no hot loop"),
+				}
+			},
+		},
+		{
+			Name:        "BlackHoleHalfOpen",
+			Description: "Toxiproxy's timeout toxic with timeout 0 swallows data both ways: the TCP connection stays open and silent, half-open as far as either end can tell. The client's heartbeat must notice within PingInterval + PongTimeout, and it must be back soon after the network returns.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.BlackHole(c.warm(), c.d(900*time.Millisecond))},
+			Checks: func(o client.Options) []h.Check {
+				_, first := o.Backoff.Envelope(1)
+				teardown := o.CloseGrace + first
+				return []h.Check{
+					c.detect(c.heartbeat(o)),
+					h.RedialAfterLossWithin(teardown+h.Slack(teardown), fmt.Sprintf(
+						"teardown never waits on the dead peer: CloseGrace %v + first retry %v, + slack %v", o.CloseGrace, first, h.Slack(teardown))),
+					c.recoverIn(c.afterOutage(o, c.d(900*time.Millisecond))),
+					c.noLoss(),
+				}
+			},
+		},
+		{
+			Name:        "BlackHoleUpstream",
+			Description: "Only the client-to-server direction is black-holed; the server keeps pushing, so data still arrives. The client must notice that its own messages are not acknowledged and not believe the link is healthy.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.BlackHole(c.warm(), c.d(900*time.Millisecond), h.Upstream)},
+			Checks: func(o client.Options) []h.Check {
+				b := o.AckTimeout + c.d(50*time.Millisecond)
+				return []h.Check{
+					c.detect(b+h.Slack(b), fmt.Sprintf("AckTimeout %v after the first message sent into the hole (one send interval, 50ms), + slack %v", o.AckTimeout, h.Slack(b))),
+					c.recoverIn(c.afterOutage(o, c.d(900*time.Millisecond))),
+					c.noLoss(),
+				}
+			},
+		},
+		{
+			Name:        "ResetMidStream",
+			Description: "Toxiproxy's reset_peer, armed when the connection was accepted, is switched on: the connection gets a TCP RST in the middle of the stream. The client must notice at once and reconnect.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.ResetPeer(c.warm(), c.d(60*time.Millisecond))},
+			Checks: func(o client.Options) []h.Check {
+				b := c.push() + c.d(h.AtOnce)
+				return []h.Check{
+					c.detect(b, fmt.Sprintf("reset_peer fires on the next chunk, the push every %v at the latest; then at once (harness.AtOnce)", c.push())),
+					c.recoverIn(c.afterOutage(o, c.d(60*time.Millisecond))),
+					c.noLoss(),
+				}
+			},
+		},
+		{
+			Name:        "LimitDataMidFrame",
+			Description: "Toxiproxy's limit_data closes the server-to-client stream after 10 more bytes: in the middle of the next frame. The client must notice at once, reconnect, and deliver no corrupt or partial message.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.LimitData(c.warm(), c.d(80*time.Millisecond), 10)},
+			Checks: func(o client.Options) []h.Check {
+				b := c.push() + c.d(h.AtOnce)
+				return []h.Check{
+					c.detect(b, fmt.Sprintf("the next push (every %v) crosses the limit; then at once (harness.AtOnce)", c.push())),
+					c.recoverIn(c.afterOutage(o, c.d(80*time.Millisecond))),
+					c.noLoss(),
+				}
+			},
+		},
+		{
+			Name:        "SlowClose",
+			Description: "The server sends a close frame (1001) while Toxiproxy's slow_close holds its FIN back for 3 s. The client must not wait on the peer beyond its close grace: it must dial again within CloseGrace plus its first retry.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.SlowCloseFrame(c.warm(), c.d(time.Second), c.d(3*time.Second), 1001)},
+			Checks: func(o client.Options) []h.Check {
+				_, first := o.Backoff.Envelope(1)
+				b := o.CloseGrace + first
+				return []h.Check{
+					h.RedialWithin(b+h.Slack(b), fmt.Sprintf("CloseGrace %v + first retry %v, + slack %v", o.CloseGrace, first, h.Slack(b))),
+					c.noLoss(),
+				}
+			},
+		},
+		{
+			Name:        "Slicer",
+			Description: "Toxiproxy's slicer re-fragments both directions into chunks of about 8 bytes. WebSocket frames arrive in pieces; the client must reassemble them, deliver every message intact and not reconnect.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.Slicer(c.warm(), c.d(time.Second), 8, c.d(100*time.Microsecond))},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{h.NoReconnect("fragmentation is not a failure"), c.noLoss()}
+			},
+		},
+		{
+			Name:        "LowBandwidth",
+			Description: "Both directions are limited to 2 KB/s for 1.5 s while the heartbeat, the push and the workload run (about 1 KB/s each way). The link is slow but within budget: no false dead-peer detection.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.Bandwidth(c.warm(), c.d(1500*time.Millisecond), 2)},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{h.NoReconnect("the traffic fits the bandwidth, so every heartbeat is answered in time"), c.noLoss()}
+			},
+		},
+		{
+			Name:        "LatencySpike",
+			Description: "Latency of PongTimeout/2 each way for a second: round trips slow down but stay below the dead threshold. The client must ride it out without reconnecting.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.Latency(c.warm(), c.d(time.Second), c.profile().PongTimeout/2)},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{
+					h.NoReconnect(fmt.Sprintf("a round trip of %v stays below the dead threshold %v", c.profile().PongTimeout, o.PingInterval+o.PongTimeout)),
+					c.noLoss(),
+				}
+			},
+		},
+		{
+			Name:        "LatencyAboveDeadline",
+			Description: "Latency of 400 ms each way for 2 s: silence exceeds the dead threshold and every handshake exceeds the handshake timeout. The client must declare the link dead, keep retrying with backoff (no hot loop while the link stays slow) and recover when it is fast again.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.Latency(c.warm(), c.d(2*time.Second), c.d(400*time.Millisecond))},
+			Checks: func(o client.Options) []h.Check {
+				d := h.WorstDelayAfter(o, c.d(2*time.Second)) + o.HandshakeTimeout
+				return []h.Check{
+					c.detect(c.heartbeat(o)),
+					h.MaxAttempts(h.AttemptsWithin(o, c.d(2*time.Second)), "each retry waits at least its shortest delay: no hot loop"),
+					c.recoverIn(d+h.Slack(d), fmt.Sprintf("a handshake in flight (HandshakeTimeout %v) + the longest pending delay, + slack %v", o.HandshakeTimeout, h.Slack(d))),
+					c.noLoss(),
+				}
+			},
+		},
+		c.flapping(),
+		{
+			Name:        "LongOutage",
+			Description: "The proxy is down for 4 s, four times the backoff cap. Delays must grow to the cap and stay spread there (jitter after the cap), and the client must be back within one capped delay once the network returns.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.ProxyDown(c.warm(), c.d(4*time.Second))},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{
+					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt)"),
+					h.SpreadAtCap("jitter is applied after the cap"),
+					c.recoverIn(c.afterOutage(o, c.d(4*time.Second))),
+					c.noLoss(),
+				}
+			},
+		},
+		c.closeCode("ServerGoingAway1001", 1001, "going away"),
+		c.closeCode("ServerError1011", 1011, "internal error"),
+		c.closeCode("ServiceRestart1012", 1012, "service restart"),
+		{
+			Name:        "TryAgainLater1013",
+			Description: "The server closes with 1013 (try again later) and a hint of 1s in the reason. The client must wait at least the hint, clamped to its limits, then reconnect.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.ServerClose(c.warm(), 1013, c.d(time.Second).String())},
+			Checks: func(o client.Options) []h.Check {
+				hint := c.d(time.Second)
+				upper := hint + time.Duration(float64(hint)*o.Backoff.Jitter)
+				return []h.Check{
+					h.WaitsAtLeastHint(1013, hint, fmt.Sprintf("the 1013 hint of %v, inside the clamp [%v, %v]", hint, o.Backoff.Initial, o.HintMax)),
+					c.recoverIn(upper+h.Slack(upper), fmt.Sprintf("hint %v with up to %.0f%% upward jitter, + slack %v", hint, 100*o.Backoff.Jitter, h.Slack(upper))),
+					c.noLoss(),
+				}
+			},
+		},
+		{
+			Name:        "AbruptClose1006",
+			Description: "The server closes the TCP connection with no close frame: the client sees 1006 (abnormal closure). It must notice at once and retry fast.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.AbruptClose(c.warm())},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{
+					h.SawCloseCode(1006, "no close frame: abnormal closure"),
+					c.detect(c.atOnce("a reader error ends the connection at once")),
+					c.recoverIn(c.firstRetry(o)),
+					c.noLoss(),
+				}
+			},
+		},
+		{
+			Name:         "MutedPongs",
+			Description:  "The server withholds pongs and sends nothing for 1 s while TCP stays healthy. Only the client's own heartbeat can tell: it must declare the connection dead within PingInterval + PongTimeout.",
+			Client:       c.profile(),
+			Server:       c.server(),
+			SendInterval: -1, // acks would count as liveness; this fault is about silence
+			Faults:       []h.Fault{h.MutePongs(c.warm(), c.d(time.Second), c.push())},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{c.detect(c.heartbeat(o)), c.recoverIn(c.afterOutage(o, time.Second))}
+			},
+		},
+		{
+			Name:        "UpgradeStall",
+			Description: "The server accepts TCP but never answers the HTTP upgrade, for 1.5 s. The client must give up each attempt at its handshake timeout and retry, then recover.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.Stall(c.warm(), c.d(1500*time.Millisecond))},
+			Checks: func(o client.Options) []h.Check {
+				b := o.HandshakeTimeout
+				d := h.WorstDelayAfter(o, c.d(1500*time.Millisecond))
+				return []h.Check{
+					h.GivesUpWithin("handshake-timeout", b+h.Slack(b), fmt.Sprintf("HandshakeTimeout %v, + slack %v", b, h.Slack(b))),
+					c.recoverIn(d+h.Slack(d), fmt.Sprintf("the longest delay pending when a 1.5s stall ends: %v, + slack %v", d, h.Slack(d))),
+					c.noLoss(),
+				}
+			},
+		},
+		c.fatal("Reject401", h.Reject(c.warm(), c.d(time.Second), 401, "", false), 401, "unauthorized"),
+		c.fatal("Reject403", h.Reject(c.warm(), c.d(time.Second), 403, "", false), 403, "forbidden"),
+		{
+			Name:        "Reject428",
+			Description: "The server refuses upgrades with 428 for 600 ms (the status Baileys reports for any dropped connection). It is not fatal: the client must retry with backoff and recover.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.Reject(c.warm(), c.d(600*time.Millisecond), 428, "", false)},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{
+					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt)"),
+					h.MaxAttempts(h.AttemptsWithin(o, c.d(600*time.Millisecond)), "each retry waits at least its shortest delay: no hot loop"),
+					c.recoverIn(c.afterOutage(o, c.d(600*time.Millisecond))),
+					c.noLoss(),
+				}
+			},
+		},
+		c.hinted("Reject429RetryAfter", 429),
+		c.hinted("Reject503RetryAfter", 503),
+		c.fatal("LoggedOut4401", h.ServerClose(c.warm(), 4401, "logged out"), 4401, "logged out"),
+		c.fatal("Replaced4440", h.ServerClose(c.warm(), 4440, "replaced"), 4440, "session replaced by another connection"),
+		{
+			Name:        "ServerRestart",
+			Description: "The server's listener goes away for 500 ms (every connection dropped, dials fail) and comes back with its sessions. The client must reconnect once it is back and resume with nothing lost.",
+			Client:      c.profile(),
+			Server:      c.server(),
+			Faults:      []h.Fault{h.ServerRestart(c.warm(), c.d(500*time.Millisecond), true)},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{c.recoverIn(c.afterOutage(o, c.d(500*time.Millisecond))), c.noLoss()}
+			},
+		},
+		{
+			Name:        "ResumeGap",
+			Description: "The server keeps only its last 5 messages for resume and the proxy is down for 1 s while it pushes every 50 ms. Messages are lost for good: the client must report the gap with the exact count instead of pretending.",
+			Client:      c.profile(),
+			Server:      fakeserver.Options{PushInterval: c.push(), ResumeMessages: 5},
+			Faults:      []h.Fault{h.ProxyDown(c.warm(), time.Second)},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{
+					c.recoverIn(c.afterOutage(o, time.Second)),
+					h.GapReported("the resume window holds 5 messages; about 20 are pushed during the outage"),
+				}
+			},
+		},
+		{
+			Name:        "ResumeOverlap",
+			Description: "The server delivers at least once: on resume it replays 3 messages the client already had. The proxy is down for 200 ms. The client must drop the duplicates, so the application sees every message exactly once.",
+			Client:      c.profile(),
+			Server:      fakeserver.Options{PushInterval: c.push(), ReplayOverlap: 3},
+			Faults:      []h.Fault{h.ProxyDown(c.warm(), c.d(200*time.Millisecond))},
+			Checks: func(o client.Options) []h.Check {
+				return []h.Check{c.recoverIn(c.afterOutage(o, c.d(200*time.Millisecond))), c.noLoss()}
+			},
+		},
+		c.massDrop(),
+	}
+}
+
+// flapping: ten short outages with short recoveries in between.
+func (c cat) flapping() h.Scenario {
+	const cycles = 10
+	down, period := c.d(150*time.Millisecond), c.d(400*time.Millisecond)
+	var faults []h.Fault
+	for i := range cycles {
+		faults = append(faults, h.ProxyDown(c.warm()+time.Duration(i)*period, down))
+	}
+	window := time.Duration(cycles-1)*period + down
+	return h.Scenario{
+		Name: "Flapping",
+		Description: fmt.Sprintf("%d cycles of %v down, %v up. Connections that live less than MinHealthyUptime must not reset the backoff, so a flapping server cannot turn it into a hot loop; the client must end stable.",
+			cycles, down, period-down),
+		Client: c.profile(),
+		Server: c.server(),
+		Faults: faults,
+		Checks: func(o client.Options) []h.Check {
+			return []h.Check{
+				h.BackoffNotReset(fmt.Sprintf("connections shorter than MinHealthyUptime %v keep the attempt count", o.MinHealthyUptime)),
+				h.MaxAttempts(h.AttemptsWithin(o, window), fmt.Sprintf("each retry waits at least its shortest delay over the %v of flapping", window)),
+				c.recoverIn(c.afterOutage(o, window)),
+				h.StableAfterRecovery("once the network is stable the client stays connected"),
+				c.noLoss(),
+			}
+		},
+	}
+}
+
+// massDrop: 50 clients lose the proxy at once.
+func (c cat) massDrop() h.Scenario {
+	const clients = 50
+	outage := c.d(3 * time.Second)
+	return h.Scenario{
+		Name:         "MassDrop",
+		Description:  fmt.Sprintf("%d clients lose the proxy at once for %v. Every client must recover, and their reconnects must be spread: no 100 ms window holds more than twice its share.", clients, outage),
+		Clients:      clients,
+		Client:       c.profile(),
+		Server:       fakeserver.Options{PushInterval: c.d(250 * time.Millisecond)},
+		SendInterval: c.d(250 * time.Millisecond),
+		Faults:       []h.Fault{h.ProxyDown(c.warm(), outage)},
+		Checks: func(o client.Options) []h.Check {
+			pending := h.WorstDelayAfter(o, outage)
+			spread := time.Duration(float64(pending) * o.Backoff.Jitter)
+			return []h.Check{
+				c.recoverIn(c.afterOutage(o, outage)),
+				h.HerdSpread(c.d(100*time.Millisecond), spread, fmt.Sprintf("jitter %.0f%% of the pending delay %v spreads the herd over %v", 100*o.Backoff.Jitter, pending, spread)),
+				c.noLoss(),
+			}
+		},
+	}
+}
+
+// tlsVariant runs an existing scenario over wss://.
+func tlsVariant(list []h.Scenario, name, of string) h.Scenario {
+	for _, sc := range list {
+		if sc.Name == of {
+			sc.Name = name
+			sc.TLS = true
+			sc.Description = "Over wss://: " + sc.Description
+			return sc
+		}
+	}
+	panic("scenarios: no scenario " + of)
+}

@@ -1,0 +1,105 @@
+package scenarios
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/wschaos/wschaos/harness"
+	"github.com/wschaos/wschaos/reports"
+)
+
+func TestMain(m *testing.M) {
+	// Scenarios spend most of their time waiting on timers, so they run far
+	// more at once than go test's default of GOMAXPROCS (2 on CI machines).
+	// An explicit -parallel wins.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", "12")
+	}
+	goleak.VerifyTestMain(m,
+		// Toxiproxy v2.12.0's latency toxic sends its last chunk on an
+		// unbuffered channel without watching for the link closing
+		// (toxics/latency.go, "stub.Output <- c"); when a client drops a
+		// connection while a chunk is delayed, that goroutine blocks for
+		// the life of the process. It is Toxiproxy's, not ours, and it
+		// holds no socket.
+		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*LatencyToxic).Pipe"),
+	)
+}
+
+// seed is fixed so that a failure reruns with the same jitter draws.
+const seed = 1
+
+// testScale is the time scale the suite runs at: raceScale, unless
+// WSCHAOS_TIMESCALE says otherwise.
+func testScale(t *testing.T) float64 {
+	if v := os.Getenv("WSCHAOS_TIMESCALE"); v != "" {
+		k, err := strconv.ParseFloat(v, 64)
+		require.NoError(t, err, "WSCHAOS_TIMESCALE")
+		require.Greater(t, k, 0.0, "WSCHAOS_TIMESCALE")
+		return k
+	}
+	return raceScale
+}
+
+func TestCatalog(t *testing.T) {
+	for _, sc := range CatalogAt(testScale(t)) {
+		t.Run(sc.Name, func(t *testing.T) {
+			t.Parallel()
+			res := harness.Run(t.Context(), sc, harness.RunOptions{Seed: seed, ToxiproxyURL: os.Getenv("TOXIPROXY_URL")})
+			require.Empty(t, res.Error, "scenario could not run")
+			if !assert.Equal(t, reports.Pass, res.Verdict, "failed checks:\n%s", failed(res)) {
+				t.Logf("timeline without message traffic:\n%s", timeline(res))
+			}
+			assert.NotEmpty(t, res.Checks)
+		})
+	}
+}
+
+func TestCatalogNames(t *testing.T) {
+	seen := map[string]bool{}
+	for _, sc := range Catalog() {
+		require.NoError(t, sc.Validate())
+		assert.False(t, seen[sc.Name], "duplicate name %s", sc.Name)
+		seen[sc.Name] = true
+		assert.NotEmpty(t, sc.Description, sc.Name)
+	}
+}
+
+func failed(res reports.Scenario) string {
+	var b strings.Builder
+	for _, c := range res.Checks {
+		if !c.OK {
+			b.WriteString("  " + c.Name + ": got " + c.Got + ", want " + c.Want + " (" + c.Margin + ")\n")
+		}
+	}
+	return b.String()
+}
+
+// timeline renders the events that matter for a failure: everything but the
+// per-message traffic and heartbeats.
+func timeline(res reports.Scenario) string {
+	noise := map[string]bool{"received": true, "sent": true, "send": true, "recv": true, "ack-recv": true, "ping": true, "pong": true}
+	var b strings.Builder
+	for _, f := range res.Faults {
+		fmt.Fprintf(&b, "  fault %s %.1f..%.1f ms\n", f.Kind, f.StartMS, f.EndMS)
+	}
+	for _, e := range res.Timeline {
+		if noise[e.Kind] {
+			continue
+		}
+		fmt.Fprintf(&b, "  %8.1f %-7s %-4s #%-3d %-14s code=%d attempt=%d delay=%.0f %s\n",
+			e.TMS, e.Source, e.Client, e.Conn, e.Kind, e.Code, e.Attempt, e.DelayMS, e.Detail)
+	}
+	return b.String()
+}

@@ -1,0 +1,87 @@
+package scenarios
+
+import (
+	"time"
+
+	"github.com/wschaos/wschaos/client"
+)
+
+// Mutant is a deliberately broken variant of the reference client, built
+// from its own options and quirks. The suite must catch every one: each
+// names the scenarios and checks that must fail against it.
+type Mutant struct {
+	Name        string
+	Description string
+	Mutate      func(*client.Options)
+	// CaughtBy maps scenario names to the check that must fail there.
+	CaughtBy map[string]string
+}
+
+// Mutants returns the built-in mutant clients.
+func Mutants() []Mutant {
+	return []Mutant{
+		{
+			Name: "NoHeartbeat", Description: "never pings and never declares a silent connection dead",
+			Mutate:   func(o *client.Options) { o.Quirks.NoHeartbeat = true },
+			CaughtBy: map[string]string{"BlackHoleHalfOpen": "detect", "MutedPongs": "detect"},
+		},
+		{
+			Name: "SlowPongTimeout", Description: "waits ten times too long for a pong",
+			Mutate:   func(o *client.Options) { o.PongTimeout *= 10 },
+			CaughtBy: map[string]string{"BlackHoleHalfOpen": "detect", "MutedPongs": "detect"},
+		},
+		{
+			Name: "NoAckTimeout", Description: "trusts the link while data arrives, however long its own messages go unacknowledged",
+			Mutate:   func(o *client.Options) { o.AckTimeout = time.Hour },
+			CaughtBy: map[string]string{"BlackHoleUpstream": "detect"},
+		},
+		{
+			Name: "NoJitter", Description: "backs off without jitter: every client waits exactly the same delays",
+			Mutate:   func(o *client.Options) { o.Backoff.Jitter, o.Backoff.NoJitter = 0, true },
+			CaughtBy: map[string]string{"MassDrop": "herd-spread", "LongOutage": "spread-at-cap"},
+		},
+		{
+			Name: "HotLoop", Description: "retries after 1 ms, always",
+			Mutate: func(o *client.Options) {
+				o.Backoff.Initial, o.Backoff.Max = time.Millisecond, time.Millisecond
+				o.HintMax = time.Millisecond
+			},
+			CaughtBy: map[string]string{"Reject428": "attempts", "DialRefused": "attempts"},
+		},
+		{
+			Name: "BackoffResetOnConnect", Description: "resets its backoff as soon as a connection opens, so a flapping server keeps it fast",
+			Mutate:   func(o *client.Options) { o.Quirks.ResetBackoffOnConnect = true },
+			CaughtBy: map[string]string{"Flapping": "backoff-not-reset"},
+		},
+		{
+			Name: "RetryFatal", Description: "retries after 401 and 'logged out' instead of stopping",
+			Mutate:   func(o *client.Options) { o.Quirks.RetryFatal = true },
+			CaughtBy: map[string]string{"Reject401": "no-retry-after-fatal", "LoggedOut4401": "no-retry-after-fatal"},
+		},
+		{
+			Name: "IgnoreRetryAfter", Description: "ignores Retry-After and the 1013 hint",
+			Mutate:   func(o *client.Options) { o.Quirks.IgnoreHints = true },
+			CaughtBy: map[string]string{"Reject429RetryAfter": "waits-hint", "TryAgainLater1013": "waits-hint"},
+		},
+		{
+			Name: "DropOutbox", Description: "discards unacknowledged messages on reconnect",
+			Mutate:   func(o *client.Options) { o.Quirks.DropOutboxOnReconnect = true },
+			CaughtBy: map[string]string{"BlackHoleHalfOpen": "continuity"},
+		},
+		{
+			Name: "NoResume", Description: "never resumes its session: what was pushed while it was away is lost",
+			Mutate:   func(o *client.Options) { o.Quirks.NoResume = true },
+			CaughtBy: map[string]string{"LongOutage": "continuity"},
+		},
+		{
+			Name: "DeliverDuplicates", Description: "hands the application every copy a server replays",
+			Mutate:   func(o *client.Options) { o.Quirks.DeliverDuplicates = true },
+			CaughtBy: map[string]string{"ResumeOverlap": "continuity"},
+		},
+		{
+			Name: "WaitForDeadPeer", Description: "waits for the close handshake to finish, however long the peer takes",
+			Mutate:   func(o *client.Options) { o.Quirks.WaitForDeadPeer = true },
+			CaughtBy: map[string]string{"BlackHoleHalfOpen": "redial-after-loss"},
+		},
+	}
+}
