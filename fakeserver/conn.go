@@ -118,7 +118,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	if limit := s.opts.MaxConnections; limit > 0 && len(s.conns)+s.upgrading >= limit {
+	if limit := s.maxConns; limit > 0 && len(s.conns)+s.upgrading >= limit {
 		s.mu.Unlock()
 		ra := retryAfterSeconds(s.opts.LimitRetryAfter)
 		w.Header().Set("Retry-After", ra)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -145,6 +146,7 @@ type Server struct {
 	tombstones   map[string]tombstone
 	upgrading    int
 	rejectStatus int
+	maxConns     int
 	rejectRetry  string
 	stall        chan struct{} // non-nil while stalling; closed to release
 	pushInterval time.Duration
@@ -195,6 +197,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:         opts,
+		maxConns:     opts.MaxConnections,
 		log:          log,
 		scheme:       "ws",
 		done:         make(chan struct{}),
@@ -231,6 +234,17 @@ func (s *Server) URL() string { return s.scheme + "://" + s.addr + "/ws" }
 // CertPool returns a pool trusting the generated certificate, or nil
 // without TLS.
 func (s *Server) CertPool() *x509.CertPool { return s.pool }
+
+// CertPEM returns the generated certificate PEM-encoded, or nil without TLS:
+// the CA file for a client in another process or language (OpenSSL's
+// SSL_CERT_FILE, Node's NODE_EXTRA_CA_CERTS, curl's --cacert). The server
+// is its own CA, so this one certificate is all a client needs to trust.
+func (s *Server) CertPEM() []byte {
+	if s.tlsConf == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.tlsConf.Certificates[0].Certificate[0]})
+}
 
 // Start listens again on Addr after Stop.
 func (s *Server) Start() error {
@@ -416,6 +430,15 @@ func (s *Server) SetMutePongs(on bool) { s.mute.Store(on) }
 func (s *Server) SetReject(status int, retryAfter string) {
 	s.mu.Lock()
 	s.rejectStatus, s.rejectRetry = status, retryAfter
+	s.mu.Unlock()
+}
+
+// SetMaxConnections changes the connection limit at run time (see
+// Options.MaxConnections); 0 removes it. Live connections beyond a lowered
+// limit are kept: the limit applies to new upgrades.
+func (s *Server) SetMaxConnections(n int) {
+	s.mu.Lock()
+	s.maxConns = max(n, 0)
 	s.mu.Unlock()
 }
 

@@ -3,6 +3,8 @@ package fakeserver
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"strconv"
@@ -395,6 +397,19 @@ func TestMaxConnections(t *testing.T) {
 	dial(t, ctx, s)
 }
 
+func TestSetMaxConnections(t *testing.T) {
+	s, _ := newServer(t, Options{})
+	ctx := testCtx(t)
+	dial(t, ctx, s)
+	s.SetMaxConnections(1)
+	_, resp, err := websocket.Dial(ctx, s.URL(), nil)
+	require.Error(t, err)
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	s.SetMaxConnections(0)
+	dial(t, ctx, s)
+}
+
 func TestHostileFrames(t *testing.T) {
 	tests := []struct {
 		name string
@@ -453,6 +468,23 @@ func TestTLS(t *testing.T) {
 	// An untrusting client fails the handshake.
 	_, _, err = websocket.Dial(ctx, s.URL(), nil)
 	assert.Error(t, err)
+}
+
+// CertPEM is the certificate CertPool trusts, in the form other processes
+// read; without TLS there is none.
+func TestCertPEM(t *testing.T) {
+	plain, _ := newServer(t, Options{})
+	assert.Nil(t, plain.CertPEM())
+
+	s, _ := newServer(t, Options{TLS: true})
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(s.CertPEM()), "got %q, want a PEM certificate", s.CertPEM())
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	defer tr.CloseIdleConnections()
+	ctx := testCtx(t)
+	c, _, err := websocket.Dial(ctx, s.URL(), &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	require.NoError(t, err, "a client trusting only CertPEM must complete the handshake")
+	c.CloseNow()
 }
 
 func TestSetPush(t *testing.T) {

@@ -91,6 +91,9 @@ func NoReconnect(why string) Check {
 func SawCloseCode(code int, why string) Check {
 	t := reports.Target{Name: "close-code", Want: fmt.Sprint(code), Limit: float64(code), Why: why}
 	return Check{Target: t, Eval: func(tl *Timeline) reports.Check {
+		if out := tl.outsideClients(); len(out) > 0 {
+			return notApplicable(t.Name, t.Want, abbrev(out)+": outside client; the close code its library reported is not on the wire")
+		}
 		c := reports.Check{Name: t.Name, Want: t.Want, OK: true}
 		var got []string
 		for _, id := range tl.Clients {

@@ -36,13 +36,17 @@ func perClient(name, want string, limit float64, why string, eval func(tl *Timel
 
 // WaitsAtLeastHint requires that after every loss with the given code (a
 // close code, or the HTTP status of a refused upgrade) the client's next dial
-// comes at least hint later.
+// comes at least hint later. Clients that never saw the code are not held to
+// it, but at least one client must have, or the scenario proved nothing.
 func WaitsAtLeastHint(code int, hint time.Duration, why string) Check {
 	limit := ms(hint)
-	return perClient("waits-hint", fmt.Sprintf(">= %s after %d", fmtMS(limit), code), limit, why,
-		func(tl *Timeline, id string) (string, string) {
+	t := reports.Target{Name: "waits-hint", Want: fmt.Sprintf(">= %s after %d", fmtMS(limit), code), Limit: limit, Why: why}
+	return Check{Target: t, Eval: func(tl *Timeline) reports.Check {
+		c := reports.Check{Name: t.Name, Want: t.Want, OK: true}
+		shortest, seen := math.Inf(1), 0
+		var bad []string
+		for _, id := range tl.Clients {
 			evs := tl.ClientEvents(id)
-			shortest, seen := math.Inf(1), 0
 			for i, e := range evs {
 				if e.Kind != string(client.EventDisconnected) || e.Code != code {
 					continue
@@ -50,20 +54,29 @@ func WaitsAtLeastHint(code int, hint time.Duration, why string) Check {
 				for _, next := range evs[i+1:] {
 					if next.Kind == string(client.EventDialing) {
 						seen++
-						shortest = math.Min(shortest, next.TMS-e.TMS)
+						gap := next.TMS - e.TMS
+						shortest = math.Min(shortest, gap)
+						if gap < limit {
+							bad = append(bad, fmt.Sprintf("%s: retried %s after %d, %s too early", id, fmtMS(gap), code, fmtMS(limit-gap)))
+						}
 						break
 					}
 				}
 			}
-			if seen == 0 {
-				return "no retry after " + fmt.Sprint(code), fmt.Sprintf("never saw a loss with %d followed by a dial", code)
-			}
-			got := "waited " + fmtMS(shortest)
-			if shortest < limit {
-				return got, fmt.Sprintf("retried %s after %d, %s too early", fmtMS(shortest), code, fmtMS(limit-shortest))
-			}
-			return got, ""
-		})
+		}
+		switch {
+		case seen == 0:
+			c.OK, c.Got = false, fmt.Sprintf("no retry after %d", code)
+			c.Margin = fmt.Sprintf("never saw a loss with %d followed by a dial", code)
+		case len(bad) > 0:
+			c.OK, c.Got = false, fmt.Sprintf("waited %s", fmtMS(shortest))
+			c.Margin = abbrev(bad)
+		default:
+			c.Got = fmt.Sprintf("waited at least %s (%d retries)", fmtMS(shortest), seen)
+			c.Margin = fmt.Sprintf("%s over the hint", fmtMS(shortest-limit))
+		}
+		return c
+	}}
 }
 
 // MaxAttempts bounds the connection attempts from the fault start to
@@ -84,6 +97,9 @@ func MaxAttempts(n int, why string) Check {
 func StopsOnFatal(code int, why string) Check {
 	return perClient("no-retry-after-fatal", fmt.Sprintf("fatal %d, 0 dials after", code), 0, why,
 		func(tl *Timeline, id string) (string, string) {
+			if tl.Outside(id) {
+				return stopsFromWire(tl, id, code)
+			}
 			evs := tl.ClientEvents(id)
 			fatalAt := -1
 			for i, e := range evs {
@@ -125,12 +141,44 @@ func StopsOnFatal(code int, why string) Check {
 		})
 }
 
+// stopsFromWire is StopsOnFatal for an outside client, which cannot say it
+// stopped: after the first loss on which the server sent code, the wire must
+// show no dial.
+func stopsFromWire(tl *Timeline, id string, code int) (string, string) {
+	evs := tl.ClientEvents(id)
+	for i, e := range evs {
+		if e.Kind != string(client.EventDisconnected) || e.Code != code || e.TMS < tl.faultIssued() {
+			continue
+		}
+		dials := 0
+		for _, next := range evs[i+1:] {
+			if next.Kind == string(client.EventDialing) {
+				dials++
+			}
+		}
+		got := fmt.Sprintf("%d dials after %d (seen on the wire)", dials, code)
+		if dials > 0 {
+			return got, fmt.Sprintf("kept dialling (%d dials) after the server's %d", dials, code)
+		}
+		return got, ""
+	}
+	return "no loss with " + fmt.Sprint(code), fmt.Sprintf("the wire shows no connection ended by the server's %d", code)
+}
+
+// wireSlack is how much later than the policy an outside client's delay may
+// look: the tap measures from the socket's close to the next connect, which
+// adds the client's teardown and its dial's start to the delay it chose.
+const wireSlack = AtOnce
+
 // DelaysWithinPolicy requires every announced backoff delay to lie inside the
 // policy envelope for its attempt, or at or above the hint it honoured.
 func DelaysWithinPolicy(why string) Check {
 	return perClient("delays-in-policy", "every delay inside Backoff.Envelope(attempt)", 0, why,
 		func(tl *Timeline, id string) (string, string) {
-			n := 0
+			n, over := 0, 0.5
+			if tl.Outside(id) {
+				over += ms(wireSlack)
+			}
 			for _, e := range tl.ClientEvents(id) {
 				if e.Kind != string(client.EventBackoff) {
 					continue
@@ -143,7 +191,7 @@ func DelaysWithinPolicy(why string) Check {
 					continue
 				}
 				lo, hi := tl.Options.Backoff.Envelope(max(e.Attempt, 1))
-				if e.DelayMS+0.5 < ms(lo) || e.DelayMS-0.5 > ms(hi) || e.DelayMS <= 0 {
+				if e.DelayMS+0.5 < ms(lo) || e.DelayMS-over > ms(hi) || e.DelayMS <= 0 {
 					return fmt.Sprintf("%d delays", n), fmt.Sprintf("attempt %d: %s outside [%s, %s]", e.Attempt, fmtMS(e.DelayMS), fmtMS(ms(lo)), fmtMS(ms(hi)))
 				}
 			}
@@ -155,7 +203,7 @@ func DelaysWithinPolicy(why string) Check {
 // MinHealthyUptime does not reset the attempt counter: a flapping server must
 // not be able to turn backoff into a hot loop.
 func BackoffNotReset(why string) Check {
-	return perClient("backoff-not-reset", "attempts keep counting across short connections", 0, why,
+	return outsideNA("the attempt counter is inside the client; the wire shows only the delays (delays-in-policy judges those)", perClient("backoff-not-reset", "attempts keep counting across short connections", 0, why,
 		func(tl *Timeline, id string) (string, string) {
 			minUp := ms(tl.Options.MinHealthyUptime)
 			readyAt, upFor := math.NaN(), math.Inf(1)
@@ -184,7 +232,20 @@ func BackoffNotReset(why string) Check {
 				return got, fmt.Sprintf("attempt counter reset %d times after connections shorter than %s", resets, fmtMS(minUp))
 			}
 			return got, ""
-		})
+		}))
+}
+
+// outsideNA makes c not applicable when the client under test is an outside
+// program, for the reason why.
+func outsideNA(why string, c Check) Check {
+	eval := c.Eval
+	c.Eval = func(tl *Timeline) reports.Check {
+		if out := tl.outsideClients(); len(out) > 0 {
+			return notApplicable(c.Target.Name, c.Target.Want, abbrev(out)+": outside client; "+why)
+		}
+		return eval(tl)
+	}
+	return c
 }
 
 // HerdSpread requires the clients' first dials after the fault end to be
@@ -314,7 +375,13 @@ func SpreadAtCap(why string) Check {
 			lo, hi = math.Min(lo, d), math.Max(hi, d)
 		}
 		got := fmt.Sprintf("%d at the cap, %s..%s", len(at), fmtMS(lo), fmtMS(hi))
-		if hi-lo < 1 {
+		// Delays seen on the wire vary by scheduling alone: a fixed delay
+		// must not pass as jitter.
+		least := 1.0
+		if tl.Outside(id) {
+			least = ms(wireSlack) / 4
+		}
+		if hi-lo < least {
 			return got, "every delay at the cap is the same: clients would come back together"
 		}
 		return got, ""

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"runtime"
 
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/internal/chaosnet"
@@ -44,7 +46,15 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 			env.Close()
 		}
 	}()
-	env.Server, err = fakeserver.New(opts.Server)
+	// The server and the proxy each get a loopback address of their own:
+	// both give their port back during a fault (listener stopped, proxy
+	// disabled) and bind it again afterwards, and on a shared 127.0.0.1 a
+	// busy machine can hand the port to another socket in between.
+	srvOpts := opts.Server
+	if srvOpts.Addr == "" {
+		srvOpts.Addr = net.JoinHostPort(privateLoopback(), "0")
+	}
+	env.Server, err = fakeserver.New(srvOpts)
 	if err != nil {
 		return nil, fmt.Errorf("harness: fake server: %w", err)
 	}
@@ -52,7 +62,7 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: toxiproxy: %w", err)
 	}
-	env.Proxy, err = env.toxi.NewProxy(ctx, "wschaos-"+randomHex(6), env.Server.Addr())
+	env.Proxy, err = env.toxi.NewProxyOn(ctx, "wschaos-"+randomHex(6), net.JoinHostPort(privateLoopback(), "0"), env.Server.Addr())
 	if err != nil {
 		return nil, fmt.Errorf("harness: proxy: %w", err)
 	}
@@ -104,6 +114,17 @@ func (e *Env) Close() error {
 		errs = append(errs, e.Server.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// privateLoopback returns a random address in 127.0.0.0/8 other than
+// 127.0.0.1 on Linux, where the whole block is local; elsewhere 127.0.0.1.
+func privateLoopback() string {
+	if runtime.GOOS != "linux" {
+		return "127.0.0.1"
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("127.%d.%d.%d", 1+b[0]%254, b[1], 1+b[2]%254)
 }
 
 func randomHex(n int) string {

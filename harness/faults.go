@@ -254,3 +254,19 @@ func ServerRestart(at, d time.Duration, keepState bool) Fault {
 		Stop: func(ctx context.Context, env *Env) error { return env.Server.Start() },
 	}
 }
+
+// ConnectionLimit lowers the fake server's connection limit to n for d and
+// drops every connection, so that the clients race back and all but n are
+// refused with 503 and Retry-After (fakeserver.Options.LimitRetryAfter).
+func ConnectionLimit(at, d time.Duration, n int) Fault {
+	return Fault{
+		Kind: "connection-limit", At: at, For: d,
+		Detail: fmt.Sprintf("at most %d connections for %v; the rest refused with 503 and Retry-After", n, d),
+		Start: func(ctx context.Context, env *Env) error {
+			env.Server.SetMaxConnections(n)
+			env.Server.DropAll()
+			return nil
+		},
+		Stop: func(ctx context.Context, env *Env) error { env.Server.SetMaxConnections(0); return nil },
+	}
+}

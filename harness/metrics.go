@@ -85,6 +85,8 @@ type ClientMeasure struct {
 	DelaysMS        []float64
 	Codes           []int
 	Fatal           bool
+	// Resumed counts ready events on which the server resumed the session.
+	Resumed int
 }
 
 // Detect is DetectedAt minus the fault start, in ms; a loss seen while the
@@ -140,6 +142,9 @@ func (tl *Timeline) Measure(id string) ClientMeasure {
 		switch e.Kind {
 		case string(client.EventReady):
 			m.Reconnects++
+			if strings.Contains(e.Detail, "resumed=true") {
+				m.Resumed++
+			}
 		case string(client.EventBackoff):
 			m.DelaysMS = append(m.DelaysMS, e.DelayMS)
 		case string(client.EventFatal):
@@ -224,10 +229,43 @@ func (tl *Timeline) Summary() reports.Measured {
 		}
 		out.DowntimeMS = worst(out.DowntimeMS, m.Downtime())
 		out.Attempts = max(out.Attempts, m.Attempts)
+		out.Resumed += m.Resumed
 		out.Reconnects += m.Reconnects
 		if len(tl.Clients) == 1 {
 			out.DelaysMS = slices.Clone(m.DelaysMS)
 		}
 	}
+	if tl.speaksProtocol() {
+		var up, down reports.Flow
+		for _, id := range tl.Clients {
+			u, d := tl.Flows(id)
+			addFlow(&up, u)
+			addFlow(&down, d)
+		}
+		out.Up, out.Down = &up, &down
+	}
 	return out
+}
+
+func addFlow(to *reports.Flow, f reports.Flow) {
+	to.Sent += f.Sent
+	to.Delivered += f.Delivered
+	to.Lost += f.Lost
+	to.Duplicated += f.Duplicated
+	to.Reordered += f.Reordered
+	to.Gap += f.Gap
+	if room := 10 - len(to.Missing); room > 0 {
+		to.Missing = append(to.Missing, f.Missing[:min(room, len(f.Missing))]...)
+	}
+}
+
+// speaksProtocol reports whether the clients took part in the sequenced
+// workload (the harness's own "sent" or "received" events exist).
+func (tl *Timeline) speaksProtocol() bool {
+	for _, e := range tl.Events {
+		if e.Source == SourceClient && (e.Kind == KindSent || e.Kind == KindReceived) {
+			return true
+		}
+	}
+	return false
 }

@@ -51,6 +51,11 @@ func (r *recorder) since(t time.Time) float64 {
 
 func (r *recorder) now() float64 { return r.since(time.Now()) }
 
+// at is the inverse of since: the moment tms ms after the origin.
+func (r *recorder) at(tms float64) time.Time {
+	return r.origin.Add(time.Duration(tms * float64(time.Millisecond)))
+}
+
 func (r *recorder) add(at time.Time, e reports.Event) {
 	e.TMS = r.since(at)
 	r.mu.Lock()

@@ -37,6 +37,13 @@ type RunOptions struct {
 	Mutate func(*client.Options)
 	// Logger receives progress. Defaults to discarding.
 	Logger *slog.Logger
+	// Command, if set, is the client under test: a program in any language
+	// (argv, run without a shell), started once per scenario with
+	// WSCHAOS_URL, WSCHAOS_CLIENT_ID, WSCHAOS_SEED and, for wss://,
+	// WSCHAOS_CA_FILE in its environment, and measured from the wire tap and
+	// the fake server; see external.go. Only single-client scenarios can run
+	// this way. Empty means the in-process reference client.
+	Command []string
 }
 
 // Run executes one scenario and returns its result. It never panics on a
@@ -98,6 +105,9 @@ type run struct {
 	env  *Env
 
 	ids []string
+	// wire derives an outside client's lifecycle; nil for the reference
+	// client.
+	wire *wireObserver
 	// effective is the scenario's client profile after defaults: the
 	// contract every check holds the client under test to.
 	effective *client.Options
@@ -160,6 +170,12 @@ func (r *run) execute(ctx context.Context) (err error) {
 		return err
 	}
 	n := max(r.sc.Clients, 1)
+	if len(r.opts.Command) > 0 {
+		if n > 1 {
+			return fmt.Errorf("%w (%s has %d clients)", errOutsideMulti, r.sc.Name, n)
+		}
+		r.wire = newWireObserver("c1")
+	}
 	srvOpts := r.sc.Server
 	srvOpts.TLS = r.sc.TLS
 	srvOpts.OnEvent = r.onServer
@@ -182,12 +198,16 @@ func (r *run) execute(ctx context.Context) (err error) {
 	}
 	eff := ref.Options()
 	r.effective = &eff
+	r.wire.setMinHealthy(eff.MinHealthyUptime)
 
 	// Build the clients before any fault, so a bad profile fails fast.
-	clients := make([]*client.Client, n)
+	clients := make([]*client.Client, 0, n)
 	for i := range n {
 		id := fmt.Sprintf("c%d", i+1)
 		r.ids = append(r.ids, id)
+		if r.wire != nil {
+			continue // an outside program, started below
+		}
 		o := r.sc.Client
 		if r.opts.Mutate != nil {
 			r.opts.Mutate(&o)
@@ -203,7 +223,7 @@ func (r *run) execute(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("harness: client profile: %w", err)
 		}
-		clients[i] = c
+		clients = append(clients, c)
 	}
 
 	for _, f := range r.sc.Faults {
@@ -239,6 +259,13 @@ func (r *run) execute(ctx context.Context) (err error) {
 		stopClients()
 		wg.Wait()
 	}()
+	if r.wire != nil {
+		stop, err := r.startOutside(runCtx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	for i, c := range clients {
 		id := r.ids[i]
 		wg.Go(func() {
@@ -359,6 +386,9 @@ func (r *run) allWarm() bool {
 			return false
 		}
 	}
+	if r.wire != nil {
+		return true // an outside client's round trip is its ready
+	}
 	push := r.sc.Server.PushInterval > 0
 	work := r.sendInterval() > 0
 	for _, id := range r.ids {
@@ -386,6 +416,9 @@ func (r *run) allSettled() bool {
 // drained: every running client has had all its messages delivered to the
 // server and every server message delivered to it. Called with r.mu held.
 func (r *run) drained() bool {
+	if r.wire != nil {
+		return true // nothing to count: an outside client has no workload
+	}
 	for _, id := range r.ids {
 		if _, done := r.stopped[id]; done || r.state[id] == client.EventFatal {
 			continue
@@ -524,10 +557,12 @@ func (r *run) onMessage(id string) func(client.Message) {
 }
 
 func (r *run) onServer(ev fakeserver.Event) {
-	r.note(ev.Time, reports.Event{
+	e := reports.Event{
 		Source: SourceServer, Client: ev.ClientID, Conn: ev.Conn, Kind: ev.Kind,
 		Code: ev.Code, Reason: ev.Reason, Seq: ev.Seq, Detail: ev.Detail,
-	}, func() {
+	}
+	defer r.observe(ev.Time, e)
+	r.note(ev.Time, e, func() {
 		switch ev.Kind {
 		case "recv":
 			r.gotSend[ev.ClientID] = true
@@ -549,7 +584,9 @@ func (r *run) onTap(ev chaosnet.TapEvent) {
 	if ev.Detail != "" {
 		detail += " " + ev.Detail
 	}
-	r.note(ev.Time, reports.Event{Source: SourceTap, Conn: ev.Conn, Kind: ev.Kind, Detail: detail}, nil)
+	e := reports.Event{Source: SourceTap, Conn: ev.Conn, Kind: ev.Kind, Detail: detail}
+	r.note(ev.Time, e, nil)
+	r.observe(ev.Time, e)
 }
 
 func errText(err error) string {

@@ -20,6 +20,24 @@ type Result struct {
 	// Verdict is Pass when every scenario passed.
 	Verdict   string     `json:"verdict"`
 	Scenarios []Scenario `json:"scenarios"`
+	// Clients lists the clients the run held to the catalogue, in column
+	// order: the reference client, then any mutants or outside command.
+	// Empty in results that predate it; readers then take the clients
+	// named in Scenarios.
+	Clients []Client `json:"clients,omitempty"`
+}
+
+// Client is one client under test.
+type Client struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Mutant marks a deliberately broken client: the run passes only if
+	// some scenario catches it (fails against it).
+	Mutant bool `json:"mutant,omitempty"`
+	// Caught is set for mutants: at least one scenario failed against it.
+	Caught bool `json:"caught,omitempty"`
+	// CaughtBy lists "Scenario: check" for every failed check.
+	CaughtBy []string `json:"caught_by,omitempty"`
 }
 
 // RunInfo describes how the run was made, so a reader can reproduce it.
@@ -88,6 +106,11 @@ type Check struct {
 	// Margin says how close it came, such as "210 ms of a 300 ms budget" or
 	// "missed by 40 ms".
 	Margin string `json:"margin,omitempty"`
+	// NotApplicable marks a check that could not be judged for this client
+	// (message continuity for a client that does not speak the protocol).
+	// OK is true so it does not fail the run, and Got says why; it is never
+	// shown as passed.
+	NotApplicable bool `json:"not_applicable,omitempty"`
 }
 
 // Measured holds the figures DESIGN.md defines. A nil time means it was not
@@ -102,6 +125,12 @@ type Measured struct {
 	Reconnects int `json:"reconnects"`
 	// DelaysMS are the backoff delays the client announced, in order.
 	DelaysMS []float64 `json:"delays_ms,omitempty"`
+	// Up (client to server) and Down (server to client) count the messages
+	// of every client; nil when the client does not speak the protocol.
+	Up   *Flow `json:"up,omitempty"`
+	Down *Flow `json:"down,omitempty"`
+	// Resumed counts reconnects on which the server resumed the session.
+	Resumed int `json:"resumed"`
 	// DetectedAtMS and RecoveredAtMS are the moments of detection and
 	// recovery on the timeline (ms since the scenario's time origin), so the
 	// report can draw them without guessing which fault they count from.
@@ -109,6 +138,20 @@ type Measured struct {
 	// and recovery from the last fault's end.
 	DetectedAtMS  *float64 `json:"detected_at_ms,omitempty"`
 	RecoveredAtMS *float64 `json:"recovered_at_ms,omitempty"`
+}
+
+// Flow counts one direction's messages.
+type Flow struct {
+	Sent       int `json:"sent"`
+	Delivered  int `json:"delivered"`
+	Lost       int `json:"lost"`
+	Duplicated int `json:"duplicated"`
+	Reordered  int `json:"reordered"`
+	// Gap is how many messages the client was told are lost for good
+	// (down only); they are not counted as lost.
+	Gap int `json:"gap,omitempty"`
+	// Missing lists up to 10 lost sequence numbers.
+	Missing []uint64 `json:"missing,omitempty"`
 }
 
 // Event is one entry of a scenario's timeline.

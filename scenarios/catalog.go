@@ -458,6 +458,7 @@ func (c cat) base() []h.Scenario {
 			},
 		},
 		c.massDrop(),
+		c.connectionLimit(),
 	}
 }
 
@@ -524,4 +525,31 @@ func tlsVariant(list []h.Scenario, name, of string) h.Scenario {
 		}
 	}
 	panic("scenarios: no scenario " + of)
+}
+
+// connectionLimit: four clients race back to a server that takes two.
+func (c cat) connectionLimit() h.Scenario {
+	const clients, limit = 4, 2
+	header, hint := c.retryAfter()
+	d := c.d(1500 * time.Millisecond)
+	return h.Scenario{
+		Name: "ConnectionLimit",
+		Description: fmt.Sprintf("The server drops every connection and, for 1.5 s, accepts only %d of %d clients, refusing the rest with 503 and Retry-After: %s. Refused clients must back off by the hint instead of hammering it, and all must recover once the limit is lifted.",
+			limit, clients, header),
+		Clients: clients,
+		Client:  c.profile(),
+		Server:  fakeserver.Options{PushInterval: c.push(), LimitRetryAfter: hint},
+		Faults:  []h.Fault{h.ConnectionLimit(c.warm(), d, limit)},
+		Checks: func(o client.Options) []h.Check {
+			_, first := o.Backoff.Envelope(1)
+			upper := hint + time.Duration(float64(hint)*o.Backoff.Jitter) + first
+			attempts := 2 + int(math.Ceil(float64(d)/float64(hint)))
+			return []h.Check{
+				h.WaitsAtLeastHint(503, hint, fmt.Sprintf("Retry-After: %s is %v", header, hint)),
+				h.MaxAttempts(attempts, fmt.Sprintf("the first retry, then one per hint of %v over the %v limit, and the one that succeeds", hint, d)),
+				c.recoverIn(upper+h.Slack(upper), fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter, + slack %v", first, hint, 100*o.Backoff.Jitter, h.Slack(upper))),
+				c.noLoss(),
+			}
+		},
+	}
 }

@@ -165,6 +165,14 @@ func getVersion(ctx context.Context, url string) ([]byte, error) {
 // If ctx ends first, NewProxy returns ctx's error; the proxy may still be
 // created, and Close deletes it.
 func (t *Toxiproxy) NewProxy(ctx context.Context, name, upstream string) (*Proxy, error) {
+	return t.NewProxyOn(ctx, name, "127.0.0.1:0", upstream)
+}
+
+// NewProxyOn is NewProxy listening on listen (host:port, port 0 for any).
+// A disabled proxy gives its port back and Enable binds it again, so a busy
+// machine can hand that port to someone else in between; a listener on a
+// loopback address of its own (127.x.y.z on Linux) is out of that race.
+func (t *Toxiproxy) NewProxyOn(ctx context.Context, name, listen, upstream string) (*Proxy, error) {
 	if name == "" || strings.ContainsAny(name, "/?#% ") {
 		return nil, fmt.Errorf("chaosnet: create proxy %q: name must be non-empty, without '/', '?', '#', '%%' or spaces", name)
 	}
@@ -174,7 +182,7 @@ func (t *Toxiproxy) NewProxy(ctx context.Context, name, upstream string) (*Proxy
 	var cp *toxiclient.Proxy
 	err := t.do(ctx, func() error {
 		var err error
-		cp, err = t.client.CreateProxy(name, "127.0.0.1:0", upstream)
+		cp, err = t.client.CreateProxy(name, listen, upstream)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,6 +51,23 @@ func TestProxyDisableEnable(t *testing.T) {
 
 	require.NoError(t, p.Enable(apiCtx(t)))
 	roundTrip(t, dial(t, p.Addr()), "again")
+}
+
+// A proxy on a loopback address of its own binds the same address again
+// after Disable and Enable.
+func TestProxyOnOwnLoopbackAddress(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux routes all of 127.0.0.0/8 to lo")
+	}
+	tp := newEmbedded(t)
+	p, err := tp.NewProxyOn(apiCtx(t), "own-loopback", "127.3.2.1:0", newEchoServer(t).Addr())
+	require.NoError(t, err)
+	host, _, err := net.SplitHostPort(p.Addr())
+	require.NoError(t, err)
+	assert.Equal(t, "127.3.2.1", host)
+	require.NoError(t, p.Disable(apiCtx(t)))
+	require.NoError(t, p.Enable(apiCtx(t)))
+	roundTrip(t, dial(t, p.Addr()), "hello")
 }
 
 func TestTimeoutToxicBlackHole(t *testing.T) {
