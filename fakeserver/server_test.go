@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -561,6 +562,21 @@ func TestConcurrentControls(t *testing.T) {
 	s, _ := newServer(t, Options{PushInterval: time.Millisecond, MaxConnections: 8, ResumeMessages: 16})
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
+	// http.Transport finishes a dial in its own goroutine even after the
+	// request is cancelled; count the dials so the test can wait for them
+	// instead of leaving them to the leak check.
+	var dials sync.WaitGroup
+	dialer := &net.Dialer{Timeout: 2 * time.Second}
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		defer dials.Done()
+		return dialer.DialContext(ctx, network, addr)
+	}}
+	defer func() {
+		dials.Wait()
+		tr.CloseIdleConnections()
+	}()
+	opts := &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}}
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Go(func() {
@@ -568,7 +584,7 @@ func TestConcurrentControls(t *testing.T) {
 			var session string
 			var last uint64
 			for ctx.Err() == nil {
-				c, _, err := websocket.Dial(ctx, s.URL(), nil)
+				c, _, err := websocket.Dial(ctx, s.URL(), opts)
 				if err != nil {
 					continue
 				}
