@@ -1,0 +1,70 @@
+// Command wschaos runs the network-fault scenario catalogue against a
+// WebSocket client and writes the verdicts as a table, JSON, JUnit XML and an
+// HTML report.
+//
+//	wschaos run [--out DIR] [--scenario REGEX] [--seed N] [--parallel N]
+//	wschaos list [--json]
+//	wschaos report RESULT.json [-o index.html]
+//	wschaos version
+//
+// Exit status: 0 when every target is met, 1 when any is missed, 2 on bad
+// usage or input.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `wschaos: a network-fault chaos harness for WebSocket clients
+
+Usage:
+  wschaos run [flags]          run the scenario catalogue and write the report
+  wschaos list [--json]        print the catalogue
+  wschaos report RESULT.json   render a stored result as HTML again
+  wschaos version              print the version
+
+Run 'wschaos COMMAND -h' for a command's flags.
+`
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "list":
+		return cmdList(args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "wschaos", version())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "wschaos: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*LatencyToxic).Pipe"))
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(t.Context(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage:"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"run", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"run", "--scenario", "["}, "not a valid regular expression"},
+		{[]string{"run", "--scenario", "NoSuchScenario"}, "matches no scenario"},
+		{[]string{"run", "--timescale", "0"}, "--timescale 0 must be above 0"},
+		{[]string{"run", "--parallel", "0"}, "--parallel 0 must be 1 or more"},
+		{[]string{"run", "extra"}, `unexpected argument "extra"`},
+		{[]string{"list", "--yaml"}, "flag provided but not defined"},
+		{[]string{"report"}, "name a result file"},
+	} {
+		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
+			code, _, stderr := runCLI(t, tc.args...)
+			assert.Equal(t, exitUsage, code)
+			assert.Contains(t, stderr, tc.want)
+		})
+	}
+}
+
+func TestListJSON(t *testing.T) {
+	code, stdout, _ := runCLI(t, "list", "--json")
+	require.Equal(t, exitOK, code)
+	var entries []struct {
+		Name        string   `json:"name"`
+		Faults      []string `json:"faults"`
+		Description string   `json:"description"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &entries))
+	names := map[string][]string{}
+	for _, e := range entries {
+		names[e.Name] = e.Faults
+		assert.NotEmpty(t, e.Description, e.Name)
+	}
+	assert.Equal(t, []string{"proxy-down"}, names["ProxyDownFIN"])
+	assert.Equal(t, []string{"black-hole"}, names["BlackHoleHalfOpen"])
+	assert.Contains(t, names, "MassDrop")
+
+	code, stdout, _ = runCLI(t, "list")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "LatencySpike")
+}
+
+func TestReportRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.json")
+	require.NoError(t, os.WriteFile(corrupt, []byte(`{"schema": "wschaos.result/v1", "scenarios": [`), 0o644))
+	code, _, stderr := runCLI(t, "report", corrupt, "-o", filepath.Join(dir, "x.html"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "wschaos report:")
+
+	wrong := filepath.Join(dir, "wrong.json")
+	require.NoError(t, os.WriteFile(wrong, []byte(`{"schema": "other/v9", "scenarios": []}`), 0o644))
+	code, _, stderr = runCLI(t, "report", wrong)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "other/v9")
+
+	code, _, stderr = runCLI(t, "report", filepath.Join(dir, "missing.json"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "missing.json")
+}
+
+// One real scenario end to end: the files are written, and re-rendering the
+// stored result gives the same page.
+func TestRunWritesReport(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "--scenario", "^LatencySpike$", "--seed", "7", "--out", out)
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "LatencySpike")
+	assert.Contains(t, stdout, "Replay: wschaos run --seed 7 --scenario '^LatencySpike$'")
+	for _, f := range []string{"result.json", "index.html", "junit.xml"} {
+		info, err := os.Stat(filepath.Join(out, f))
+		require.NoError(t, err)
+		assert.Positive(t, info.Size(), f)
+	}
+	again := filepath.Join(out, "again.html")
+	code, _, stderr = runCLI(t, "report", filepath.Join(out, "result.json"), "-o", again)
+	require.Equal(t, exitOK, code, stderr)
+	first, err := os.ReadFile(filepath.Join(out, "index.html"))
+	require.NoError(t, err)
+	second, err := os.ReadFile(again)
+	require.NoError(t, err)
+	assert.Equal(t, string(first), string(second), "a stored result must re-render identically")
+}

@@ -1,0 +1,27 @@
+// Package reports defines the result of a wschaos run and writes it out for
+// people and machines.
+//
+// A [Result] is one run: the [RunInfo] needed to reproduce it (version, Go,
+// Toxiproxy mode and version, seed, command) and one [Scenario] per scenario
+// and client, holding the faults as they took effect, the targets with the
+// reason for each number, the checks (got against want, with the margin),
+// the [Measured] figures and the full event timeline. Its JSON form carries
+// the schema name [Schema] ("wschaos.result/v1"); readers reject any other.
+//
+// Three files come out of a result, all written by [WriteFiles]:
+//
+//   - result.json ([WriteJSON], read back with [ReadJSON] or [ReadFile]):
+//     the stored history. Checks are pure functions of the timeline, so a
+//     stored result can be checked again offline.
+//   - index.html ([WriteHTML]): one self-contained page (no network
+//     fetches, no script) with a verdict banner, the reproduce command, a
+//     summary table and, per scenario, an SVG timeline with the fault
+//     windows shaded and detection and recovery drawn against their budgets.
+//   - junit.xml ([WriteJUnit]): one testsuite "wschaos", one testcase per
+//     scenario and client, for CI.
+//
+// The page and the XML depend only on the result (the page shows
+// Result.GeneratedAt, never the clock), so the same result gives the same
+// bytes. Templates are embedded from templates/; the golden files in
+// testdata/ are refreshed with go test ./reports -update.
+package reports
