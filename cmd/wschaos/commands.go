@@ -158,18 +158,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	started := time.Now()
 	results := make([]reports.Scenario, len(jobs))
-	sem := make(chan struct{}, *parallel)
+	sem := newWeighted(*parallel)
 	var wg sync.WaitGroup
 	var printMu sync.Mutex
 	done := 0
 	for i, j := range jobs {
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+			// A scenario with many clients takes a slot per ten of them,
+			// so several herds do not starve each other's timers.
+			cost := min(*parallel, max(1, (j.sc.Clients+9)/10))
+			if !sem.acquire(ctx, cost) {
 				return
 			}
-			defer func() { <-sem }()
+			defer sem.release(cost)
 			sub := subjects[j.sub]
 			res := harness.Run(ctx, j.sc, harness.RunOptions{
 				ToxiproxyURL: *toxi, Seed: *seed, Logger: logger, ClientName: sub.info.Name, Mutate: sub.mutate,
@@ -405,4 +406,44 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wrote %s (%s, %d scenarios)\n", *out, res.Verdict, len(res.Scenarios))
 	return exitOK
+}
+
+// weighted is a counting semaphore whose holders take several slots.
+type weighted struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	free int
+}
+
+func newWeighted(n int) *weighted {
+	w := &weighted{free: n}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+// acquire takes n slots, or gives up when ctx ends.
+func (w *weighted) acquire(ctx context.Context, n int) bool {
+	stop := context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		w.cond.Broadcast()
+		w.mu.Unlock()
+	})
+	defer stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.free < n {
+		if ctx.Err() != nil {
+			return false
+		}
+		w.cond.Wait()
+	}
+	w.free -= n
+	return true
+}
+
+func (w *weighted) release(n int) {
+	w.mu.Lock()
+	w.free += n
+	w.cond.Broadcast()
+	w.mu.Unlock()
 }
