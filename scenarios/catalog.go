@@ -72,12 +72,12 @@ func (c cat) heartbeat(o client.Options) (time.Duration, string) {
 
 func (c cat) firstRetry(o client.Options) (time.Duration, string) {
 	_, hi := o.Backoff.Envelope(1)
-	return hi + h.Slack(hi), fmt.Sprintf("first retry at most %v after the loss (Backoff.Initial), + slack %v", hi, h.Slack(hi))
+	return hi, fmt.Sprintf("first retry at most %v after the loss (Backoff.Initial)", hi)
 }
 
 func (c cat) afterOutage(o client.Options, outage time.Duration) (time.Duration, string) {
 	d := h.WorstDelayAfter(o, outage)
-	return d + h.Slack(d), fmt.Sprintf("longest backoff delay that can be pending when a %v outage ends: %v, + slack %v", outage, d, h.Slack(d))
+	return d, fmt.Sprintf("longest backoff delay that can be pending when a %v outage ends: %v", outage, d)
 }
 
 func (c cat) atOnce(what string) (time.Duration, string) {
@@ -86,8 +86,15 @@ func (c cat) atOnce(what string) (time.Duration, string) {
 
 // Common check sets.
 
-func (c cat) detect(b time.Duration, why string) h.Check    { return h.DetectWithin(b, why) }
-func (c cat) recoverIn(b time.Duration, why string) h.Check { return h.RecoverWithin(b, why) }
+func (c cat) detect(b time.Duration, why string) h.Check { return h.DetectWithin(b, why) }
+
+// recoverIn requires recovery within wait (the longest the client may still
+// be waiting when the network returns) plus one handshake on loopback
+// (harness.AtOnce, scaled) plus slack.
+func (c cat) recoverIn(wait time.Duration, why string) h.Check {
+	hs := c.d(h.AtOnce)
+	return h.RecoverWithin(wait+hs+h.Slack(wait), fmt.Sprintf("%s; + one handshake %v + slack %v", why, hs, h.Slack(wait)))
+}
 
 func (c cat) noLoss() h.Check {
 	return h.NoLoss("unacknowledged messages are resent, the session resumes from the last sequence received, duplicates are dropped")
@@ -144,7 +151,7 @@ func (c cat) hinted(name string, status int) h.Scenario {
 			upper := hint + time.Duration(float64(hint)*o.Backoff.Jitter) + first
 			return []h.Check{
 				h.WaitsAtLeastHint(status, hint, fmt.Sprintf("Retry-After: %s is %v, inside the clamp [%v, %v]", header, hint, o.Backoff.Initial, o.HintMax)),
-				c.recoverIn(upper+h.Slack(upper), fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter, + slack %v", first, hint, 100*o.Backoff.Jitter, h.Slack(upper))),
+				c.recoverIn(upper, fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter", first, hint, 100*o.Backoff.Jitter)),
 				c.noLoss(),
 			}
 		},
@@ -321,7 +328,7 @@ func (c cat) base() []h.Scenario {
 				return []h.Check{
 					c.detect(c.heartbeat(o)),
 					h.MaxAttempts(h.AttemptsWithin(o, c.d(2*time.Second)), "each retry waits at least its shortest delay: no hot loop"),
-					c.recoverIn(d+h.Slack(d), fmt.Sprintf("a handshake in flight (HandshakeTimeout %v) + the longest pending delay, + slack %v", o.HandshakeTimeout, h.Slack(d))),
+					c.recoverIn(d, fmt.Sprintf("a handshake in flight (HandshakeTimeout %v) + the longest pending delay", o.HandshakeTimeout)),
 					c.noLoss(),
 				}
 			},
@@ -356,7 +363,7 @@ func (c cat) base() []h.Scenario {
 				upper := hint + time.Duration(float64(hint)*o.Backoff.Jitter)
 				return []h.Check{
 					h.WaitsAtLeastHint(1013, hint, fmt.Sprintf("the 1013 hint of %v, inside the clamp [%v, %v]", hint, o.Backoff.Initial, o.HintMax)),
-					c.recoverIn(upper+h.Slack(upper), fmt.Sprintf("hint %v with up to %.0f%% upward jitter, + slack %v", hint, 100*o.Backoff.Jitter, h.Slack(upper))),
+					c.recoverIn(upper, fmt.Sprintf("hint %v with up to %.0f%% upward jitter", hint, 100*o.Backoff.Jitter)),
 					c.noLoss(),
 				}
 			},
@@ -398,7 +405,7 @@ func (c cat) base() []h.Scenario {
 				d := h.WorstDelayAfter(o, c.d(1500*time.Millisecond))
 				return []h.Check{
 					h.GivesUpWithin("handshake-timeout", b+h.Slack(b), fmt.Sprintf("HandshakeTimeout %v, + slack %v", b, h.Slack(b))),
-					c.recoverIn(d+h.Slack(d), fmt.Sprintf("the longest delay pending when a 1.5s stall ends: %v, + slack %v", d, h.Slack(d))),
+					c.recoverIn(d, fmt.Sprintf("the longest delay pending when a 1.5s stall ends: %v", d)),
 					c.noLoss(),
 				}
 			},
@@ -547,7 +554,7 @@ func (c cat) connectionLimit() h.Scenario {
 			return []h.Check{
 				h.WaitsAtLeastHint(503, hint, fmt.Sprintf("Retry-After: %s is %v", header, hint)),
 				h.MaxAttempts(attempts, fmt.Sprintf("the first retry, then one per hint of %v over the %v limit, and the one that succeeds", hint, d)),
-				c.recoverIn(upper+h.Slack(upper), fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter, + slack %v", first, hint, 100*o.Backoff.Jitter, h.Slack(upper))),
+				c.recoverIn(upper, fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter", first, hint, 100*o.Backoff.Jitter)),
 				c.noLoss(),
 			}
 		},
