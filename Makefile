@@ -2,7 +2,7 @@
 GO ?= go
 OUT ?= wschaos-report
 
-.PHONY: run test race lint report fuzz toxiproxy-server
+.PHONY: run test race lint report fuzz bench toxiproxy-server
 
 run: ## run the catalogue against the reference client and write the report
 	$(GO) run ./cmd/wschaos run --out $(OUT)
@@ -19,6 +19,9 @@ lint: ## formatting and vet
 
 report: ## re-render the HTML report from a stored result
 	$(GO) run ./cmd/wschaos report $(OUT)/result.json -o $(OUT)/index.html
+
+bench: ## performance figures measured side by side: medians of 5 runs (README, Performance figures)
+	$(GO) run ./internal/cmd/benchratio -go $(GO) -count 5
 
 fuzz: ## fuzz the protocol decoder for 60s
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzDecode -fuzztime 60s

@@ -254,7 +254,7 @@ func outsideNA(why string, c Check) Check {
 // policy promises (spread).
 func HerdSpread(window, spread time.Duration, why string) Check {
 	name := "herd-spread"
-	t := reports.Target{Name: name, Why: why}
+	t := reports.Target{Name: name, Want: fmt.Sprintf("<= 2x an even share per %v", window), Why: why}
 	return Check{Target: t, Eval: func(tl *Timeline) reports.Check {
 		n := len(tl.Clients)
 		windows := max(float64(spread)/float64(window), 1)

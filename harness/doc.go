@@ -17,4 +17,14 @@
 //
 // Every time target is a bound derived from the client's options plus Slack,
 // a stated scheduling allowance; see the scenarios package for the catalogue.
+//
+// The client under test is the in-process reference client, or an outside
+// program in any language (RunOptions.Command): it gets the URL to dial in
+// WSCHAOS_URL, runs in its own process group, and is stopped with it
+// (SIGTERM, then SIGKILL after 2 s) when the scenario ends. Its lifecycle is
+// read off the wire tap and the fake server and recorded as client events
+// marked ObservedByTap, so the same checks judge it; those that need its
+// cooperation (message continuity) report NotApplicable. See external.go and
+// examples/node-client. For the reference client, CrossCheck holds its own
+// account against the tap's.
 package harness

@@ -32,6 +32,10 @@ type EnvOptions struct {
 	// ToxiproxyURL names an external toxiproxy-server's API. Empty means an
 	// embedded in-process Toxiproxy.
 	ToxiproxyURL string
+	// ToxiproxyListen is where an embedded Toxiproxy's API listens
+	// ("127.0.0.1:8474", say). Defaults to a free 127.0.0.1 port; ignored
+	// with ToxiproxyURL.
+	ToxiproxyListen string
 	// Server configures the fake server.
 	Server fakeserver.Options
 	// OnTap receives the wire tap's events.
@@ -58,7 +62,11 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: fake server: %w", err)
 	}
-	env.toxi, err = chaosnet.StartToxiproxy(ctx, opts.ToxiproxyURL)
+	if opts.ToxiproxyListen != "" && opts.ToxiproxyURL == "" {
+		env.toxi, err = chaosnet.StartEmbeddedToxiproxy(opts.ToxiproxyListen)
+	} else {
+		env.toxi, err = chaosnet.StartToxiproxy(ctx, opts.ToxiproxyURL)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("harness: toxiproxy: %w", err)
 	}
@@ -82,6 +90,11 @@ func (e *Env) ClientURL() string {
 	u := url.URL{Scheme: scheme, Host: e.Tap.Addr(), Path: "/ws"}
 	return u.String()
 }
+
+// ToxiproxyURL is the Toxiproxy API's address, "http://host:port": for an
+// embedded Toxiproxy a loopback port of this process, which anyone on the
+// machine can drive (with curl or toxiproxy-cli) while the Env is open.
+func (e *Env) ToxiproxyURL() string { return e.toxi.URL() }
 
 // ToxiproxyMode is "embedded" or "external".
 func (e *Env) ToxiproxyMode() string { return e.toxi.Mode() }

@@ -56,6 +56,10 @@ const (
 	// cannot bloat the timeline; maxLineLen caps each line.
 	maxLines   = 2000
 	maxLineLen = 300
+	// outsideStartup is the extra time an outside client gets to warm up:
+	// a runtime (Node.js, a JVM) can take seconds to start on a loaded
+	// machine.
+	outsideStartup = 5 * time.Second
 )
 
 var errOutsideMulti = errors.New("harness: outside clients run single-client scenarios only: the wire tap cannot tell one client's connections from another's")
@@ -143,6 +147,38 @@ func (r *run) startOutside(ctx context.Context) (stop func(), err error) {
 			os.RemoveAll(dir)
 		})
 	}, nil
+}
+
+// warmOrExited is allWarm, or else an outside client that has exited, which
+// nothing is left to wait for. Called with r.mu held.
+func (r *run) warmOrExited() bool {
+	if r.allWarm() {
+		return true
+	}
+	if r.wire == nil {
+		return false
+	}
+	_, exited := r.stopped[r.ids[0]]
+	return exited
+}
+
+// exitedEarly reports an outside client that exited before the harness
+// stopped it, and says how.
+func (r *run) exitedEarly() (string, bool) {
+	if r.wire == nil {
+		return "", false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err, exited := r.stopped[r.ids[0]]
+	if !exited {
+		return "", false
+	}
+	status := "status 0"
+	if err != nil {
+		status = err.Error()
+	}
+	return "the outside client exited on its own (" + status + "); its stderr is on the timeline", true
 }
 
 // observe feeds one recorded tap or server event to the outside client's

@@ -66,10 +66,13 @@ func proxyDownScenario() Scenario {
 		Server: fakeserver.Options{PushInterval: 20 * time.Millisecond},
 		Faults: []Fault{ProxyDown(300*time.Millisecond, 25*time.Millisecond)},
 		Checks: func(o client.Options) []Check {
+			// From the wire, detection is the socket's close, which the
+			// client makes within CloseGrace of declaring the loss.
 			_, first := o.Backoff.Envelope(1)
+			detect := AtOnce + o.CloseGrace
 			return []Check{
-				DetectWithin(AtOnce, "a FIN ends the connection at once"),
-				RecoverWithin(first+Slack(first), "first retry"),
+				DetectWithin(detect+Slack(detect), "a FIN ends the connection at once; the socket closes within CloseGrace"),
+				RecoverWithin(first+Slack(first)+AtOnce, "first retry"),
 				NoLoss("continuity"),
 				SawCloseCode(1006, "no close frame"),
 				DelaysWithinPolicy("policy"),
@@ -199,6 +202,24 @@ func TestOutsideClientThatNeverConnects(t *testing.T) {
 	assert.False(t, checkNamed(t, res, "valid-run").OK)
 }
 
+// An outside client that exits at once fails the run as invalid without
+// waiting out the warm-up.
+func TestOutsideClientThatExits(t *testing.T) {
+	started := time.Now()
+	res := Run(t.Context(), proxyDownScenario(), RunOptions{Command: []string{"sh", "-c", "echo 'cannot work' >&2; exit 3"}})
+	assert.Less(t, time.Since(started), 5*time.Second)
+	assert.Equal(t, reports.Fail, res.Verdict)
+	assert.Contains(t, res.Error, "exited on its own (exit status 3)")
+	assert.False(t, checkNamed(t, res, "valid-run").OK)
+	var stderr []string
+	for _, e := range res.Timeline {
+		if e.Kind == KindStderr {
+			stderr = append(stderr, e.Detail)
+		}
+	}
+	assert.Equal(t, []string{"cannot work"}, stderr)
+}
+
 func tapEv(t float64, kind string, conn uint64) reports.Event {
 	return reports.Event{TMS: t, Source: SourceTap, Kind: kind, Conn: conn}
 }
@@ -311,4 +332,43 @@ func TestLineWriter(t *testing.T) {
 	assert.Equal(t, []string{"stdout:one", "stdout:two"}, got[:2])
 	assert.Equal(t, "stdout:"+strings.Repeat("x", maxLineLen)+"…", got[2])
 	assert.Equal(t, "stdout:last", got[3])
+}
+
+// Checks that need the client's cooperation say not applicable for an
+// outside client; the others judge what the wire shows, with the wire's own
+// allowances.
+func TestChecksForOutsideClients(t *testing.T) {
+	wire := func(t float64, kind client.EventKind, code int, delay float64, attempt int) reports.Event {
+		return reports.Event{TMS: t, Source: SourceClient, Client: "c1", Kind: string(kind), Code: code,
+			DelayMS: delay, Attempt: attempt, Detail: ObservedByTap + ": test"}
+	}
+	tl := &Timeline{
+		Clients: []string{"c1"},
+		Options: client.Options{Backoff: client.Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0.5}},
+		Faults:  []reports.Fault{{Kind: "reject", StartMS: 1000, EndMS: 2000}},
+		Events: []reports.Event{
+			{Source: SourceHarness, Kind: KindOutside, Client: "c1"},
+			wire(10, client.EventDialing, 0, 0, 0), wire(20, client.EventReady, 0, 0, 0),
+			wire(1010, client.EventDisconnected, 1006, 0, 1),
+			// 150 ms on the wire for a delay of at most 100: within the
+			// wire's allowance of AtOnce.
+			wire(1010, client.EventBackoff, 0, 150, 1),
+			wire(1160, client.EventDialing, 0, 0, 1),
+			wire(1170, client.EventDisconnected, 401, 0, 2),
+		},
+	}
+	for _, c := range []Check{NoLoss(""), GapReported(""), SawCloseCode(1006, ""), BackoffNotReset("")} {
+		got := c.Eval(tl)
+		assert.True(t, got.OK && got.NotApplicable, "%s: got %+v, want not applicable", c.Target.Name, got)
+		assert.True(t, strings.HasPrefix(got.Got, "n/a: c1: outside client"), "got %q", got.Got)
+	}
+	assert.True(t, DelaysWithinPolicy("").Eval(tl).OK)
+	stops := StopsOnFatal(401, "").Eval(tl)
+	assert.True(t, stops.OK, "no dial after the server's 401: %+v", stops)
+	assert.Equal(t, "0 dials after 401 (seen on the wire)", stops.Got)
+
+	tl.Events = append(tl.Events, wire(1500, client.EventDialing, 0, 0, 2))
+	assert.False(t, StopsOnFatal(401, "").Eval(tl).OK, "a dial after the 401")
+	tl.Events = append(tl.Events, wire(1600, client.EventBackoff, 0, 300, 1))
+	assert.False(t, DelaysWithinPolicy("").Eval(tl).OK, "300 ms is beyond any allowance for attempt 1")
 }

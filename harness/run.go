@@ -63,6 +63,7 @@ func Run(ctx context.Context, sc Scenario, opts RunOptions) reports.Scenario {
 	r.stopped = map[string]error{}
 	r.gotPush = map[string]bool{}
 	r.gotSend = map[string]bool{}
+	r.windowOf = map[int]int{}
 	r.upSent, r.upDelivered = map[string]uint64{}, map[string]uint64{}
 	r.downSent, r.downDelivered = map[string]uint64{}, map[string]uint64{}
 	res := reports.Scenario{
@@ -122,6 +123,7 @@ type run struct {
 	upSent, upDelivered, downSent, downDelivered map[string]uint64
 	warmAt                                       time.Time
 	windows                                      []reports.Fault
+	windowOf                                     map[int]int // schedule index -> index in windows
 	invalids                                     []string
 }
 
@@ -286,11 +288,21 @@ func (r *run) execute(ctx context.Context) (err error) {
 	// Warm-up: every client ready, with traffic both ways, unless the first
 	// fault is in force before the first dial.
 	hasInitial := slices.ContainsFunc(r.sc.Faults, func(f Fault) bool { return f.Initial })
-	warmBy := time.Now().Add(2*eff.HandshakeTimeout + 2*eff.Backoff.Max + time.Second)
+	// Warm-up is not a target, only a bound against hanging: generous, and
+	// more so for many clients, which all connect at once.
+	warmFor := 2*eff.HandshakeTimeout + 2*eff.Backoff.Max + time.Second + time.Duration(n)*50*time.Millisecond
+	if r.wire != nil {
+		warmFor += outsideStartup
+	}
+	warmBy := time.Now().Add(warmFor)
 	if !hasInitial {
-		if !r.waitFor(ctx, warmBy, r.allWarm) {
-			r.invalid("clients never warmed up (ready with traffic both ways) within " + time.Until(warmBy).Round(time.Millisecond).String())
+		if !r.waitFor(ctx, warmBy, r.warmOrExited) {
+			r.invalid("clients never warmed up (ready with traffic both ways) within " + warmFor.String())
 			return errors.New("harness: invalid run: clients never warmed up before the fault")
+		}
+		if why, exited := r.exitedEarly(); exited {
+			r.invalid(why)
+			return errors.New("harness: invalid run: " + why)
 		}
 	}
 	r.mu.Lock()
@@ -330,6 +342,11 @@ func (r *run) execute(ctx context.Context) (err error) {
 		r.harnessEvent(KindNote, "not every client was ready again within "+budget.String())
 	}
 	sleepUntil(ctx, time.Now().Add(tail))
+	// A client that noticed the fault late, and so lost its connection
+	// during the tail, gets the budget again to come back.
+	if settled && !r.waitFor(ctx, time.Now(), r.allSettled) {
+		r.waitFor(ctx, time.Now().Add(budget), r.allSettled)
+	}
 
 	// Drain: stop producing, then give what is in flight time to arrive, so
 	// that a message sent in the last moment is not counted as lost.
@@ -439,6 +456,7 @@ func (r *run) startFault(ctx context.Context, i int, f Fault) error {
 	r.note(now, reports.Event{Source: SourceHarness, Kind: KindFaultStart, Detail: f.Kind + ": " + f.Detail, Seq: uint64(i + 1)}, func() {
 		r.windows = append(r.windows, reports.Fault{Kind: f.Kind, Detail: f.Detail,
 			IssuedMS: r.rec.since(issued), StartMS: r.rec.since(now), EndMS: r.rec.since(now)})
+		r.windowOf[i] = len(r.windows) - 1
 	})
 	return nil
 }
@@ -456,11 +474,8 @@ func (r *run) finishFault(ctx context.Context, i int, f Fault, until time.Time) 
 	}
 	now := time.Now()
 	r.note(now, reports.Event{Source: SourceHarness, Kind: KindFaultEnd, Detail: f.Kind, Seq: uint64(i + 1)}, func() {
-		for w := len(r.windows) - 1; w >= 0; w-- {
-			if r.windows[w].Kind == f.Kind && r.windows[w].EndMS == r.windows[w].StartMS {
-				r.windows[w].EndMS = r.rec.since(now)
-				break
-			}
+		if w, ok := r.windowOf[i]; ok {
+			r.windows[w].EndMS = r.rec.since(now)
 		}
 	})
 	return nil

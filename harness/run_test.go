@@ -12,14 +12,12 @@ import (
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
+	"github.com/wschaos/wschaos/internal/leaktest"
 	"github.com/wschaos/wschaos/reports"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// See scenarios' TestMain: a Toxiproxy latency-toxic goroutine can
-		// outlive its link.
-		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*LatencyToxic).Pipe"))
+	goleak.VerifyTestMain(m, leaktest.Toxiproxy()...)
 }
 
 func quickProfile() client.Options {

@@ -167,6 +167,18 @@ func CatalogAt(scale float64) []h.Scenario {
 	c := cat{k: scale}
 	list := c.base()
 	list = append(list, tlsVariant(list, "TLSBlackHole", "BlackHoleHalfOpen"), tlsVariant(list, "TLSProxyDown", "ProxyDownFIN"))
+	// Every single-client scenario also cross-checks the client's own view
+	// against the wire tap's: a disagreement is a failed check.
+	for i := range list {
+		if list[i].Clients > 1 {
+			continue
+		}
+		checks := list[i].Checks
+		list[i].Checks = func(o client.Options) []h.Check {
+			return append(checks(o), h.CrossCheck(c.d(h.AtOnce),
+				"client and tap events share one clock; the client closes its socket within CloseGrace of the loss it declares"))
+		}
+	}
 	if scale != 1 {
 		for i := range list {
 			list[i].Description += fmt.Sprintf(" (Durations are stated at time scale 1; this run stretches every one by %g.)", scale)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wschaos/wschaos/harness"
+	"github.com/wschaos/wschaos/internal/leaktest"
 	"github.com/wschaos/wschaos/reports"
 )
 
@@ -26,15 +27,7 @@ func TestMain(m *testing.M) {
 	if !explicit {
 		_ = flag.Set("test.parallel", "12")
 	}
-	goleak.VerifyTestMain(m,
-		// Toxiproxy v2.12.0's latency toxic sends its last chunk on an
-		// unbuffered channel without watching for the link closing
-		// (toxics/latency.go, "stub.Output <- c"); when a client drops a
-		// connection while a chunk is delayed, that goroutine blocks for
-		// the life of the process. It is Toxiproxy's, not ours, and it
-		// holds no socket.
-		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*LatencyToxic).Pipe"),
-	)
+	goleak.VerifyTestMain(m, leaktest.Toxiproxy()...)
 }
 
 // seed is fixed so that a failure reruns with the same jitter draws.

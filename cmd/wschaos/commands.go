@@ -97,6 +97,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	seed := fs.Int64("seed", 0, "seed for jitter and workload (0 picks one at random and prints it)")
 	parallel := fs.Int("parallel", 8, "how many scenarios run at once")
 	scale := fs.Float64("timescale", 1, "multiply every duration of the client profile and the fault schedule (and so every target) by this")
+	clientCmd := fs.String("client-cmd", "", "hold this shell command to the catalogue instead of the reference client: it is started per scenario with WSCHAOS_URL, WSCHAOS_CLIENT_ID, WSCHAOS_SEED (and WSCHAOS_CA_FILE over wss) and measured from the wire")
 	mutants := fs.Bool("mutants", false, "also run every mutant (deliberately broken) client; passes only if each is caught and the reference client passes")
 	toxi := fs.String("toxiproxy", os.Getenv("TOXIPROXY_URL"), "API URL of an external toxiproxy-server (default $TOXIPROXY_URL; empty embeds Toxiproxy)")
 	verbose := fs.Bool("v", false, "log progress of each scenario")
@@ -111,10 +112,33 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wschaos run: --timescale %v must be above 0 and at most 1000\n", *scale)
 		return exitUsage
 	}
+	if *clientCmd != "" && *mutants {
+		fmt.Fprintln(stderr, "wschaos run: --mutants and --client-cmd do not mix: mutants are variants of the reference client")
+		return exitUsage
+	}
 	list, err := selectScenarios(*pattern, *scale)
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos run:", err)
 		return exitUsage
+	}
+	var command []string
+	if *clientCmd != "" {
+		command = []string{"/bin/sh", "-c", *clientCmd}
+		var skipped []string
+		list = slices.DeleteFunc(list, func(sc harness.Scenario) bool {
+			if sc.Clients > 1 {
+				skipped = append(skipped, sc.Name)
+				return true
+			}
+			return false
+		})
+		if len(skipped) > 0 {
+			fmt.Fprintf(stderr, "wschaos run: not applicable to an outside client (single-client scenarios only): %s\n", strings.Join(skipped, ", "))
+		}
+		if len(list) == 0 {
+			fmt.Fprintln(stderr, "wschaos run: no single-client scenario selected")
+			return exitUsage
+		}
 	}
 	if *seed == 0 {
 		*seed = rand.Int64N(1<<31-1) + 1
@@ -131,6 +155,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	subjects := []subject{{info: reports.Client{Name: "reference", Description: "the reference client (package client) with the scenario's profile"}}}
+	if command != nil {
+		subjects = []subject{{info: reports.Client{Name: "outside: " + *clientCmd,
+			Description: "an outside client, measured through the wire tap and the fake server; message continuity is not applicable"}}}
+	}
 	if *mutants {
 		for _, m := range scenarios.Mutants() {
 			subjects = append(subjects, subject{info: reports.Client{Name: m.Name, Description: m.Description, Mutant: true}, mutate: m.Mutate})
@@ -153,6 +181,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *mutants {
 		replay += " --mutants"
 	}
+	if *clientCmd != "" {
+		replay += fmt.Sprintf(" --client-cmd '%s'", *clientCmd)
+	}
 	fmt.Fprintf(stderr, "wschaos %s: %d scenarios x %d clients, seed %d, time scale %g, Toxiproxy %s (%s)\n",
 		version(), len(list), len(subjects), *seed, *scale, mode, toxVersion)
 
@@ -174,6 +205,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			sub := subjects[j.sub]
 			res := harness.Run(ctx, j.sc, harness.RunOptions{
 				ToxiproxyURL: *toxi, Seed: *seed, Logger: logger, ClientName: sub.info.Name, Mutate: sub.mutate,
+				Command: command,
 			})
 			results[i] = res
 			printMu.Lock()

@@ -4,6 +4,7 @@
 //
 //	wschaos run [--out DIR] [--scenario REGEX] [--seed N] [--parallel N]
 //	wschaos list [--json]
+//	wschaos serve [--tls] [--push D] [--toxiproxy URL | --listen ADDR] [-v]
 //	wschaos report RESULT.json [-o index.html]
 //	wschaos version
 //
@@ -39,6 +40,7 @@ const usage = `wschaos: a network-fault chaos harness for WebSocket clients
 Usage:
   wschaos run [flags]          run the scenario catalogue and write the report
   wschaos list [--json]        print the catalogue
+  wschaos serve [flags]        the fake server behind Toxiproxy, for exploring by hand
   wschaos report RESULT.json   render a stored result as HTML again
   wschaos version              print the version
 
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "list":
 		return cmdList(args[1:], stdout, stderr)
 	case "report":

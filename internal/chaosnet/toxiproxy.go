@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -80,14 +81,36 @@ func StartToxiproxy(ctx context.Context, url string) (*Toxiproxy, error) {
 	return t, nil
 }
 
-func startEmbedded() *Toxiproxy {
+// StartEmbeddedToxiproxy starts a Toxiproxy in this process, as
+// StartToxiproxy with url "" does, with its API listening on addr
+// ("127.0.0.1:8474", say; port 0 picks a free one). The API has no
+// authentication: keep addr on loopback unless the network is trusted.
+func StartEmbeddedToxiproxy(addr string) (*Toxiproxy, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("chaosnet: toxiproxy API listener: %w", err)
+	}
+	return startEmbeddedOn(ln), nil
+}
+
+func startEmbedded() *Toxiproxy { return startEmbeddedOn(nil) }
+
+// startEmbeddedOn serves the API on ln, or on a free 127.0.0.1 port when ln
+// is nil.
+func startEmbeddedOn(ln net.Listener) *Toxiproxy {
 	quietZerolog.Do(func() {
 		zerolog.SetGlobalLevel(zerolog.Disabled)
 		log.Logger = zerolog.Nop()
 	})
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	// httptest.NewServer listens on 127.0.0.1:0 and is accepting when it returns.
-	hs := httptest.NewServer(srv.Routes())
+	// httptest's server listens on 127.0.0.1:0 unless given a listener, and
+	// is accepting when Start returns.
+	hs := httptest.NewUnstartedServer(srv.Routes())
+	if ln != nil {
+		hs.Listener.Close()
+		hs.Listener = ln
+	}
+	hs.Start()
 	return &Toxiproxy{
 		url:     hs.URL,
 		client:  toxiclient.NewClient(hs.URL),

@@ -217,6 +217,21 @@ func TestContextAndClose(t *testing.T) {
 	assert.ErrorIs(t, p.Enable(apiCtx(t)), ErrClosed)
 }
 
+// The embedded API can listen where a person's tools look for it.
+func TestStartEmbeddedOn(t *testing.T) {
+	addr := closedAddr(t)
+	tp, err := StartEmbeddedToxiproxy(addr)
+	require.NoError(t, err)
+	defer tp.Close()
+	assert.Equal(t, "http://"+addr, tp.URL())
+	assert.Equal(t, ModeEmbedded, tp.Mode())
+	_, err = tp.Version(apiCtx(t))
+	require.NoError(t, err)
+
+	_, err = StartEmbeddedToxiproxy(addr)
+	assert.ErrorContains(t, err, "address already in use")
+}
+
 func TestStartExternalUnreachable(t *testing.T) {
 	addr := closedAddr(t)
 	_, err := StartToxiproxy(apiCtx(t), addr)

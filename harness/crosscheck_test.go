@@ -1,0 +1,107 @@
+package harness
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wschaos/wschaos/client"
+	"github.com/wschaos/wschaos/fakeserver"
+	"github.com/wschaos/wschaos/internal/chaosnet"
+	"github.com/wschaos/wschaos/reports"
+)
+
+// crossTimeline: the client dials conn 1 at 10 (tap connect 11), declares
+// it lost at 1300 and closes its socket at 1340 (CloseGrace 50), dials
+// again at 1400 (tap connect 1401); that dial is refused by the network at
+// 1402, the third dial at 1500 (tap connect 1501) succeeds.
+func crossTimeline() *Timeline {
+	cev := func(t float64, kind client.EventKind, conn uint64) reports.Event {
+		e := ce(t, kind)
+		e.Conn = conn
+		return e
+	}
+	return &Timeline{
+		Clients: []string{"c1"},
+		Options: client.Options{CloseGrace: 50 * time.Millisecond},
+		Faults:  []reports.Fault{{Kind: "proxy-down", StartMS: 1000, EndMS: 1450}},
+		Events: []reports.Event{
+			cev(10, client.EventDialing, 1), tapEv(11, chaosnet.TapConnect, 1), cev(20, client.EventReady, 1),
+			cev(1300, client.EventDisconnected, 1), tapEv(1340, chaosnet.TapClientClose, 1), tapEv(1341, chaosnet.TapClosed, 1),
+			cev(1400, client.EventDialing, 2), tapEv(1401, chaosnet.TapConnect, 2),
+			tapEv(1402, chaosnet.TapUpstreamRefused, 2), tapEv(1402, chaosnet.TapClosed, 2), cev(1403, client.EventDisconnected, 2),
+			cev(1500, client.EventDialing, 3), tapEv(1501, chaosnet.TapConnect, 3), cev(1520, client.EventReady, 3),
+		},
+	}
+}
+
+func TestCrossCheckAgrees(t *testing.T) {
+	c := CrossCheck(10*time.Millisecond, "").Eval(crossTimeline())
+	assert.True(t, c.OK, "%+v", c)
+	assert.False(t, c.NotApplicable)
+	assert.Equal(t, "3 dials, 2 losses; off by at most 1 ms (dial) and 1 ms (loss)", c.Got)
+}
+
+// Doctored timelines, each with one disagreement the tap can see.
+func TestCrossCheckDisagrees(t *testing.T) {
+	for name, doctor := range map[string]func(tl *Timeline){
+		"loss reported long before the socket closed": func(tl *Timeline) { tl.Events[3].TMS = 1200 },
+		"socket closed before the loss was declared":  func(tl *Timeline) { tl.Events[3].TMS = 1360 },
+		"loss reported long after the network ended":  func(tl *Timeline) { tl.Events[10].TMS = 1450 },
+		"dial with no connection on the wire":         func(tl *Timeline) { tl.Events[7].TMS = 1480 },
+		"connection the client never reported": func(tl *Timeline) {
+			tl.Events = append(tl.Events, tapEv(1600, chaosnet.TapConnect, 4))
+		},
+		"loss of a connection still open": func(tl *Timeline) {
+			tl.Events = append(tl.Events[:4], tl.Events[6:]...) // no client-close, no closed
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tl := crossTimeline()
+			doctor(tl)
+			c := CrossCheck(10*time.Millisecond, "").Eval(tl)
+			assert.False(t, c.OK, "got %+v, want a failed cross-check", c)
+			assert.NotEmpty(t, c.Margin)
+		})
+	}
+}
+
+func TestCrossCheckNotApplicable(t *testing.T) {
+	tl := crossTimeline()
+	tl.Clients = []string{"c1", "c2"}
+	c := CrossCheck(10*time.Millisecond, "").Eval(tl)
+	assert.True(t, c.OK && c.NotApplicable, "%+v", c)
+
+	tl = crossTimeline()
+	tl.Events = append(tl.Events, reports.Event{Source: SourceHarness, Kind: KindOutside, Client: "c1"})
+	c = CrossCheck(10*time.Millisecond, "").Eval(tl)
+	assert.True(t, c.OK && c.NotApplicable, "%+v", c)
+}
+
+// On real sockets the reference client's account and the tap's agree.
+func TestCrossCheckOnRealRuns(t *testing.T) {
+	checks := func(o client.Options) []Check {
+		return []Check{CrossCheck(AtOnce, "the client's events and the tap's are taken on one clock")}
+	}
+	for _, sc := range []Scenario{
+		{Name: "CrossProxyDownFIN", Faults: []Fault{ProxyDown(300*time.Millisecond, 25*time.Millisecond)}},
+		{Name: "CrossBlackHoleHalfOpen", Faults: []Fault{BlackHole(300*time.Millisecond, 500*time.Millisecond)}},
+		{Name: "CrossDialRefused", Faults: []Fault{DialRefused(300 * time.Millisecond)}},
+	} {
+		sc.Client = quickProfile()
+		sc.Server = fakeserver.Options{PushInterval: 20 * time.Millisecond}
+		sc.Checks = checks
+		t.Run(sc.Name, func(t *testing.T) {
+			t.Parallel()
+			res := Run(t.Context(), sc, RunOptions{Seed: 1})
+			require.Empty(t, res.Error)
+			c := checkNamed(t, res, "cross-check")
+			assert.True(t, c.OK, "%+v", c)
+			assert.False(t, c.NotApplicable)
+			assert.NotContains(t, c.Got, "0 losses", "the fault must have caused a loss to compare")
+			t.Log(c.Got)
+		})
+	}
+}

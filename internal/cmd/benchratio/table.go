@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// key names one reported metric of one benchmark, without the -GOMAXPROCS
+// suffix: {"RoundTrip/TCP", "proxied/direct"}.
+type key struct{ bench, unit string }
+
+// samples holds every value reported for each key, one per run.
+type samples map[key][]float64
+
+var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+// parse reads "go test -bench" output: every "value unit" pair of every
+// benchmark line.
+func parse(out []byte) samples {
+	s := samples{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		if m == nil {
+			continue
+		}
+		f := strings.Fields(m[2])
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				break
+			}
+			k := key{m[1], f[i+1]}
+			s[k] = append(s[k], v)
+		}
+	}
+	return s
+}
+
+// stat is the median of a key's values and their range.
+type stat struct {
+	median, lo, hi float64
+	n              int
+}
+
+func (s samples) stat(bench, unit string) (stat, bool) {
+	v := slices.Clone(s[key{bench, unit}])
+	if len(v) == 0 {
+		return stat{}, false
+	}
+	slices.Sort(v)
+	med := v[len(v)/2]
+	if len(v)%2 == 0 {
+		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return stat{median: med, lo: v[0], hi: v[len(v)-1], n: len(v)}, true
+}
+
+// row is one line of the table: a label and how to show one metric.
+type row struct {
+	label, bench, unit string
+	scale              float64 // multiplies the value before printing
+	format             string  // Printf verb for one value, e.g. "%.2fx"
+}
+
+var rows = []row{
+	{"round trip, TCP echo: embedded Toxiproxy / direct loopback", "RoundTrip/TCP", "proxied/direct", 1, "%.2fx"},
+	{"  direct", "RoundTrip/TCP", "direct-ns/rt", 1e-3, "%.1f µs"},
+	{"  through Toxiproxy", "RoundTrip/TCP", "proxied-ns/rt", 1e-3, "%.1f µs"},
+	{"round trip, WebSocket echo: embedded Toxiproxy / direct loopback", "RoundTrip/WebSocket", "proxied/direct", 1, "%.2fx"},
+	{"  direct", "RoundTrip/WebSocket", "direct-ns/rt", 1e-3, "%.1f µs"},
+	{"  through Toxiproxy", "RoundTrip/WebSocket", "proxied-ns/rt", 1e-3, "%.1f µs"},
+	{"measurement error, detection (mean |measured - truth|)", "MeasurementError", "detect-err-ms", 1, "%.2f ms"},
+	{"measurement error, recovery (mean |measured - truth|)", "MeasurementError", "recover-err-ms", 1, "%.2f ms"},
+	{"measurement error, largest", "MeasurementError", "max-err-ms", 1, "%.2f ms"},
+	{"  longest machine stall meanwhile (timer probe)", "MeasurementError", "stall-ms", 1, "%.1f ms"},
+	{"mass recovery: clients back per second (200 clients, one herd)", "MassRecovery", "clients/s", 1, "%.0f/s"},
+	{"  herd: first redial to last client ready", "MassRecovery", "herd-ms", 1, "%.0f ms"},
+	{"  slowest recovery after the network returned", "MassRecovery", "recover-max-ms", 1, "%.0f ms"},
+}
+
+// footprint lists the components BenchmarkFootprint measures, in order.
+var footprint = []struct{ bench, label string }{
+	{"Footprint/Client", "reference client"},
+	{"Footprint/FakeServer", "fake server"},
+	{"Footprint/Toxiproxy", "Toxiproxy proxy"},
+	{"Footprint/Tap", "wire tap"},
+}
+
+func report(w io.Writer, s samples) {
+	runs := 0
+	for _, v := range s {
+		runs = max(runs, len(v))
+	}
+	fmt.Fprintf(w, "Performance figures: median of %d runs [min – max]\n\n", runs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	shown := map[key]bool{}
+	for _, r := range rows {
+		st, ok := s.stat(r.bench, r.unit)
+		if !ok {
+			continue
+		}
+		shown[key{r.bench, r.unit}] = true
+		f := func(v float64) string { return fmt.Sprintf(r.format, v*r.scale) }
+		fmt.Fprintf(tw, "%s\t%s\t[%s – %s]\n", r.label, f(st.median), f(st.lo), f(st.hi))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "per connection\theap\tstack\tgoroutines\tfile descriptors\n")
+	var client, chain float64
+	parts := 0
+	for _, c := range footprint {
+		heap, ok := s.stat(c.bench, "heap-B/conn")
+		if !ok {
+			continue
+		}
+		stack, _ := s.stat(c.bench, "stack-B/conn")
+		gor, _ := s.stat(c.bench, "goroutines/conn")
+		fds, _ := s.stat(c.bench, "fds/conn")
+		for _, u := range []string{"heap-B/conn", "stack-B/conn", "goroutines/conn", "fds/conn"} {
+			shown[key{c.bench, u}] = true
+		}
+		fmt.Fprintf(tw, "%s\t%.1f KiB\t%.1f KiB\t%.1f\t%.1f\n", c.label, heap.median/1024, stack.median/1024, gor.median, fds.median)
+		if c.bench == "Footprint/Client" {
+			client = heap.median + stack.median
+		} else {
+			chain += heap.median + stack.median
+			parts++
+		}
+	}
+	tw.Flush()
+	if client > 0 && parts == len(footprint)-1 {
+		fmt.Fprintf(w, "harness chain (fake server + Toxiproxy + tap) / reference client, heap + stack per connection: %.1fx\n", chain/client)
+	}
+
+	// Anything else the benchmarks reported, so a new metric is not lost.
+	var rest []key
+	for k := range s {
+		if !shown[k] && !strings.HasSuffix(k.unit, "/op") {
+			rest = append(rest, k)
+		}
+	}
+	if len(rest) == 0 {
+		return
+	}
+	slices.SortFunc(rest, func(a, b key) int { return strings.Compare(a.bench+" "+a.unit, b.bench+" "+b.unit) })
+	fmt.Fprintln(w, "\nother metrics")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, k := range rest {
+		st, _ := s.stat(k.bench, k.unit)
+		fmt.Fprintf(tw, "%s\t%s\t%.4g\t[%.4g – %.4g]\n", k.bench, k.unit, st.median, st.lo, st.hi)
+	}
+	tw.Flush()
+}
