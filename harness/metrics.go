@@ -220,7 +220,14 @@ func (tl *Timeline) Summary() reports.Measured {
 		}
 		return cur
 	}
-	for _, m := range tl.MeasureAll() {
+	all := tl.MeasureAll()
+	if len(all) > 1 {
+		for _, m := range all {
+			out.PerClient = append(out.PerClient, reports.ClientFigure{
+				Client: m.Client, DetectMS: m.Detect(tl), RecoverMS: m.Recover(tl), Attempts: m.Attempts})
+		}
+	}
+	for _, m := range all {
 		if d := m.Detect(tl); d != nil && (out.DetectMS == nil || *d > *out.DetectMS) {
 			out.DetectMS, out.DetectedAtMS = ptr(*d), ptr(*m.DetectedAt)
 		}

@@ -83,6 +83,12 @@ func Run(ctx context.Context, sc Scenario, opts RunOptions) reports.Scenario {
 		res.Checks = append(res.Checks, r.validity()...)
 		res.Checks = append(res.Checks, Evaluate(tl, checks)...)
 		res.Measured = tl.Summary()
+		b := r.effective.Backoff
+		jitter := b.Jitter
+		if b.NoJitter {
+			jitter = 0
+		}
+		res.Policy = &reports.BackoffPolicy{InitialMS: ms(b.Initial), MaxMS: ms(b.Max), Multiplier: b.Multiplier, Jitter: jitter}
 	}
 	res.Verdict = reports.Pass
 	if err != nil {

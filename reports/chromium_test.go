@@ -57,13 +57,14 @@ func TestHTMLInChromium(t *testing.T) {
 
 	dom := stdout.String()
 	require.Contains(t, dom[:min(len(dom), 200)], "<html", "dump-dom printed no document")
-	if got := strings.Count(dom, `<svg class="chart timeline"`); got != 4 {
-		t.Errorf("got %d timeline SVGs in the DOM, want 4", got)
+	if got := strings.Count(dom, `<svg class="chart timeline"`); got != 5 {
+		t.Errorf("got %d timeline SVGs in the DOM, want 5", got)
 	}
-	if got := strings.Count(dom, `<svg class="chart bars"`); got != 2 {
-		t.Errorf("got %d delay charts in the DOM, want 2", got)
+	if got := strings.Count(dom, `<svg class="chart backoff"`); got != 3 {
+		t.Errorf("got %d delay charts in the DOM, want 3", got)
 	}
-	for _, want := range []string{`class="fault"`, `class="m-disconnected"`, `class="budget over"`, `id="s-PongWithheld--slow-heartbeat"`} {
+	for _, want := range []string{`class="fault"`, `class="m-disconnected"`, `class="budget over"`, `id="s-PongWithheld--slow-heartbeat"`,
+		`<table class="matrix"`, `<svg class="chart cdf"`, `<svg class="chart herd"`, `class="envelope"`, `class="d-out"`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("DOM lacks %s", want)
 		}

@@ -15,8 +15,14 @@
 //     stored result can be checked again offline.
 //   - index.html ([WriteHTML]): one self-contained page (no network
 //     fetches, no script) with a verdict banner, the reproduce command, a
-//     summary table and, per scenario, an SVG timeline with the fault
-//     windows shaded and detection and recovery drawn against their budgets.
+//     scenario-by-client matrix when more than one client ran (a failure
+//     against a mutant shows as caught), a summary table and, per scenario
+//     and client, a section: an SVG timeline with the fault windows shaded
+//     and detection and recovery drawn against their budgets, the backoff
+//     delays against the policy's envelope and, when several clients ran,
+//     the spread of their recovery times and redials. Runs against a mutant
+//     get a compact section (checks only) except the first scenario that
+//     caught it, so a --mutants run stays a page of a few MB.
 //   - junit.xml ([WriteJUnit]): one testsuite "wschaos", one testcase per
 //     scenario and client, for CI.
 //

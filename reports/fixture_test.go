@@ -1,15 +1,19 @@
 package reports
 
 import (
+	"fmt"
+	"math"
 	"time"
 )
 
 func ptr(v float64) *float64 { return &v }
 
 // fixedResult is the result every golden file is made from: a passing
-// black-hole scenario, a failing withheld-pongs scenario with a gap, and a
-// passing fatal-close scenario with an instant fault. Nothing in it depends
-// on the clock.
+// black-hole scenario, a failing withheld-pongs scenario with a gap, a
+// passing fatal-close scenario with an instant fault, and a herd of eight
+// clients losing the proxy at once; against the reference client, an
+// outside client and two mutants, one caught and one not, so the matrix has
+// every kind of cell. Nothing in it depends on the clock.
 func fixedResult() *Result {
 	return &Result{
 		Schema:      Schema,
@@ -23,15 +27,46 @@ func fixedResult() *Result {
 			Command:          "wschaos run -seed 42 -scenario 'BlackHole|PongWithheld|Logout4001' -client reference,slow-heartbeat,no-heartbeat",
 			DurationMS:       14250,
 		},
-		Verdict:   Fail,
-		Scenarios: []Scenario{blackHole(), pongWithheld(), logout(), pongWithheldMutant()},
+		Verdict: Fail,
+		Scenarios: []Scenario{blackHole(), pongWithheld(), logout(), pongWithheldMutant(),
+			massDrop(), blackHoleMutant(), logoutMutant(), against(blackHole(), "no-jitter"), against(massDrop(), "no-jitter")},
 		Clients: []Client{
 			{Name: "reference", Description: "the reference client"},
 			{Name: "slow-heartbeat", Description: "an outside client: ./bot --ping 1s"},
-			{Name: "no-heartbeat", Description: "reference with the heartbeat removed", Mutant: true, Caught: true, CaughtBy: []string{"PongWithheld: detect"}},
+			{Name: "no-heartbeat", Description: "reference with the heartbeat removed", Mutant: true, Caught: true, CaughtBy: []string{"PongWithheld: detect", "BlackHole: detect"}},
+			{Name: "no-jitter", Description: "backs off without jitter", Mutant: true},
 		},
 	}
 }
+
+// against is s run against another client, with the same outcome. Only
+// the start of the timeline is kept: sections against a mutant that did not
+// catch it are drawn without one, and the golden files stay small.
+func against(s Scenario, client string) Scenario {
+	s.Client = client
+	s.Timeline = s.Timeline[:min(len(s.Timeline), 6)]
+	return s
+}
+
+// blackHoleMutant is BlackHole against the mutant without a heartbeat: it
+// catches it, and is the first scenario in row order to do so, so its
+// section is drawn in full while PongWithheld's is compact.
+func blackHoleMutant() Scenario {
+	s := against(blackHole(), "no-heartbeat")
+	s.Verdict = Fail
+	s.Checks = []Check{
+		{Name: "detect", OK: false, Got: "never", Want: "<= 350 ms", Margin: "no detection within 2000 ms"},
+		{Name: "recover", OK: false, Got: "never", Want: "<= 1200 ms", Margin: "never recovered"},
+		{Name: "lost", OK: true, Got: "0", Want: "0"},
+	}
+	s.Measured = Measured{Attempts: 1}
+	s.Timeline = s.Timeline[:4]
+	return s
+}
+
+// logoutMutant is Logout4001 against the mutant without a heartbeat, which
+// it does not catch.
+func logoutMutant() Scenario { return against(logout(), "no-heartbeat") }
 
 // pongWithheldMutant is PongWithheld against a mutant that it catches.
 func pongWithheldMutant() Scenario {
@@ -67,14 +102,14 @@ func blackHole() Scenario {
 		Event{TMS: 1000, Source: "harness", Kind: "fault_start", Detail: "timeout toxic, timeout 0"},
 		Event{TMS: 1014, Source: "client", Conn: 1, Kind: "ping"},
 		Event{TMS: 1312.4, Source: "client", Conn: 1, Kind: "disconnected", Code: 1006, Reason: "pong timeout"},
-		Event{TMS: 1313, Source: "client", Kind: "backoff", Attempt: 2, DelayMS: 120},
+		Event{TMS: 1313, Source: "client", Kind: "backoff", Attempt: 1, DelayMS: 120},
 		Event{TMS: 1316, Source: "tap", Conn: 1, Kind: "close"},
 		Event{TMS: 1433, Source: "client", Conn: 2, Kind: "dialing", Attempt: 2},
 		Event{TMS: 1933, Source: "client", Conn: 2, Kind: "disconnected", Reason: "handshake timeout"},
-		Event{TMS: 1934, Source: "client", Kind: "backoff", Attempt: 3, DelayMS: 260},
+		Event{TMS: 1934, Source: "client", Kind: "backoff", Attempt: 2, DelayMS: 260},
 		Event{TMS: 2194, Source: "client", Conn: 3, Kind: "dialing", Attempt: 3},
 		Event{TMS: 2694, Source: "client", Conn: 3, Kind: "disconnected", Reason: "handshake timeout"},
-		Event{TMS: 2695, Source: "client", Kind: "backoff", Attempt: 4, DelayMS: 540},
+		Event{TMS: 2695, Source: "client", Kind: "backoff", Attempt: 3, DelayMS: 540},
 		Event{TMS: 3000, Source: "harness", Kind: "fault_end"},
 		Event{TMS: 3235, Source: "client", Conn: 4, Kind: "dialing", Attempt: 4},
 		Event{TMS: 3241, Source: "tap", Conn: 4, Kind: "connect"},
@@ -106,6 +141,7 @@ func blackHole() Scenario {
 			Up: &Flow{Sent: 40, Delivered: 40}, Down: &Flow{Sent: 38, Delivered: 38}, Resumed: 1,
 			DetectedAtMS: ptr(1312.4), RecoveredAtMS: ptr(3262),
 		},
+		Policy:   &BackoffPolicy{InitialMS: 150, MaxMS: 1000, Multiplier: 2, Jitter: 0.5},
 		Timeline: tl,
 	}
 }
@@ -124,7 +160,7 @@ func pongWithheld() Scenario {
 		Event{TMS: 1512, Source: "client", Conn: 1, Kind: "ping"},
 		Event{TMS: 1320, Source: "client", Conn: 1, Kind: "msg_sent", Seq: 7},
 		Event{TMS: 1842, Source: "client", Conn: 1, Kind: "disconnected", Code: 1006, Reason: "pong timeout <late>"},
-		Event{TMS: 1843, Source: "client", Kind: "backoff", Attempt: 2, DelayMS: 80},
+		Event{TMS: 1843, Source: "client", Kind: "backoff", Attempt: 1, DelayMS: 80},
 		Event{TMS: 1923, Source: "client", Conn: 2, Kind: "dialing", Attempt: 2},
 		Event{TMS: 1931, Source: "server", Conn: 2, Kind: "accepted"},
 		Event{TMS: 1935, Source: "client", Conn: 2, Kind: "ready"},
@@ -155,6 +191,9 @@ func pongWithheld() Scenario {
 			Attempts: 2, Reconnects: 1, DelaysMS: []float64{80},
 			Up: &Flow{Sent: 20, Delivered: 17, Lost: 3, Missing: []uint64{5, 6, 7}}, Down: &Flow{Sent: 30, Delivered: 30},
 		},
+		// The outside client's first delay, 80 ms, is below this policy's
+		// envelope for retry 1 (100 to 200 ms): the chart marks it.
+		Policy:   &BackoffPolicy{InitialMS: 200, MaxMS: 2000, Multiplier: 2, Jitter: 0.5},
 		Timeline: tl,
 	}
 }
@@ -186,5 +225,91 @@ func logout() Scenario {
 			{TMS: 601.5, Source: "client", Conn: 1, Kind: "disconnected", Code: 4001, Reason: "logged out"},
 			{TMS: 602, Source: "client", Kind: "fatal", Code: 4001, Reason: "logged out"},
 		},
+	}
+}
+
+// massDrop is eight clients losing the proxy at once for 1.5 s. Each backs
+// off within the policy, with a fixed spread of jitter, and dials until the
+// proxy is back; the herd-spread and recovery figures are worked out from
+// the timeline as the harness would.
+func massDrop() Scenario {
+	const (
+		clients         = 8
+		start, end      = 500.0, 2000.0
+		initial, maxMS  = 100.0, 800.0
+		mult, jitter    = 2.0, 0.5
+		window, allowed = 100.0, 3
+	)
+	var tl []Event
+	for i := range clients {
+		id := fmt.Sprintf("c%d", i+1)
+		tl = append(tl,
+			Event{TMS: 2 + float64(i), Source: "client", Client: id, Conn: 1, Kind: "dialing"},
+			Event{TMS: 10 + float64(i), Source: "client", Client: id, Conn: 1, Kind: "ready"})
+	}
+	tl = append(tl, Event{TMS: start, Source: "harness", Kind: "fault_start", Detail: "proxy disabled"})
+	worstDetect, worstRecover := 0.0, 0.0
+	firsts := map[int]int{}
+	for i := range clients {
+		id := fmt.Sprintf("c%d", i+1)
+		t := start + 5 + 2*float64(i)
+		worstDetect = max(worstDetect, t-start)
+		tl = append(tl, Event{TMS: t, Source: "client", Client: id, Conn: 1, Kind: "disconnected", Code: 1006, Reason: "EOF"})
+		conn := uint64(1)
+		for attempt := 1; ; attempt++ {
+			base := min(initial*math.Pow(mult, float64(attempt-1)), maxMS)
+			u := float64((i*37+attempt*11)%100) / 100
+			d := base * (1 - jitter*u)
+			conn++
+			dial := t + 0.5 + d
+			tl = append(tl,
+				Event{TMS: t + 0.5, Source: "client", Client: id, Conn: conn - 1, Kind: "backoff", Attempt: attempt, DelayMS: d},
+				Event{TMS: dial, Source: "client", Client: id, Conn: conn, Kind: "dialing", Attempt: attempt})
+			if dial < end {
+				t = dial + 1
+				tl = append(tl, Event{TMS: t, Source: "client", Client: id, Conn: conn, Kind: "disconnected", Reason: "connection refused"})
+				continue
+			}
+			firsts[int((dial-end)/window)]++
+			tl = append(tl, Event{TMS: dial + 4, Source: "client", Client: id, Conn: conn, Kind: "ready", Attempt: attempt})
+			worstRecover = max(worstRecover, dial+4-end)
+			break
+		}
+	}
+	tl = append(tl, Event{TMS: end, Source: "harness", Kind: "fault_end"})
+	sortEvents(tl)
+	worst, at := 0, 0
+	for w, n := range firsts {
+		if n > worst || (n == worst && w < at) {
+			worst, at = n, w
+		}
+	}
+	return Scenario{
+		Name:        "MassDrop",
+		Description: "Eight clients lose the proxy at once for 1.5 s. Every client must recover, and their reconnects must be spread out.",
+		Client:      "reference",
+		Verdict:     Pass,
+		DurationMS:  3200,
+		Faults:      []Fault{{Kind: "proxy-down", Detail: "proxy disabled (FIN, then refused dials)", StartMS: start, IssuedMS: start - 4, EndMS: end}},
+		Targets: []Target{
+			{Name: "recover", Want: "<= 900 ms", Limit: 900, Why: "longest delay pending at the fault end, + slack"},
+			{Name: "herd-spread", Want: fmt.Sprintf("<= %d per 100ms", allowed), Limit: allowed, Why: "jitter 50% spreads the herd over 400 ms"},
+		},
+		Checks: []Check{
+			{Name: "recover", OK: true, Got: fmtMS(worstRecover), Want: "<= 900 ms"},
+			{Name: "herd-spread", OK: worst <= allowed, Got: fmt.Sprintf("%d in one window (+%dms), %d clients dialled", worst, at*100, clients), Want: fmt.Sprintf("<= %d per 100ms", allowed)},
+		},
+		Measured: Measured{DetectMS: ptr(worstDetect), RecoverMS: ptr(worstRecover), Attempts: 5, Reconnects: clients},
+		Policy:   &BackoffPolicy{InitialMS: initial, MaxMS: maxMS, Multiplier: mult, Jitter: jitter},
+		Timeline: tl,
+	}
+}
+
+// sortEvents orders events by time, keeping the order of equal times.
+func sortEvents(tl []Event) {
+	for i := 1; i < len(tl); i++ {
+		for j := i; j > 0 && tl[j].TMS < tl[j-1].TMS; j-- {
+			tl[j], tl[j-1] = tl[j-1], tl[j]
+		}
 	}
 }

@@ -63,7 +63,7 @@ func TestHTMLContents(t *testing.T) {
 	html := buf.String()
 	for _, want := range []string{
 		`<header class="banner fail"`,
-		`<b>2</b> passed`, `<b>2</b> failed (1 against mutants, as they should)`,
+		`<b>6</b> passed`, `<b>3</b> failed (2 against mutants, as they should)`,
 		`✓ caught`, `<span class="tag">mutant</span>`, `>n/a</span>`, `5, 6, 7`,
 		`id="s-BlackHole--reference"`, `href="#s-BlackHole--reference"`,
 		`id="s-PongWithheld--slow-heartbeat"`,
@@ -71,7 +71,12 @@ func TestHTMLContents(t *testing.T) {
 		`missed by 692 ms`,                           // a failed check's margin
 		`wschaos run -seed 42`,                       // reproduce command
 		`2.12.0`, `embedded`, `go1.26.0`, `2026-11-26T12:00:00Z`,
-		`class="chart timeline"`, `class="chart bars"`,
+		`class="chart timeline"`, `class="chart backoff"`, `class="chart cdf"`, `class="chart herd"`,
+		`id="matrix"`, `<td class="c-caught"`, `<td class="c-missed"`, `<td class="c-fail"`, `<td class="c-none"`,
+		`herd-spread limit: 3 per 100 ms`, `✗ not caught`,
+		`the other 4 mutant runs get a compact section`,
+		`Policy: initial 150 ms, ×2 per attempt up to 1,000 ms, jitter 50%`,
+		`1 outside the envelope`,              // PongWithheld's 80 ms against its 100 to 200 ms
 		`class="fault"`, `class="fault-line"`, // a window and an instant fault
 		`detect 312.4 ms of 350 ms budget`,
 		`detect 1,042 ms, over its 350 ms budget by 692 ms`,
@@ -79,8 +84,14 @@ func TestHTMLContents(t *testing.T) {
 	} {
 		contains(t, html, want)
 	}
-	assert.Equal(t, 4, strings.Count(html, `class="chart timeline"`))
-	assert.Equal(t, 2, strings.Count(html, `class="chart bars"`))
+	// Full sections: every run against a client that is no mutant, and the
+	// first scenario that caught each mutant (BlackHole for no-heartbeat).
+	assert.Equal(t, 5, strings.Count(html, `class="chart timeline"`))
+	assert.Equal(t, 4, strings.Count(html, ` compact" id=`))
+	contains(t, html, `<section class="scenario fail mutant caught" id="s-BlackHole--no-heartbeat"`)
+	contains(t, html, `<section class="scenario fail mutant caught compact" id="s-PongWithheld--no-heartbeat"`)
+	assert.Equal(t, 3, strings.Count(html, `class="chart backoff"`))
+	assert.Equal(t, 1, strings.Count(html, `class="chart cdf"`))
 	notContains(t, html, "http://")
 	notContains(t, html, "https://")
 }
@@ -133,6 +144,11 @@ func TestHTMLSurvivesOddResults(t *testing.T) {
 		{Scenarios: []Scenario{{}}},
 		{Scenarios: []Scenario{{Name: "x", Timeline: []Event{{TMS: 5}}, Faults: []Fault{{StartMS: 1e300, EndMS: -1e300}}}}},
 		{Scenarios: []Scenario{many}},
+		{Scenarios: []Scenario{{Name: "odd spread", Faults: []Fault{{StartMS: 10, EndMS: 5}},
+			Checks:   []Check{{Name: "herd-spread", Want: "<= 1e400 per 0ms"}},
+			Policy:   &BackoffPolicy{InitialMS: 1e-300, MaxMS: 1e11, Multiplier: 1.0000001, Jitter: 1},
+			Measured: Measured{PerClient: []ClientFigure{{RecoverMS: ptr(math.NaN())}, {RecoverMS: ptr(math.Inf(1)), DetectMS: ptr(-5)}, {}}},
+			Timeline: []Event{{TMS: 1, Source: "client", Client: "a", Kind: "dialing"}, {TMS: 2, Source: "client", Client: "b", Kind: "backoff", DelayMS: 1e300, Attempt: 1 << 40}}}}},
 		{Scenarios: []Scenario{{Name: "nan", DurationMS: math.NaN(),
 			Faults:   []Fault{{StartMS: math.Inf(1), EndMS: math.NaN()}},
 			Targets:  []Target{{Name: "detect", Limit: math.NaN()}},
@@ -149,7 +165,7 @@ func TestHTMLSurvivesOddResults(t *testing.T) {
 	html := buf.String()
 	contains(t, html, "more clients")
 	contains(t, html, "Labels are thinned")
-	contains(t, html, "First 240 of 1000 delays shown")
+	contains(t, html, "600 of 4000 delays shown (at most 60 retries and 600 delays)")
 	assert.Less(t, buf.Len(), 3<<20, "a 20,000-event timeline should stay a few MB at most")
 }
 
@@ -181,22 +197,24 @@ func TestJUnit(t *testing.T) {
 	require.Len(t, doc.Suites, 1)
 	s := doc.Suites[0]
 	assert.Equal(t, "wschaos", s.Name)
-	assert.Equal(t, 6, s.Tests)
-	assert.Equal(t, 1, s.Failures)
+	assert.Equal(t, 12, s.Tests)
+	assert.Equal(t, 2, s.Failures, "PongWithheld against slow-heartbeat, and no-jitter not caught")
 	assert.Equal(t, 1, s.Errors)
-	require.Len(t, s.Cases, 6)
+	require.Len(t, s.Cases, 12)
 	assert.Nil(t, s.Cases[3].Failure, "a mutant failing is no failure")
-	assert.Equal(t, "no-heartbeat", s.Cases[5].Classname)
-	assert.Equal(t, "Caught", s.Cases[5].Name)
-	assert.Nil(t, s.Cases[5].Failure)
+	assert.Equal(t, "no-heartbeat", s.Cases[10].Classname)
+	assert.Equal(t, "Caught", s.Cases[10].Name)
+	assert.Nil(t, s.Cases[10].Failure)
+	assert.Equal(t, "no-jitter", s.Cases[11].Classname)
+	assert.NotNil(t, s.Cases[11].Failure)
 	assert.Equal(t, "reference", s.Cases[0].Classname)
 	assert.Equal(t, "BlackHole", s.Cases[0].Name)
 	assert.Equal(t, "4.000", s.Cases[0].Time)
 	assert.Nil(t, s.Cases[0].Failure)
 	require.NotNil(t, s.Cases[1].Failure)
 	assert.Equal(t, "2 failed check(s): detect: got 1042 ms, want <= 350 ms (missed by 692 ms); lost: got 3 (seq 5..7), want 0 (missed by 3)", s.Cases[1].Failure.Message)
-	require.NotNil(t, s.Cases[4].Error)
-	assert.Equal(t, "toxiproxy: connection refused", s.Cases[4].Error.Message)
+	require.NotNil(t, s.Cases[9].Error)
+	assert.Equal(t, "toxiproxy: connection refused", s.Cases[9].Error.Message)
 }
 
 func TestJSONRoundTrip(t *testing.T) {

@@ -67,8 +67,23 @@ type Scenario struct {
 	Targets    []Target `json:"targets"`
 	Checks     []Check  `json:"checks"`
 	Measured   Measured `json:"measured"`
+	// Policy is the reconnect backoff policy the client was held to, with
+	// defaults applied; the report draws each delay against its envelope.
+	// Nil when the client's policy is unknown.
+	Policy *BackoffPolicy `json:"policy,omitempty"`
 	// Timeline holds every recorded event, ordered by time.
 	Timeline []Event `json:"timeline"`
+}
+
+// BackoffPolicy is an exponential backoff with jitter: the delay before
+// retry n (1 is the first retry) lies in [base*(1-Jitter), base], where
+// base = min(InitialMS * Multiplier^(n-1), MaxMS).
+type BackoffPolicy struct {
+	InitialMS  float64 `json:"initial_ms"`
+	MaxMS      float64 `json:"max_ms"`
+	Multiplier float64 `json:"multiplier"`
+	// Jitter is the random fraction of each delay, in [0, 1].
+	Jitter float64 `json:"jitter"`
 }
 
 // Fault is one fault window as it took effect. EndMS equals StartMS for an
@@ -138,6 +153,19 @@ type Measured struct {
 	// and recovery from the last fault's end.
 	DetectedAtMS  *float64 `json:"detected_at_ms,omitempty"`
 	RecoveredAtMS *float64 `json:"recovered_at_ms,omitempty"`
+	// PerClient holds each client's own figures when several clients ran,
+	// in client order; the figures above are the worst of them. When absent
+	// the report works recovery times out from the timeline.
+	PerClient []ClientFigure `json:"per_client,omitempty"`
+}
+
+// ClientFigure is one client's figures in a scenario that ran several. A
+// nil time means it was not measured (the client never recovered, say).
+type ClientFigure struct {
+	Client    string   `json:"client"`
+	DetectMS  *float64 `json:"detect_ms,omitempty"`
+	RecoverMS *float64 `json:"recover_ms,omitempty"`
+	Attempts  int      `json:"attempts,omitempty"`
 }
 
 // Flow counts one direction's messages.

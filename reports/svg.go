@@ -12,19 +12,18 @@ import (
 // Timeline geometry, in SVG user units (the page scales the drawing to its
 // width; 1160 fits a 1280 px window with margins).
 const (
-	tlWidth      = 1160.0
-	tlPlotX0     = 168.0 // lane labels live left of this
-	tlPlotX1     = tlWidth - 24
-	tlTop        = 8.0  // fault labels row
-	tlBudgetRow  = 22.0 // height of each budget row
-	tlLaneH      = 24.0
-	tlAxisH      = 40.0
-	maxLanes     = 16  // client lanes beyond this fold into one
-	maxLabels    = 160 // text labels per timeline
-	labelGap     = 6.0 // min space between labels in one lane
-	charW        = 6.0 // rough width of one character of a 10-11px label
-	maxTitles    = 400 // hover titles per timeline: they are most of the bytes
-	maxDelayBars = 240
+	tlWidth     = 1160.0
+	tlPlotX0    = 168.0 // lane labels live left of this
+	tlPlotX1    = tlWidth - 24
+	tlTop       = 8.0  // fault labels row
+	tlBudgetRow = 22.0 // height of each budget row
+	tlLaneH     = 24.0
+	tlAxisH     = 40.0
+	maxLanes    = 16  // client lanes beyond this fold into one
+	maxLabels   = 160 // text labels per timeline
+	labelGap    = 6.0 // min space between labels in one lane
+	charW       = 6.0 // rough width of one character of a 10-11px label
+	maxTitles   = 400 // hover titles per timeline: they are most of the bytes
 )
 
 type timeline struct {
@@ -50,6 +49,8 @@ type timeline struct {
 	Folded       int // client lanes folded into the last one
 	LabelsCapped bool
 	Merged       int // events drawn on top of an earlier one, not again
+	// lo and hi are the time domain, so other charts can share the axis.
+	lo, hi float64
 }
 
 type lane struct {
@@ -363,7 +364,7 @@ func buildTimeline(s *Scenario) *timeline {
 		return cmp.Or(cmp.Compare(sourceRank(a.source), sourceRank(b.source)),
 			cmp.Compare(a.source, b.source), naturalCompare(a.client, b.client), cmp.Compare(a.conn, b.conn))
 	})
-	tl := &timeline{W: tlWidth, PlotX0: tlPlotX0, PlotX1: tlPlotX1}
+	tl := &timeline{W: tlWidth, PlotX0: tlPlotX0, PlotX1: tlPlotX1, lo: lo, hi: hi}
 	laneIndex := map[laneKey]int{}
 	nClient := 0
 	for _, k := range keys {
@@ -668,69 +669,6 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-type barChart struct {
-	W, H           float64
-	X0, X1, Y0, Y1 string
-	Bars           []bar
-	YTicks         []tick
-	XLabels        []tick
-	Shown, Total   int
-	AxisTitleX     string
-	AxisTitleY     string
-}
-
-type bar struct {
-	X, Y, W, H string
-	Title      string
-}
-
-// buildDelays draws the announced backoff delays as bars, one per attempt.
-func buildDelays(delays []float64) *barChart {
-	if len(delays) == 0 {
-		return nil
-	}
-	shown := delays[:min(len(delays), maxDelayBars)]
-	top := 0.0
-	for _, d := range shown {
-		if finite(d) {
-			top = max(top, min(d, 1e12))
-		}
-	}
-	if top <= 0 {
-		top = 1
-	}
-	step := niceStep(top, 4)
-	top = math.Ceil(top/step) * step
-	const w, h, x0, x1, y0, y1 = 560.0, 170.0, 56.0, 548.0, 12.0, 140.0
-	c := &barChart{W: w, H: h, X0: f1(x0), X1: f1(x1), Y0: f1(y0), Y1: f1(y1),
-		Shown: len(shown), Total: len(delays), AxisTitleX: f1(x1), AxisTitleY: f1(h - 4)}
-	for i := 0; i <= 10; i++ {
-		v := float64(i) * step
-		if v > top+step/2 {
-			break
-		}
-		c.YTicks = append(c.YTicks, tick{X: f1(y1 - v/top*(y1-y0)), Label: num(v)})
-	}
-	// Few delays get slim bars from the left, not a few slabs.
-	slot := min(40, (x1-x0)/float64(len(shown)))
-	bw := max(1, slot*0.7)
-	every := max(1, int(math.Ceil(float64(len(shown))/12)))
-	for i, d := range shown {
-		if !finite(d) || d < 0 {
-			d = 0
-		}
-		d = min(d, top)
-		bh := d / top * (y1 - y0)
-		bx := x0 + float64(i)*slot + (slot-bw)/2
-		c.Bars = append(c.Bars, bar{X: f1(bx), Y: f1(y1 - bh), W: f1(bw), H: f1(bh),
-			Title: fmt.Sprintf("attempt %d: %s", i+1, fmtMS(d))})
-		if i%every == 0 {
-			c.XLabels = append(c.XLabels, tick{X: f1(bx + bw/2), Label: strconv.Itoa(i + 1)})
-		}
-	}
-	return c
 }
 
 // naturalCompare orders strings with their digit runs compared as numbers,
