@@ -487,6 +487,21 @@ func (s *Server) SetPush(interval time.Duration) {
 	}
 }
 
+// LastSeq returns the last server sequence number produced for the client's
+// current session (0 when it has none). After SetPush(0) returns it no longer
+// grows, so a caller can wait for the client to have everything.
+func (s *Server) LastSeq(clientID string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var last uint64
+	for _, ss := range s.sessions {
+		if ss.clientID == clientID && !ss.forgotten {
+			last = max(last, ss.lastSeq)
+		}
+	}
+	return last
+}
+
 // LiveConns returns how many WebSocket connections are live.
 func (s *Server) LiveConns() int {
 	s.mu.Lock()
@@ -554,14 +569,29 @@ func (s *Server) pushLoop() {
 			return
 		case <-s.pushWake:
 		case <-tick:
-			s.pushAll()
+			s.pushTick()
 		}
+	}
+}
+
+// pushTick is pushAll for the ticker: a tick that fires as SetPush(0) runs
+// pushes nothing, so once SetPush(0) returns no message is produced.
+func (s *Server) pushTick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pushInterval > 0 {
+		s.pushLocked()
 	}
 }
 
 func (s *Server) pushAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pushLocked()
+}
+
+// pushLocked appends one message to every session. s.mu must be held.
+func (s *Server) pushLocked() {
 	for _, ss := range s.sessions {
 		ss.lastSeq++
 		if ss.conn != nil {

@@ -650,3 +650,30 @@ func TestReplayOverlapRejectsNegative(t *testing.T) {
 	_, err := New(Options{ReplayOverlap: -1})
 	require.ErrorIs(t, err, ErrBadOptions)
 }
+
+// Once SetPush(0) returns, nothing more is produced: LastSeq is final, so a
+// caller can wait for a client to have everything.
+func TestSetPushZeroIsFinal(t *testing.T) {
+	s, _ := newServer(t, Options{PushInterval: time.Millisecond})
+	ctx := testCtx(t)
+	c := dial(t, ctx, s)
+	hello(t, ctx, c, "c1", "", 0)
+	var seen uint64
+	for seen < 5 {
+		seen = recv(t, ctx, c).Seq
+	}
+	s.SetPush(0)
+	last := s.LastSeq("c1")
+	require.GreaterOrEqual(t, last, seen)
+	for seen < last {
+		seen = recv(t, ctx, c).Seq
+		require.LessOrEqual(t, seen, last, "a message produced after SetPush(0) returned")
+	}
+	// Ten would-be ticks later there is still nothing new.
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	_, _, err := c.Read(pctx)
+	require.Error(t, err, "got a message after the last one")
+	assert.Equal(t, last, s.LastSeq("c1"))
+	assert.Zero(t, s.LastSeq("nobody"))
+}

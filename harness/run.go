@@ -358,6 +358,13 @@ func (r *run) execute(ctx context.Context) (err error) {
 	// that a message sent in the last moment is not counted as lost.
 	stopWork()
 	env.Server.SetPush(0)
+	// Once SetPush(0) has returned the server produces nothing more: what it
+	// has produced by now is what each client must have before the end.
+	r.mu.Lock()
+	for _, id := range r.ids {
+		r.downSent[id] = max(r.downSent[id], env.Server.LastSeq(id))
+	}
+	r.mu.Unlock()
 	r.harnessEvent(KindDrain, "workload and push stopped; waiting for messages in flight")
 	drain := eff.AckTimeout + eff.Backoff.Max + eff.HandshakeTimeout
 	if !r.waitFor(ctx, time.Now().Add(drain), r.drained) {
