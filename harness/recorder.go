@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 	"time"
@@ -70,14 +71,6 @@ func (r *recorder) snapshot() []reports.Event {
 	r.mu.Lock()
 	out := slices.Clone(r.events)
 	r.mu.Unlock()
-	slices.SortStableFunc(out, func(a, b reports.Event) int {
-		switch {
-		case a.TMS < b.TMS:
-			return -1
-		case a.TMS > b.TMS:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(out, func(a, b reports.Event) int { return cmp.Compare(a.TMS, b.TMS) })
 	return out
 }

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -498,15 +499,7 @@ func (r *run) faultWindows() []reports.Fault {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := slices.Clone(r.windows)
-	slices.SortStableFunc(out, func(a, b reports.Fault) int {
-		switch {
-		case a.StartMS < b.StartMS:
-			return -1
-		case a.StartMS > b.StartMS:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(out, func(a, b reports.Fault) int { return cmp.Compare(a.StartMS, b.StartMS) })
 	if out == nil {
 		out = []reports.Fault{}
 	}
