@@ -1,8 +1,10 @@
 # Thin wrappers around the Go tool; see README.md.
 GO ?= go
 OUT ?= wschaos-report
+STRESS_CLIENTS ?= 1000
+STRESS_DURATION ?= 60s
 
-.PHONY: run test race lint report fuzz bench toxiproxy-server
+.PHONY: run test race lint report fuzz bench stress toxiproxy-server
 
 run: ## run the catalogue against the reference client and write the report
 	$(GO) run ./cmd/wschaos run --out $(OUT)
@@ -16,9 +18,14 @@ race: ## the same under the race detector
 lint: ## formatting and vet
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
+	$(GO) vet -tags stress ./scenarios/...
 
 report: ## re-render the HTML report from a stored result
 	$(GO) run ./cmd/wschaos report $(OUT)/result.json -o $(OUT)/index.html
+
+stress: ## the stress suite, then many clients under a seeded random fault schedule (README, Stress)
+	$(GO) test -tags stress -run TestStress -count=1 -timeout 30m ./scenarios/...
+	$(GO) run ./cmd/wschaos stress --clients $(STRESS_CLIENTS) --duration $(STRESS_DURATION) --out $(OUT)/stress
 
 bench: ## performance figures measured side by side: medians of 5 runs (README, Performance figures)
 	$(GO) run ./internal/cmd/benchratio -go $(GO) -count 5

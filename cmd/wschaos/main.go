@@ -4,6 +4,7 @@
 //
 //	wschaos run [--out DIR] [--scenario REGEX] [--seed N] [--parallel N]
 //	wschaos list [--json]
+//	wschaos stress --clients N [--duration D] [--seed S] [--out DIR] [--timescale K] [--workers W]
 //	wschaos serve [--tls] [--push D] [--toxiproxy URL | --listen ADDR] [-v]
 //	wschaos report RESULT.json [-o index.html]
 //	wschaos version
@@ -40,6 +41,7 @@ const usage = `wschaos: a network-fault chaos harness for WebSocket clients
 Usage:
   wschaos run [flags]          run the scenario catalogue and write the report
   wschaos list [--json]        print the catalogue
+  wschaos stress --clients N   many clients under a seeded random fault schedule
   wschaos serve [flags]        the fake server behind Toxiproxy, for exploring by hand
   wschaos report RESULT.json   render a stored result as HTML again
   wschaos version              print the version
@@ -56,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "stress":
+		return cmdStress(ctx, args[1:], stdout, stderr)
+	case "worker": // hidden: started by stress
+		return cmdWorker(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "list":

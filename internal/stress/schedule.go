@@ -1,0 +1,228 @@
+package stress
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/wschaos/wschaos/client"
+	h "github.com/wschaos/wschaos/harness"
+)
+
+// Base rates at time scale 1. They are chosen so that 5,000 clients fit a
+// 2-core machine: a heartbeat of PingInterval 10s (no ping is ever sent
+// while the push every 5s keeps the connection busy, since any inbound
+// frame counts), one message each way every 5s per client (1,000 messages a
+// second each way at 5,000 clients), and a backoff of 1s to 5s so that the
+// reconnects after a mass drop are spread over half a second to 2.5 seconds
+// instead of arriving together.
+const (
+	basePush = 5 * time.Second
+	baseSend = 5 * time.Second
+)
+
+// HerdAllowance is what a stress target adds for the machine working
+// through every client at once: tearing down and setting up thousands of
+// connections through one proxy and one server takes CPU time, not timer
+// time, so it does not scale with the time scale. One second is the stated
+// goal: after a mass drop the 99th percentile is back within the pending
+// backoff delay (at most the cap) plus one second.
+const HerdAllowance = time.Second
+
+// Profile returns the stress client profile at time scale k: every duration
+// multiplied by k. At k=3 the heartbeat is 30s + 15s, near production
+// timings; at k=1 a run of a minute holds a few faults.
+func Profile(k float64) client.Options {
+	d := func(x time.Duration) time.Duration { return time.Duration(float64(x) * k) }
+	return client.Options{
+		PingInterval:     d(10 * time.Second),
+		PongTimeout:      d(5 * time.Second),
+		HandshakeTimeout: d(10 * time.Second),
+		CloseGrace:       d(250 * time.Millisecond),
+		Backoff: client.Backoff{
+			Initial:    d(time.Second),
+			Max:        d(5 * time.Second),
+			Multiplier: 2,
+			Jitter:     0.5,
+		},
+		// Short enough that a client back from one fault has reset its
+		// attempt counter before the next (the schedule leaves that long).
+		MinHealthyUptime: d(3 * time.Second),
+		HintMax:          d(20 * time.Second),
+		AckDelay:         d(100 * time.Millisecond),
+	}
+}
+
+// effective returns the profile with the client's defaults applied, as the
+// targets are derived from it.
+func effective(k float64) client.Options {
+	c, err := client.New("ws://127.0.0.1:1/ws", Profile(k))
+	if err != nil {
+		panic("stress: stress profile invalid: " + err.Error()) // a bug in Profile
+	}
+	return c.Options()
+}
+
+// Fault kinds the schedule draws from: each applies to every client at once.
+const (
+	KindProxyDown     = "proxy-down"
+	KindBlackHole     = "black-hole"
+	KindLatency       = "latency"
+	KindAbruptClose   = "abrupt-close"
+	KindClose1001     = "close-1001"
+	KindClose1012     = "close-1012"
+	KindServerRestart = "server-restart"
+)
+
+// Kinds lists the fault kinds a schedule draws from, in a fixed order.
+var Kinds = []string{KindProxyDown, KindBlackHole, KindLatency, KindAbruptClose, KindClose1001, KindClose1012, KindServerRestart}
+
+// Planned is one fault of a schedule, in schedule time (from warm-up).
+type Planned struct {
+	Kind string        `json:"kind"`
+	At   time.Duration `json:"at"`
+	For  time.Duration `json:"for"`
+	// Delay is the latency added each way, for KindLatency.
+	Delay time.Duration `json:"delay,omitempty"`
+}
+
+// Schedule is a seeded random fault schedule: the same seed, duration and
+// time scale give the same schedule.
+type Schedule struct {
+	Seed      int64
+	Duration  time.Duration
+	Timescale float64
+	Faults    []Planned
+}
+
+// NewSchedule draws a schedule that fits in d at time scale k. The first
+// fault is always a proxy-down mass drop, so every run measures the herd;
+// the rest are drawn uniformly from Kinds. After each fault the schedule
+// leaves the fault's recovery bound, MinHealthyUptime and a second (all
+// scaled) plus a random pause, so each fault is measured from a settled,
+// healthy state.
+func NewSchedule(seed int64, d time.Duration, k float64) (Schedule, error) {
+	if k <= 0 {
+		return Schedule{}, fmt.Errorf("stress: timescale %g must be above 0", k)
+	}
+	o := effective(k)
+	sc := func(x time.Duration) time.Duration { return time.Duration(float64(x) * k) }
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
+	between := func(lo, hi time.Duration) time.Duration {
+		return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+	}
+	s := Schedule{Seed: seed, Duration: d, Timescale: k}
+	at := sc(2 * time.Second)
+	for i := 0; ; i++ {
+		kind := KindProxyDown
+		if i > 0 {
+			kind = Kinds[rng.IntN(len(Kinds))]
+		}
+		p := Planned{Kind: kind, At: at}
+		hb := o.PingInterval + o.PongTimeout
+		switch kind {
+		case KindProxyDown:
+			p.For = between(sc(500*time.Millisecond), sc(4*time.Second))
+		case KindServerRestart:
+			p.For = between(sc(500*time.Millisecond), sc(3*time.Second))
+		case KindBlackHole:
+			// Longer than the heartbeat, so the heartbeat must find it
+			// before the toxic's removal closes the connections.
+			p.For = between(hb+sc(time.Second), hb+sc(3*time.Second))
+		case KindLatency:
+			p.For = between(sc(2*time.Second), sc(5*time.Second))
+			p.Delay = o.PongTimeout / 2
+		}
+		b := p.Bounds(o)
+		quiet := b.Recover + o.MinHealthyUptime + sc(time.Second)
+		end := p.At + p.For + quiet
+		if end > d {
+			if i == 0 {
+				return Schedule{}, fmt.Errorf("stress: duration %v is too short at timescale %g: the first fault (%s for %v) and its recovery need %v",
+					d, k, p.Kind, p.For, end.Round(time.Second))
+			}
+			return s, nil
+		}
+		s.Faults = append(s.Faults, p)
+		at = end + between(0, sc(2*time.Second))
+	}
+}
+
+// Bounds are the targets for one fault, derived from the client profile
+// the way the catalogue derives them, plus HerdAllowance.
+type Bounds struct {
+	// Disconnects says whether the fault must make every client lose its
+	// connection (false: none may).
+	Disconnects bool
+	Detect      time.Duration
+	DetectWhy   string
+	Recover     time.Duration
+	RecoverWhy  string
+	// Attempts bounds each client's attempts from the fault to recovery.
+	Attempts int
+	// Spread is the jitter range the policy promises for the first dials
+	// after the fault end, for the herd check.
+	Spread time.Duration
+}
+
+// Bounds derives the fault's targets from o.
+func (p Planned) Bounds(o client.Options) Bounds {
+	herd := fmt.Sprintf(" + herd allowance %v", HerdAllowance)
+	atOnce := h.AtOnce + HerdAllowance
+	atOnceWhy := fmt.Sprintf("at once: no timer, only scheduling (harness.AtOnce %v)", h.AtOnce) + herd
+	outage := func(d time.Duration) (time.Duration, string, time.Duration) {
+		pending := h.WorstDelayAfter(o, d)
+		return pending + HerdAllowance,
+			fmt.Sprintf("longest backoff delay pending when a %v outage ends: %v", d.Round(time.Millisecond), pending) + herd,
+			time.Duration(float64(pending) * o.Backoff.Jitter)
+	}
+	b := Bounds{Disconnects: true, Detect: atOnce, DetectWhy: atOnceWhy}
+	switch p.Kind {
+	case KindProxyDown, KindServerRestart:
+		b.Recover, b.RecoverWhy, b.Spread = outage(p.For)
+		b.Attempts = 1 + h.AttemptsWithin(o, p.For+HerdAllowance)
+	case KindBlackHole:
+		hb := o.PingInterval + o.PongTimeout
+		b.Detect = hb + h.Slack(hb) + HerdAllowance
+		b.DetectWhy = fmt.Sprintf("PingInterval %v + PongTimeout %v, + slack %v", o.PingInterval, o.PongTimeout, h.Slack(hb)) + herd
+		// Dials into the hole stall until the handshake timeout or the
+		// toxic's removal, which closes them.
+		b.Recover, b.RecoverWhy, b.Spread = outage(p.For)
+		b.Attempts = 1 + h.AttemptsWithin(o, p.For+HerdAllowance)
+	case KindAbruptClose, KindClose1001, KindClose1012:
+		_, first := o.Backoff.Envelope(1)
+		b.Recover = first + HerdAllowance
+		b.RecoverWhy = fmt.Sprintf("first retry at most %v after the loss (Backoff.Initial)", first) + herd
+		b.Spread = time.Duration(float64(first) * o.Backoff.Jitter)
+		b.Attempts = 1 + h.AttemptsWithin(o, HerdAllowance)
+	case KindLatency:
+		b = Bounds{Disconnects: false, Recover: 0,
+			RecoverWhy: fmt.Sprintf("a round trip of %v stays below the dead threshold %v", 2*p.Delay, o.PingInterval+o.PongTimeout)}
+	}
+	return b
+}
+
+// Fault returns the harness fault that carries out p.
+func (p Planned) Fault() (h.Fault, error) {
+	switch p.Kind {
+	case KindProxyDown:
+		return h.ProxyDown(p.At, p.For), nil
+	case KindBlackHole:
+		return h.BlackHole(p.At, p.For), nil
+	case KindLatency:
+		return h.Latency(p.At, p.For, p.Delay), nil
+	case KindAbruptClose:
+		return h.AbruptClose(p.At), nil
+	case KindClose1001:
+		f := h.ServerClose(p.At, 1001, "going away")
+		f.Kind = KindClose1001
+		return f, nil
+	case KindClose1012:
+		f := h.ServerClose(p.At, 1012, "service restart")
+		f.Kind = KindClose1012
+		return f, nil
+	case KindServerRestart:
+		return h.ServerRestart(p.At, p.For, true), nil
+	}
+	return h.Fault{}, fmt.Errorf("stress: unknown fault kind %q; known: %v", p.Kind, Kinds)
+}

@@ -1,0 +1,229 @@
+package stress
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/wschaos/wschaos/internal/leaktest"
+	"github.com/wschaos/wschaos/reports"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, leaktest.Toxiproxy()...)
+}
+
+func TestScheduleSeeded(t *testing.T) {
+	a, err := NewSchedule(42, 2*time.Minute, 1)
+	require.NoError(t, err)
+	b, err := NewSchedule(42, 2*time.Minute, 1)
+	require.NoError(t, err)
+	assert.Equal(t, a, b, "same seed, same schedule")
+	c, err := NewSchedule(43, 2*time.Minute, 1)
+	require.NoError(t, err)
+	assert.NotEqual(t, a.Faults, c.Faults, "another seed, another schedule")
+
+	require.NotEmpty(t, a.Faults)
+	assert.Equal(t, KindProxyDown, a.Faults[0].Kind, "every schedule starts with a mass drop")
+	o := effective(1)
+	var prevEnd time.Duration
+	for i, p := range a.Faults {
+		assert.Contains(t, Kinds, p.Kind)
+		assert.GreaterOrEqual(t, p.At, prevEnd, "fault %d overlaps the previous one's recovery", i)
+		b := p.Bounds(o)
+		prevEnd = p.At + p.For + b.Recover + o.MinHealthyUptime
+		assert.LessOrEqual(t, prevEnd, 2*time.Minute, "fault %d and its recovery fit in the duration", i)
+		_, err := p.Fault()
+		assert.NoError(t, err)
+	}
+}
+
+func TestScheduleTimescale(t *testing.T) {
+	a, err := NewSchedule(7, 10*time.Minute, 1)
+	require.NoError(t, err)
+	b, err := NewSchedule(7, 10*time.Minute, 6)
+	require.NoError(t, err)
+	assert.Less(t, len(b.Faults), len(a.Faults), "stretched faults: fewer fit")
+	assert.Equal(t, 6*Profile(1).PingInterval, Profile(6).PingInterval)
+	assert.Equal(t, 6*Profile(1).Backoff.Max, Profile(6).Backoff.Max)
+
+	_, err = NewSchedule(7, 5*time.Second, 1)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "too short")
+	_, err = NewSchedule(7, time.Minute, 0)
+	assert.Error(t, err)
+}
+
+func TestPercentile(t *testing.T) {
+	vals := []float64{}
+	for i := 100; i >= 1; i-- {
+		vals = append(vals, float64(i))
+	}
+	d := Distribute(vals)
+	assert.Equal(t, Distribution{N: 100, P50: 50, P90: 90, P99: 99, Max: 100}, d)
+
+	assert.True(t, math.IsNaN(Percentile(nil, 50)))
+	assert.Equal(t, Distribution{}, Distribute(nil))
+	one := Distribute([]float64{7})
+	assert.Equal(t, Distribution{N: 1, P50: 7, P90: 7, P99: 7, Max: 7}, one)
+	// Nearest rank: with 10 values, p99 is the largest.
+	assert.Equal(t, 10.0, Percentile([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 99))
+	assert.Equal(t, 5.0, Percentile([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 50))
+}
+
+func TestCDFAndHistogram(t *testing.T) {
+	var vals []float64
+	for i := 1; i <= 1000; i++ {
+		vals = append(vals, float64(i))
+	}
+	cdf := CDF(vals, 50)
+	require.Len(t, cdf, 50)
+	assert.Equal(t, CDFPoint{MS: 1000, Fraction: 1}, cdf[len(cdf)-1])
+	assert.Equal(t, CDFPoint{MS: 20, Fraction: 0.02}, cdf[0])
+	assert.Equal(t, []CDFPoint{{MS: 3, Fraction: 1}}, CDF([]float64{3}, 50))
+
+	h := Histogram([]float64{5, 100, 150, 199, 250, 1000, -3}, 0, 100, 5)
+	assert.Equal(t, []int{1, 3, 1}, h, "windows of 100 from 0; 1000 is past the last, -3 before the first")
+}
+
+func TestFlowCounts(t *testing.T) {
+	var sent, got seqs
+	for s := uint64(1); s <= 10; s++ {
+		sent.mark(s)
+	}
+	for _, s := range []uint64{1, 2, 3, 5, 5, 4, 6, 7, 8, 9} {
+		got.mark(s)
+	}
+	f := flowOf(&sent, &got, 0, false)
+	assert.Equal(t, Flow{Sent: 10, Delivered: 9, Lost: 1, Duplicated: 1, Reordered: 1}, f)
+
+	// Down: a hole inside the delivered range the server never wrote is
+	// lost too, unless a gap event accounts for it.
+	var wrote, recv seqs
+	for _, s := range []uint64{1, 2, 4} {
+		wrote.mark(s)
+		recv.mark(s)
+	}
+	assert.Equal(t, 1, flowOf(&wrote, &recv, 0, true).Lost)
+	assert.Equal(t, 0, flowOf(&wrote, &recv, 1, true).Lost)
+	var big seqs
+	big.mark(maxSeq + 1)
+	assert.Equal(t, 1, big.dropped)
+}
+
+func TestDecodeWire(t *testing.T) {
+	good := `{"type":"ev","t":123,"c":4,"k":"ready","conn":2}`
+	w, err := decodeWire([]byte(good))
+	require.NoError(t, err)
+	assert.Equal(t, wire{Type: wireEvent, T: 123, C: 4, Kind: "ready", Conn: 2}, w)
+
+	for name, line := range map[string]string{
+		"empty":           ``,
+		"not json":        `hello world`,
+		"truncated":       `{"type":"ev","t":1795699480534`,
+		"array":           `[1,2,3]`,
+		"unknown type":    `{"type":"party"}`,
+		"no type":         `{"t":1}`,
+		"event no kind":   `{"type":"ev","t":1,"c":3}`,
+		"event no client": `{"type":"ev","t":1,"k":"ready"}`,
+		"stats no stats":  `{"type":"stats","t":1}`,
+		"wrong types":     `{"type":"ev","t":"soon","c":"one","k":7}`,
+		"binary":          "\x00\xff\xfe{",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := decodeWire([]byte(line))
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, ErrWireLine), "got %v, want it to wrap ErrWireLine", err)
+		})
+	}
+}
+
+func FuzzDecodeWire(f *testing.F) {
+	f.Add([]byte(`{"type":"ev","t":123,"c":4,"k":"ready"}`))
+	f.Add([]byte(`{"type":"bye","stats":{"process":"worker 1"}}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		w, err := decodeWire(line)
+		if err == nil && w.Type == "" {
+			t.Fatalf("accepted a line without a type: %q", line)
+		}
+	})
+}
+
+func TestWorkerRejectsBadConfig(t *testing.T) {
+	for name, in := range map[string]string{
+		"no input":   "",
+		"not json":   "go\n",
+		"no url":     `{"first":1,"count":1,"timescale":1}` + "\n",
+		"empty url":  `{"urls":[""],"first":1,"count":1,"timescale":1}` + "\n",
+		"bad counts": `{"urls":["ws://127.0.0.1:1/ws"],"first":0,"count":0,"timescale":1}` + "\n",
+		"bad scale":  `{"urls":["ws://127.0.0.1:1/ws"],"first":1,"count":1,"timescale":-1}` + "\n",
+		"bad url":    `{"urls":["http://127.0.0.1:1/ws"],"first":1,"count":1,"timescale":1}` + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := RunWorker(t.Context(), strings.NewReader(in), &out)
+			require.Error(t, err)
+			w, derr := decodeWire(bytes.TrimSpace(out.Bytes()))
+			require.NoError(t, derr, "the worker reports its error as a wire line")
+			assert.Equal(t, wireError, w.Type)
+			assert.NotEmpty(t, w.Message)
+		})
+	}
+}
+
+func TestOptionsValidation(t *testing.T) {
+	for name, o := range map[string]Options{
+		"no clients":     {},
+		"negative dur":   {Clients: 1, Duration: -time.Second},
+		"bad scale":      {Clients: 1, Timescale: -2},
+		"negative works": {Clients: 1, Workers: -1},
+		"negative shard": {Clients: 1, Shards: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Run(t.Context(), o)
+			assert.Error(t, err)
+		})
+	}
+	o := Options{Clients: 5001, InProcess: true}
+	require.NoError(t, o.defaults())
+	assert.Equal(t, 3, o.Workers, "one worker per ClientsPerWorker, rounded up")
+	assert.Equal(t, 21, o.Shards, "one shard per ClientsPerShard, rounded up")
+}
+
+// TestRunSmall is the end-to-end run: 40 clients over 2 in-process workers
+// (the same protocol over pipes) under a short schedule, which must pass.
+func TestRunSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run takes about 15s")
+	}
+	var progress bytes.Buffer
+	rep, err := Run(t.Context(), Options{Clients: 40, Workers: 2, Shards: 3, InProcess: true, Duration: 12 * time.Second, Seed: 3,
+		Timescale: 0.5, Progress: &progress, ProgressEvery: time.Second})
+	require.NoError(t, err)
+	sc := rep.Scenario
+	require.Empty(t, sc.Error)
+	for _, c := range sc.Checks {
+		assert.True(t, c.OK, "check %s: got %s, want %s (%s)", c.Name, c.Got, c.Want, c.Margin)
+	}
+	assert.Equal(t, reports.Pass, sc.Verdict)
+	assert.Equal(t, ScenarioName, sc.Name)
+	require.NotEmpty(t, rep.Stats.Faults)
+	f := rep.Stats.Faults[0]
+	assert.Equal(t, KindProxyDown, f.Kind)
+	assert.Equal(t, 40, f.Disconnected)
+	assert.Equal(t, 40, f.Recovered)
+	assert.Equal(t, 40, f.Recover.N)
+	assert.NotEmpty(t, f.ReconnectsPer100ms)
+	assert.Positive(t, rep.Stats.Up.Delivered)
+	assert.Positive(t, rep.Stats.Down.Delivered)
+	require.Len(t, rep.Stats.Resources, 3, "the coordinator and two workers")
+	assert.Positive(t, rep.Stats.Resources[0].CPUSeconds)
+	assert.Contains(t, progress.String(), "ready")
+}
