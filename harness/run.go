@@ -23,6 +23,12 @@ import (
 // hang a run.
 const shutdownTimeout = 5 * time.Second
 
+// stopTimeout bounds ending a fault. Removing a Toxiproxy toxic flushes the
+// data it holds, waiting up to 5 s per chunk its link will not take (a
+// client that abandoned the connection), so it can take several seconds; the
+// fault's end is recorded when the call returns, whatever it took.
+const stopTimeout = 30 * time.Second
+
 // RunOptions configure Run.
 type RunOptions struct {
 	// ToxiproxyURL names an external toxiproxy-server. Empty means embedded.
@@ -481,12 +487,16 @@ func (r *run) finishFault(ctx context.Context, i int, f Fault, until time.Time) 
 	}
 	sleepUntil(ctx, until)
 	// Stop even when ctx ended, so no toxic outlives the run.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
+	stopAt := time.Now()
 	if err := f.Stop(sctx, r.env); err != nil {
 		return fmt.Errorf("harness: stop %s: %w", f.Kind, err)
 	}
 	now := time.Now()
+	if took := now.Sub(stopAt); took > time.Second {
+		r.harnessEvent(KindNote, fmt.Sprintf("ending %s took %v (Toxiproxy flushing what it held)", f.Kind, took.Round(time.Millisecond)))
+	}
 	r.note(now, reports.Event{Source: SourceHarness, Kind: KindFaultEnd, Detail: f.Kind, Seq: uint64(i + 1)}, func() {
 		if w, ok := r.windowOf[i]; ok {
 			r.windows[w].EndMS = r.rec.since(now)
