@@ -305,11 +305,17 @@ func (r *relay) pipe(dst, src side) {
 			// emitted) before Write returns. A failed write takes back what it
 			// did not write, so "closed" has the exact count.
 			r.bytes[dst].Add(int64(n))
-			w, werr := r.conns[dst].Write(buf[:n])
-			if werr != nil {
+			if dst == clientSide && r.clientGone() {
+				// Draining: the client is gone; take what the proxy still
+				// sends so it ends its side cleanly (see end).
+				r.bytes[dst].Add(int64(-n))
+			} else if w, werr := r.conns[dst].Write(buf[:n]); werr != nil {
 				r.bytes[dst].Add(int64(w - n))
 				r.end(dst, werr)
-				return
+				if dst != clientSide {
+					return
+				}
+				// The client is gone but the proxy is not: drain it.
 			}
 		}
 		if rerr != nil {
@@ -319,10 +325,26 @@ func (r *relay) pipe(dst, src side) {
 	}
 }
 
+// clientGone reports whether the client side has failed, so that what
+// comes from upstream is drained rather than relayed.
+func (r *relay) clientGone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.torn[clientSide]
+}
+
 // end records that side s ended with err and propagates it: after a clean EOF
 // it half-closes the other side, so that the FIN travels on and the other
 // direction keeps flowing; after an error it closes both sides, the other one with
 // SO_LINGER 0 if s was reset, so that an RST travels on too.
+//
+// A client that fails (a reset, or a write to it that fails because it has
+// closed) is the exception: the upstream side gets a FIN, not an RST, and
+// the tap drains what the proxy still sends until the proxy closes. Closing
+// on Toxiproxy with data in flight makes its link writer fail while a toxic
+// (latency) still holds a chunk for it; a toxic removed at that moment then
+// waits on that chunk for ever, holding the proxy's lock (Toxiproxy
+// v2.12.0). The server therefore sees a client that vanished as a FIN.
 func (r *relay) end(s side, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -342,6 +364,14 @@ func (r *relay) end(s side, err error) {
 		r.t.emit(ev)
 	}
 	if errors.Is(err, io.EOF) {
+		if !r.torn[other] {
+			r.conns[other].CloseWrite()
+		}
+		return
+	}
+	if s == clientSide {
+		r.torn[s] = true
+		r.conns[s].Close()
 		if !r.torn[other] {
 			r.conns[other].CloseWrite()
 		}

@@ -2,8 +2,8 @@ package chaosnet
 
 import (
 	"io"
+	"net"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,7 +55,10 @@ func TestTapUpstreamRefused(t *testing.T) {
 	assert.Equal(t, 0, tap.Live())
 }
 
-func TestTapClientResetReachesUpstream(t *testing.T) {
+// A client that resets is reported as such, but the upstream gets a FIN and
+// the tap drains it: resetting Toxiproxy with data in flight can wedge its
+// toxics (see relay.end).
+func TestTapClientResetEndsUpstreamWithFIN(t *testing.T) {
 	echo := newEchoServer(t)
 	tap, evs := newTap(t, echo.Addr())
 	c := dial(t, tap.Addr())
@@ -64,9 +67,46 @@ func TestTapClientResetReachesUpstream(t *testing.T) {
 	require.NoError(t, c.Close())
 
 	got := evs.until(t, TapClosed)
-	require.Equal(t, []string{TapConnect, TapClientClose, TapClosed}, kinds(got))
+	require.Equal(t, []string{TapConnect, TapClientClose, TapUpstreamClose, TapClosed}, kinds(got),
+		"the upstream closes in turn once it has seen the FIN")
 	assert.True(t, got[1].Reset, "client-close: got Reset false, want true")
-	assert.ErrorIs(t, <-echo.errs, syscall.ECONNRESET, "the upstream sees the client's RST")
+	assert.ErrorIs(t, <-echo.errs, io.EOF, "the upstream sees a FIN, not the client's RST")
+}
+
+// When the client is gone the tap keeps reading what upstream sends until
+// upstream closes, so the sender never fails a write.
+func TestTapDrainsUpstreamAfterClientLeaves(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	sent := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			sent <- err
+			return
+		}
+		defer c.Close()
+		// Keep writing well after the client has gone: every write must
+		// succeed until the tap sees our FIN.
+		chunk := make([]byte, 4096)
+		for range 256 {
+			if _, err := c.Write(chunk); err != nil {
+				sent <- err
+				return
+			}
+		}
+		c.(*net.TCPConn).CloseWrite()
+		_, err = io.Copy(io.Discard, c)
+		sent <- err
+	}()
+	tap, evs := newTap(t, ln.Addr().String())
+	c := dial(t, tap.Addr())
+	require.NoError(t, c.SetLinger(0))
+	require.NoError(t, c.Close())
+	require.NoError(t, <-sent, "upstream writes must not fail after the client left")
+	got := evs.until(t, TapClosed)
+	assert.Contains(t, kinds(got), TapClientClose)
 }
 
 func TestTapCloseEndsConnections(t *testing.T) {
