@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,6 +44,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		*seed = rand.Int64N(1<<31-1) + 1
 	}
 	lessGC()
+	defer pprofFromEnv(stderr)()
 	opts := stress.Options{
 		Clients: *clients, Duration: *duration, Seed: *seed, Timescale: *timescale, Workers: *workers,
 		InProcess: *inProcess, ToxiproxyURL: *toxi, Progress: stderr,
@@ -167,5 +169,41 @@ func cmdWorker(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 func lessGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
+	}
+}
+
+// pprofFromEnv profiles the coordinator when WSCHAOS_PPROF_DIR is set (a
+// hidden diagnostic): cpu.pprof, mutex.pprof and block.pprof are written
+// there when the run ends. It returns the function that writes them.
+func pprofFromEnv(stderr io.Writer) func() {
+	dir := os.Getenv("WSCHAOS_PPROF_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintln(stderr, "wschaos stress: pprof:", err)
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	if err != nil {
+		fmt.Fprintln(stderr, "wschaos stress: pprof:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(stderr, "wschaos stress: pprof:", err)
+		f.Close()
+		return func() {}
+	}
+	runtime.SetMutexProfileFraction(10)
+	runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		for _, name := range []string{"mutex", "block", "goroutine"} {
+			if pf, err := os.Create(filepath.Join(dir, name+".pprof")); err == nil {
+				_ = pprof.Lookup(name).WriteTo(pf, 0)
+				pf.Close()
+			}
+		}
 	}
 }
