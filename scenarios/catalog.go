@@ -215,6 +215,7 @@ func (c cat) base() []h.Scenario {
 					c.recoverIn(c.afterOutage(o, c.d(600*time.Millisecond))),
 					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt): jitter after the cap, never 0"),
 					h.MaxAttempts(1+h.AttemptsWithin(o, c.d(600*time.Millisecond)), "the first dial, then each retry waits at least its shortest delay: no hot loop"),
+					c.noLoss(),
 				}
 			},
 		},
