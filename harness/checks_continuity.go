@@ -28,6 +28,14 @@ type Flow = reports.Flow
 //     the client's delivered sequence, against the client's deliveries.
 //     Messages the client was told are gone (gap events) are not lost.
 func (tl *Timeline) Flows(id string) (up, down Flow) {
+	up, down, _ = tl.flows(id)
+	return up, down
+}
+
+// flows is Flows plus holes: how many server sequence numbers are missing
+// from the client's deliveries between its first and last, whether or not a
+// gap event accounts for them.
+func (tl *Timeline) flows(id string) (up, down Flow, holes int) {
 	sentUp := map[uint64]bool{}
 	recvUp := map[uint64]int{}
 	var upOrder []uint64
@@ -69,27 +77,27 @@ func (tl *Timeline) Flows(id string) (up, down Flow) {
 	// Holes in the delivered sequence that no gap event accounts for are
 	// lost too, even if the server never wrote them to a connection.
 	if len(downOrder) > 0 {
-		hi := slices.Max(downOrder)
-		lo := slices.Min(downOrder)
-		holes := 0
-		for s := lo; s <= hi; s++ {
-			if recvDown[s] == 0 && !sentDown[s] {
+		unsent := 0
+		for q := slices.Min(downOrder); q <= slices.Max(downOrder); q++ {
+			if recvDown[q] == 0 {
 				holes++
+				if !sentDown[q] {
+					unsent++
+				}
 			}
 		}
-		down2.Lost += max(holes-down2.Gap, 0)
+		down2.Lost += max(unsent-down2.Gap, 0)
 	}
-	return up, down2
+	return up, down2, holes
 }
 
 func flow(sent map[uint64]bool, recv map[uint64]int, order []uint64) Flow {
 	f := Flow{Sent: len(sent)}
-	for s, n := range recv {
+	for _, n := range recv {
 		f.Delivered++
 		if n > 1 {
 			f.Duplicated += n - 1
 		}
-		_ = s
 	}
 	var missing []uint64
 	for s := range sent {
@@ -165,8 +173,7 @@ func GapReported(why string) Check {
 		c := reports.Check{Name: t.Name, Want: t.Want, OK: true}
 		var got, bad []string
 		for _, id := range tl.Clients {
-			up, down := tl.Flows(id)
-			holes := holesIn(tl, id)
+			up, down, holes := tl.flows(id)
 			got = append(got, fmt.Sprintf("%s: gap %d, missing %d", id, down.Gap, holes))
 			switch {
 			case holes == 0:
@@ -192,25 +199,4 @@ func GapReported(why string) Check {
 // clients.
 func needsCooperation(ids []string) string {
 	return fmt.Sprintf("%s: outside client; message continuity needs the client to report what it sent and received, which only the reference client does", abbrev(ids))
-}
-
-// holesIn counts the server sequence numbers missing from a client's
-// delivered messages between its first and last delivery.
-func holesIn(tl *Timeline, id string) int {
-	seen := map[uint64]bool{}
-	var lo, hi uint64
-	for _, e := range tl.ClientEvents(id) {
-		if e.Kind != KindReceived {
-			continue
-		}
-		if len(seen) == 0 || e.Seq < lo {
-			lo = e.Seq
-		}
-		hi = max(hi, e.Seq)
-		seen[e.Seq] = true
-	}
-	if len(seen) == 0 {
-		return 0
-	}
-	return int(hi-lo+1) - len(seen)
 }

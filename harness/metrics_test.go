@@ -127,3 +127,31 @@ func TestScenarioValidate(t *testing.T) {
 	assert.Contains(t, err.Error(), "no checks")
 	assert.Contains(t, err.Error(), "has no stop")
 }
+
+// Server messages 1..5: 3 was written and never arrived, 4 was never
+// written and the client was told one message was lost.
+func TestFlowsAndGap(t *testing.T) {
+	ev := func(src, kind string, seq uint64) reports.Event {
+		return reports.Event{Source: src, Client: "c1", Kind: kind, Seq: seq}
+	}
+	tl := &Timeline{Clients: []string{"c1"}, Events: []reports.Event{
+		ev(SourceServer, "send", 1), ev(SourceClient, KindReceived, 1),
+		ev(SourceServer, "send", 2), ev(SourceClient, KindReceived, 2),
+		ev(SourceServer, "send", 3),
+		ev(SourceClient, string(client.EventGap), 1),
+		ev(SourceServer, "send", 5), ev(SourceClient, KindReceived, 5), ev(SourceClient, KindReceived, 5),
+		ev(SourceClient, KindSent, 1), ev(SourceServer, "recv", 1),
+	}}
+	up, down := tl.Flows("c1")
+	assert.Equal(t, 1, up.Sent)
+	assert.Zero(t, up.Lost)
+	assert.Equal(t, 1, down.Lost, "3 was written and lost; 4 is the reported gap")
+	assert.Equal(t, []uint64{3}, down.Missing)
+	assert.Equal(t, 1, down.Duplicated)
+	assert.Equal(t, 1, down.Gap)
+
+	c := GapReported("").Eval(tl)
+	assert.False(t, c.OK, "told 1 lost, 2 missing: %+v", c)
+	assert.Contains(t, c.Margin, "told 1 lost, 2 missing")
+	assert.False(t, NoLoss("").Eval(tl).OK)
+}
