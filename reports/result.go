@@ -73,6 +73,10 @@ type Scenario struct {
 	Policy *BackoffPolicy `json:"policy,omitempty"`
 	// Timeline holds every recorded event, ordered by time.
 	Timeline []Event `json:"timeline"`
+	// Stress holds the aggregates of a stress run (wschaos stress): the
+	// distributions over every client for each fault, message totals and
+	// each process's resource use. Nil for a catalogue scenario.
+	Stress *StressStats `json:"stress,omitempty"`
 }
 
 // BackoffPolicy is an exponential backoff with jitter: the delay before

@@ -44,7 +44,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		*seed = rand.Int64N(1<<31-1) + 1
 	}
 	lessGC()
-	defer pprofFromEnv(stderr)()
+	defer pprofFromEnv(stderr, "")()
 	opts := stress.Options{
 		Clients: *clients, Duration: *duration, Seed: *seed, Timescale: *timescale, Workers: *workers,
 		InProcess: *inProcess, ToxiproxyURL: *toxi, Progress: stderr,
@@ -156,6 +156,7 @@ func cmdWorker(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return code
 	}
 	lessGC()
+	defer pprofFromEnv(stderr, fmt.Sprintf("worker-%d-", os.Getpid()))()
 	if err := stress.RunWorker(ctx, stdin, stdout); err != nil {
 		fmt.Fprintln(stderr, "wschaos worker:", err)
 		return exitFail
@@ -172,10 +173,12 @@ func lessGC() {
 	}
 }
 
-// pprofFromEnv profiles the coordinator when WSCHAOS_PPROF_DIR is set (a
-// hidden diagnostic): cpu.pprof, mutex.pprof and block.pprof are written
-// there when the run ends. It returns the function that writes them.
-func pprofFromEnv(stderr io.Writer) func() {
+// pprofFromEnv profiles the process when WSCHAOS_PPROF_DIR is set (a
+// hidden diagnostic): cpu.pprof, mutex.pprof, block.pprof and
+// goroutine.pprof, each name after prefix (workers inherit the variable and
+// use "worker-PID-"), are written there when the run ends. It returns the
+// function that writes them.
+func pprofFromEnv(stderr io.Writer, prefix string) func() {
 	dir := os.Getenv("WSCHAOS_PPROF_DIR")
 	if dir == "" {
 		return func() {}
@@ -184,7 +187,7 @@ func pprofFromEnv(stderr io.Writer) func() {
 		fmt.Fprintln(stderr, "wschaos stress: pprof:", err)
 		return func() {}
 	}
-	f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	f, err := os.Create(filepath.Join(dir, prefix+"cpu.pprof"))
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos stress: pprof:", err)
 		return func() {}
@@ -200,7 +203,7 @@ func pprofFromEnv(stderr io.Writer) func() {
 		pprof.StopCPUProfile()
 		f.Close()
 		for _, name := range []string{"mutex", "block", "goroutine"} {
-			if pf, err := os.Create(filepath.Join(dir, name+".pprof")); err == nil {
+			if pf, err := os.Create(filepath.Join(dir, prefix+name+".pprof")); err == nil {
 				_ = pprof.Lookup(name).WriteTo(pf, 0)
 				pf.Close()
 			}

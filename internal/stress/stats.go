@@ -5,15 +5,6 @@ import (
 	"slices"
 )
 
-// Distribution summarises one figure over many clients. Times are in ms.
-type Distribution struct {
-	N   int     `json:"n"`
-	P50 float64 `json:"p50"`
-	P90 float64 `json:"p90"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
 // Percentile returns the p-th percentile (0 < p <= 100) of sorted values by
 // the nearest-rank method: the smallest value such that at least p% of the
 // values are at or below it. It returns NaN for no values.
@@ -41,13 +32,6 @@ func Distribute(values []float64) Distribution {
 		P99: Percentile(values, 99),
 		Max: values[len(values)-1],
 	}
-}
-
-// CDFPoint is one point of an empirical distribution function: Fraction of
-// the values are at or below MS.
-type CDFPoint struct {
-	MS       float64 `json:"ms"`
-	Fraction float64 `json:"fraction"`
 }
 
 // CDF returns at most points points of the empirical distribution of sorted

@@ -116,56 +116,15 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// Stats are the stress aggregates.
-type Stats struct {
-	Clients    int     `json:"clients"`
-	Workers    int     `json:"workers"`
-	InProcess  bool    `json:"in_process,omitempty"`
-	Timescale  float64 `json:"timescale"`
-	Seed       int64   `json:"seed"`
-	DurationMS float64 `json:"duration_ms"`
-	// Profile states the client profile's timings.
-	Profile string       `json:"profile"`
-	Faults  []FaultStats `json:"faults"`
-	Up      Flow         `json:"up"`
-	Down    Flow         `json:"down"`
-	// Reconnects counts connections made after each client's first.
-	Reconnects int `json:"reconnects"`
-	// Resources has one entry per process: the coordinator, then workers.
-	Resources []Resources `json:"resources"`
-}
-
-// FaultStats aggregates one fault over every client. Times are ms; the
-// distributions are over the clients that had the figure.
-type FaultStats struct {
-	Kind    string  `json:"kind"`
-	Detail  string  `json:"detail"`
-	StartMS float64 `json:"start_ms"`
-	EndMS   float64 `json:"end_ms"`
-	// Disconnected counts clients that declared the connection lost,
-	// Recovered those ready again before the next fault.
-	Disconnected int          `json:"disconnected"`
-	Recovered    int          `json:"recovered"`
-	Detect       Distribution `json:"detect_ms"`
-	Recover      Distribution `json:"recover_ms"`
-	Attempts     Distribution `json:"attempts"`
-	RecoverCDF   []CDFPoint   `json:"recover_cdf,omitempty"`
-	// ReconnectsPer100ms counts clients becoming ready per 100 ms window
-	// from the fault end; FirstDialsPer100ms counts each client's first
-	// dial after the fault end, which the herd check holds.
-	ReconnectsPer100ms []int `json:"reconnects_per_100ms,omitempty"`
-	FirstDialsPer100ms []int `json:"first_dials_per_100ms,omitempty"`
-}
-
-// Flow totals one direction over every client.
-type Flow struct {
-	Sent       int `json:"sent"`
-	Delivered  int `json:"delivered"`
-	Lost       int `json:"lost"`
-	Duplicated int `json:"duplicated"`
-	Reordered  int `json:"reordered"`
-	Gap        int `json:"gap,omitempty"`
-}
+// The aggregates are part of the result schema, so the report can draw them.
+type (
+	Stats        = reports.StressStats
+	FaultStats   = reports.StressFault
+	Flow         = reports.Flow
+	Distribution = reports.Distribution
+	CDFPoint     = reports.CDFPoint
+	Resources    = reports.ProcessResources
+)
 
 // Report is what Run returns: the stress run as one result scenario and
 // the full aggregates.
@@ -194,6 +153,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep := &Report{}
 	runErr := c.execute(ctx, rep)
 	rep.Stats, rep.Scenario = c.results()
+	st := rep.Stats
+	rep.Scenario.Stress = &st
 	rep.Scenario.DurationMS = msOf(time.Since(started))
 	if runErr != nil {
 		rep.Scenario.Error = runErr.Error()
