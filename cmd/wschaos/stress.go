@@ -108,14 +108,14 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func printStress(w io.Writer, rep *stress.Report) {
 	st := rep.Stats
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FAULT\tAT\tFOR\tLOST CONN\tDETECT p50/p99/max\tRECOVER p50/p99/max\tATTEMPTS max\tPEAK READY/100ms")
+	fmt.Fprintln(tw, "FAULT\tAT\tFOR\tLOST CONN\tDETECT p50/p99/max\tREDIAL p50/p99/max\tRECOVER p50/p99/max\tATTEMPTS max\tPEAK READY/100ms")
 	for i, f := range st.Faults {
 		peak := 0
 		for _, k := range f.ReconnectsPer100ms {
 			peak = max(peak, k)
 		}
-		fmt.Fprintf(tw, "%d %s\t%.1fs\t%.1fs\t%d/%d\t%s\t%s\t%.0f\t%d\n", i+1, f.Kind, f.StartMS/1000, (f.EndMS-f.StartMS)/1000,
-			f.Disconnected, st.Clients, dist(f.Detect), dist(f.Recover), f.Attempts.Max, peak)
+		fmt.Fprintf(tw, "%d %s\t%.1fs\t%.1fs\t%d/%d\t%s\t%s\t%s\t%.0f\t%d\n", i+1, f.Kind, f.StartMS/1000, (f.EndMS-f.StartMS)/1000,
+			f.Disconnected, st.Clients, dist(f.Detect), dist(f.Redial), dist(f.Recover), f.Attempts.Max, peak)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nmessages up: %d sent, %d lost, %d duplicated; down: %d delivered, %d lost, %d duplicated; reconnects %d\n",

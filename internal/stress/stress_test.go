@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/wschaos/wschaos/client"
+	h "github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/leaktest"
 	"github.com/wschaos/wschaos/reports"
 )
@@ -220,10 +222,108 @@ func TestRunSmall(t *testing.T) {
 	assert.Equal(t, 40, f.Disconnected)
 	assert.Equal(t, 40, f.Recovered)
 	assert.Equal(t, 40, f.Recover.N)
+	assert.Equal(t, 40, f.Redial.N, "every client dialled again after the mass drop")
+	require.NotNil(t, rep.Scenario.Stress, "the aggregates travel with the result, for the report")
+	assert.Equal(t, rep.Stats.Clients, rep.Scenario.Stress.Clients)
 	assert.NotEmpty(t, f.ReconnectsPer100ms)
 	assert.Positive(t, rep.Stats.Up.Delivered)
 	assert.Positive(t, rep.Stats.Down.Delivered)
 	require.Len(t, rep.Stats.Resources, 3, "the coordinator and two workers")
 	assert.Positive(t, rep.Stats.Resources[0].CPUSeconds)
 	assert.Contains(t, progress.String(), "ready")
+}
+
+// TestBounds holds each kind's targets to the profile: recovery to the
+// stress goal (the cap plus the allowance), redial to the policy.
+func TestBounds(t *testing.T) {
+	o := effective(1)
+	_, first := o.Backoff.Envelope(1)
+	goal := o.Backoff.Max + HerdAllowance
+	for _, kind := range []string{KindAbruptClose, KindClose1001, KindClose1012} {
+		b := Planned{Kind: kind}.Bounds(o)
+		assert.True(t, b.Disconnects, kind)
+		assert.Equal(t, goal, b.Recover, kind)
+		assert.Equal(t, first+o.CloseGrace+HerdAllowance, b.Redial, kind)
+		assert.Equal(t, time.Duration(float64(first)*o.Backoff.Jitter), b.Spread, kind)
+	}
+	for _, kind := range []string{KindProxyDown, KindServerRestart} {
+		for _, d := range []time.Duration{500 * time.Millisecond, 4 * time.Second, time.Minute} {
+			b := Planned{Kind: kind, For: d}.Bounds(o)
+			pending := h.WorstDelayAfter(o, d)
+			assert.Equal(t, pending+HerdAllowance, b.Redial, "%s for %v", kind, d)
+			assert.LessOrEqual(t, b.Redial, goal, "%s for %v: the goal covers any pending delay", kind, d)
+			assert.Equal(t, goal, b.Recover)
+		}
+	}
+	bh := Planned{Kind: KindBlackHole, For: 17 * time.Second}.Bounds(o)
+	assert.Zero(t, bh.Redial, "a dial into the hole may go through when it lifts")
+	assert.Equal(t, o.PingInterval+o.PongTimeout+h.Slack(o.PingInterval+o.PongTimeout)+HerdAllowance, bh.Detect)
+	lat := Planned{Kind: KindLatency, Delay: o.PongTimeout / 2}.Bounds(o)
+	assert.False(t, lat.Disconnects)
+}
+
+// TestRedialAfter measures the client's own delay from the later of its
+// loss and the fault end.
+func TestRedialAfter(t *testing.T) {
+	ev := func(ms float64, kind client.EventKind) reports.Event {
+		return reports.Event{TMS: ms, Source: h.SourceClient, Client: "c1", Kind: string(kind)}
+	}
+	measure := func(start, end float64, events ...reports.Event) *float64 {
+		tl := &h.Timeline{Events: events, Faults: []reports.Fault{{Kind: "x", StartMS: start, EndMS: end}}, Clients: []string{"c1"}, Options: effective(1)}
+		return redialAfter(tl, tl.Measure("c1"))
+	}
+	// An outage from 1000 to 3000: lost at once, a refused dial during it,
+	// then the pending timer fires 400 ms after the end.
+	got := measure(1000, 3000, ev(1000, client.EventDisconnected), ev(1600, client.EventDialing),
+		ev(1601, client.EventDisconnected), ev(3400, client.EventDialing), ev(3410, client.EventReady))
+	require.NotNil(t, got)
+	assert.InDelta(t, 400, *got, 1e-9)
+	// A close at 1000: the client learns of it at 1200 and dials at 2000.
+	got = measure(1000, 1000, ev(1200, client.EventDisconnected), ev(2000, client.EventDialing))
+	require.NotNil(t, got)
+	assert.InDelta(t, 800, *got, 1e-9)
+	assert.Nil(t, measure(1000, 1000, ev(1200, client.EventDisconnected)), "never dialled again")
+	// A dial that started during the outage and connects once it ends: the
+	// client was not waiting.
+	got = measure(1000, 3000, ev(1000, client.EventDisconnected), ev(2900, client.EventDialing), ev(3100, client.EventConnected))
+	require.NotNil(t, got)
+	assert.Zero(t, *got)
+	// Back before the end step returned (the proxy listens before the
+	// call that enables it returns): not waiting either.
+	got = measure(1000, 3000, ev(1000, client.EventDisconnected), ev(2800, client.EventDialing), ev(2900, client.EventConnected))
+	require.NotNil(t, got)
+	assert.Zero(t, *got)
+	// One that fails after the end does not count: the next dial does.
+	got = measure(1000, 3000, ev(1000, client.EventDisconnected), ev(2900, client.EventDialing),
+		ev(3050, client.EventDisconnected), ev(3500, client.EventDialing))
+	require.NotNil(t, got)
+	assert.InDelta(t, 500, *got, 1e-9)
+	assert.Nil(t, measure(1000, 3000, ev(500, client.EventDialing)), "never lost the connection")
+}
+
+// TestInstantFaultRunsFromEachLoss: a close step that takes 1.4 s to return
+// (as at 5,000 clients) must not hide the recovery of the clients it hit
+// first, and an outage's targets follow the outage the clients really had.
+func TestInstantFaultRunsFromEachLoss(t *testing.T) {
+	c := newCoord(Options{Clients: 2}, Schedule{})
+	ev := func(id string, ms float64, kind client.EventKind) reports.Event {
+		return reports.Event{TMS: ms, Source: h.SourceClient, Client: id, Kind: string(kind)}
+	}
+	c.clients[1].events = []reports.Event{ev("c1", 1100, client.EventDisconnected), ev("c1", 1700, client.EventDialing),
+		ev("c1", 1800, client.EventConnected), ev("c1", 1810, client.EventReady)}
+	c.clients[2].events = []reports.Event{ev("c2", 2500, client.EventDisconnected), ev("c2", 3200, client.EventDialing),
+		ev("c2", 3290, client.EventConnected), ev("c2", 3300, client.EventReady)}
+	w := reports.Fault{Kind: KindClose1001, IssuedMS: 1000, StartMS: 2400, EndMS: 2400}
+	fs, _ := c.faultStats(w, math.Inf(1), true)
+	require.Equal(t, 2, fs.Recover.N)
+	assert.InDelta(t, 710, fs.Recover.P50, 1e-9, "c1 recovered 710 ms after its own loss, not 590 ms before the step returned")
+	assert.InDelta(t, 900, fs.Recover.Max, 1e-9, "c2, hit after the step returned, counts from the end")
+	assert.InDelta(t, 600, fs.Redial.P50, 1e-9)
+	assert.InDelta(t, 700, fs.Redial.Max, 1e-9)
+	assert.Equal(t, 2, fs.Disconnected)
+
+	p := Planned{Kind: KindProxyDown, For: 2 * time.Second}
+	assert.Equal(t, 5*time.Second, p.asApplied(reports.Fault{IssuedMS: 1000, StartMS: 4000, EndMS: 6000}).For,
+		"clients were cut off from the issue at 1 s to the end at 6 s")
+	assert.Equal(t, 2*time.Second, p.asApplied(reports.Fault{StartMS: 1000, EndMS: 2500}).For, "never shorter than planned")
 }
