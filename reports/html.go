@@ -222,13 +222,7 @@ func buildPage(r *Result) page {
 			sec.Flows = append(sec.Flows, flowView{"down (server → client)", *f})
 		}
 		for _, f := range s.Faults {
-			fv := faultView{Kind: f.Kind, Detail: f.Detail}
-			if f.EndMS == f.StartMS {
-				fv.Window = "at " + fmtMS(f.StartMS)
-			} else {
-				fv.Window = fmtMS(f.StartMS) + " → " + fmtMS(f.EndMS) + " (" + fmtMS(f.EndMS-f.StartMS) + ")"
-			}
-			sec.Faults = append(sec.Faults, fv)
+			sec.Faults = append(sec.Faults, faultView{Kind: f.Kind, Detail: f.Detail, Window: faultWindow(f.StartMS, f.EndMS)})
 		}
 		p.Sections = append(p.Sections, sec)
 	}
@@ -373,6 +367,15 @@ func fmtMS(v float64) string {
 		intPart = "-" + intPart
 	}
 	return intPart + " ms"
+}
+
+// faultWindow says when a fault held: "at 600 ms" for an instant one,
+// "1,000 ms → 3,000 ms (2,000 ms)" for a window.
+func faultWindow(start, end float64) string {
+	if end == start {
+		return "at " + fmtMS(start)
+	}
+	return fmtMS(start) + " → " + fmtMS(end) + " (" + fmtMS(end-start) + ")"
 }
 
 func optMSText(v *float64) string {
