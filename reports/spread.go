@@ -59,7 +59,7 @@ type cdfChart struct {
 
 type cdfMark struct {
 	CX, CY, LX, LY string
-	Label          string
+	Label, Anchor  string
 }
 
 type vline struct {
@@ -367,11 +367,16 @@ func drawCDF(pts []CDFPoint, marks []cdfMarkAt, budget *cdfBudget) *cdfChart {
 	fmt.Fprintf(&b, "H%s", f1(cdfX1))
 	c.Path = b.String()
 	// Percentile marks on the curve, labelled above and to their left,
-	// where a rising curve leaves room.
+	// where a rising curve leaves room, or below and to their right when
+	// that would run into the y axis's labels.
 	for _, m := range marks {
-		cy := y(m.frac)
-		c.Marks = append(c.Marks, cdfMark{CX: f1(x(m.ms)), CY: f1(cy), LX: f1(x(m.ms) - 5), LY: f1(max(cy-4, 10)),
-			Label: fmt.Sprintf("p%s %s", num(m.p), fmtMS(clamp(m.ms)))})
+		cx, cy := x(m.ms), y(m.frac)
+		mk := cdfMark{CX: f1(cx), CY: f1(cy), LX: f1(cx - 5), LY: f1(max(cy-4, 10)), Anchor: "end",
+			Label: fmt.Sprintf("p%s %s", num(m.p), fmtMS(clamp(m.ms)))}
+		if cx-5-charW*float64(len([]rune(mk.Label))) < cdfX0-6 {
+			mk.LX, mk.LY, mk.Anchor = f1(cx+6), f1(min(cy+12, cdfY1-3)), "start"
+		}
+		c.Marks = append(c.Marks, mk)
 	}
 	// Labels closer than a line apart would overlap: keep the higher one.
 	for i := len(c.Marks) - 1; i > 0; i-- {
@@ -405,6 +410,13 @@ func ticks(top, step float64, n int, pos func(float64) float64) []tick {
 		out = append(out, tick{X: f1(pos(v)), Label: num(v)})
 	}
 	return out
+}
+
+// countAxis returns a whole-number tick step for a count axis that must
+// reach top, about four ticks, and the axis's end rounded up to a step.
+func countAxis(top float64) (step, end float64) {
+	step = max(1, math.Floor(niceStep(top, 4)))
+	return step, math.Ceil(top/step) * step
 }
 
 // barPath appends to b a bar from x0, w wide, between the heights y0 and
@@ -502,8 +514,7 @@ func buildHerd(s *Scenario, tl *timeline) *histChart {
 		top = max(top, limit*1.15)
 		c.Over = float64(c.Worst) > limit
 	}
-	step := max(1, niceStep(top, 4))
-	top = math.Ceil(top/step) * step
+	step, top := countAxis(top)
 	y := func(v float64) float64 { return histBottom - v/top*(histBottom-histTop) }
 	c.YTicks = ticks(top, step, 10, y)
 	c.XTicks = tl.Ticks
