@@ -222,7 +222,7 @@ func TestCountAxis(t *testing.T) {
 
 func TestCDFLabelsClearTheAxis(t *testing.T) {
 	pts := []CDFPoint{{MS: 100, Fraction: 0.5}, {MS: 3000, Fraction: 1}}
-	c := drawCDF(pts, []cdfMarkAt{{p: 50, ms: 100, frac: 0.5}, {p: 99, ms: 3000, frac: 1}}, nil)
+	c := drawCDF(pts, []cdfMarkAt{{p: 50, ms: 100, frac: 0.5}, {p: 99, ms: 3000, frac: 1}}, nil, 0)
 	require.Len(t, c.Marks, 2)
 	assert.Equal(t, "start", c.Marks[0].Anchor, "p50 near the y axis: labelled to its right")
 	assert.Equal(t, "end", c.Marks[1].Anchor)

@@ -55,6 +55,9 @@ type cdfChart struct {
 	Budget                 *vline
 	AxisTitleX, AxisTitleY string
 	Missing                int
+	// top and step are the x axis's end and tick step in ms, for a chart
+	// drawn below on the same axis.
+	top, step float64
 }
 
 type cdfMark struct {
@@ -310,7 +313,7 @@ func buildCDF(s *Scenario, rec []float64, n int) *cdfChart {
 	if limit, ok := targetLimit(s, "recover"); ok {
 		budget = &cdfBudget{ms: limit, label: "recover budget"}
 	}
-	c := drawCDF(pts, marks, budget)
+	c := drawCDF(pts, marks, budget, 0)
 	c.Title = "Recovery time, cumulative"
 	c.XTitle = "recovery time after the last fault's end (ms) → share of clients recovered"
 	c.Missing = n - len(rec)
@@ -330,9 +333,9 @@ type cdfBudget struct {
 
 // drawCDF draws a step curve through pts (sorted by time, fractions in
 // [0, 1]), the marks on it and the budget, if any, on an x axis from 0 that
-// reaches past the last point and the budget. Times are clamped to [0, 1e12]
-// so the axis arithmetic stays exact.
-func drawCDF(pts []CDFPoint, marks []cdfMarkAt, budget *cdfBudget) *cdfChart {
+// reaches past the last point and the budget, and holds span ms at least.
+// Times are clamped to [0, 1e12] so the axis arithmetic stays exact.
+func drawCDF(pts []CDFPoint, marks []cdfMarkAt, budget *cdfBudget, span float64) *cdfChart {
 	c := &cdfChart{W: cdfW, H: cdfH, X0: f1(cdfX0), X1: f1(cdfX1), Y0: f1(cdfY0), Y1: f1(cdfY1),
 		AxisTitleX: f1(cdfX1), AxisTitleY: f1(cdfH - 4)}
 	clamp := func(v float64) float64 { return max(0, min(v, 1e12)) }
@@ -340,7 +343,7 @@ func drawCDF(pts []CDFPoint, marks []cdfMarkAt, budget *cdfBudget) *cdfChart {
 	if len(pts) > 0 {
 		last = clamp(pts[len(pts)-1].MS)
 	}
-	top := last
+	top := max(last, clamp(span))
 	if budget != nil {
 		limit = clamp(budget.ms)
 		top = max(top, limit)
@@ -353,6 +356,7 @@ func drawCDF(pts []CDFPoint, marks []cdfMarkAt, budget *cdfBudget) *cdfChart {
 	if top <= last || (budget != nil && top <= limit) {
 		top += step // room right of the last step
 	}
+	c.top, c.step = top, step
 	x := func(v float64) float64 { return cdfX0 + clamp(v)/top*(cdfX1-cdfX0) }
 	y := func(frac float64) float64 { return cdfY1 - frac*(cdfY1-cdfY0) }
 	c.XTicks = ticks(top, step, 12, x)
