@@ -22,9 +22,42 @@ import (
 var externalRef = regexp.MustCompile(`(?i)((src|href|xlink:href|action|poster|data)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?\s*(https?:)?//|@import)`)
 
 // TestHTMLInChromium loads the golden report in a real browser and checks
-// that the DOM it builds holds the SVG timelines, that the page refers to
-// nothing outside itself and that the console stays quiet.
+// that the DOM it builds holds the SVG timelines and charts.
 func TestHTMLInChromium(t *testing.T) {
+	dom := domInChromium(t, fixedResult())
+	if got := strings.Count(dom, `<svg class="chart timeline"`); got != 5 {
+		t.Errorf("got %d timeline SVGs in the DOM, want 5", got)
+	}
+	if got := strings.Count(dom, `<svg class="chart backoff"`); got != 3 {
+		t.Errorf("got %d delay charts in the DOM, want 3", got)
+	}
+	for _, want := range []string{`class="fault"`, `class="m-disconnected"`, `class="budget over"`, `id="s-PongWithheld--slow-heartbeat"`,
+		`<table class="matrix"`, `<svg class="chart cdf"`, `<svg class="chart herd"`, `class="envelope"`, `class="d-out"`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("DOM lacks %s", want)
+		}
+	}
+}
+
+// TestStressHTMLInChromium does the same for a stress run's figures.
+func TestStressHTMLInChromium(t *testing.T) {
+	dom := domInChromium(t, stressResult())
+	if got := strings.Count(dom, `<svg class="chart cdf reconnects"`); got != 2 {
+		t.Errorf("got %d reconnect histograms in the DOM, want 2", got)
+	}
+	for _, want := range []string{`<table class="stress">`, `<table class="resources">`, `id="s-Stress--reference-f3"`, `class="limit"`, `class="herd-first"`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("DOM lacks %s", want)
+		}
+	}
+}
+
+// domInChromium writes r's page, loads it in headless Chromium and returns
+// the DOM the browser built, having checked that it holds no script, that
+// neither the page nor the DOM refers to anything outside itself and that
+// the console stayed quiet. It skips the test when there is no Chromium.
+func domInChromium(t *testing.T, r *Result) string {
+	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("no chromium on PATH; apt-get install chromium to run this test")
@@ -32,7 +65,7 @@ func TestHTMLInChromium(t *testing.T) {
 	dir := t.TempDir()
 	page := filepath.Join(dir, "index.html")
 	var html bytes.Buffer
-	require.NoError(t, WriteHTML(&html, fixedResult()))
+	require.NoError(t, WriteHTML(&html, r))
 	require.NoError(t, os.WriteFile(page, html.Bytes(), 0o644))
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -57,19 +90,7 @@ func TestHTMLInChromium(t *testing.T) {
 
 	dom := stdout.String()
 	require.Contains(t, dom[:min(len(dom), 200)], "<html", "dump-dom printed no document")
-	if got := strings.Count(dom, `<svg class="chart timeline"`); got != 5 {
-		t.Errorf("got %d timeline SVGs in the DOM, want 5", got)
-	}
-	if got := strings.Count(dom, `<svg class="chart backoff"`); got != 3 {
-		t.Errorf("got %d delay charts in the DOM, want 3", got)
-	}
-	for _, want := range []string{`class="fault"`, `class="m-disconnected"`, `class="budget over"`, `id="s-PongWithheld--slow-heartbeat"`,
-		`<table class="matrix"`, `<svg class="chart cdf"`, `<svg class="chart herd"`, `class="envelope"`, `class="d-out"`} {
-		if !strings.Contains(dom, want) {
-			t.Errorf("DOM lacks %s", want)
-		}
-	}
-	// The escaped <script> in a description must stay text in the DOM.
+	// Escaped markup in a description or detail must stay text in the DOM.
 	if strings.Contains(dom, "<script") {
 		t.Errorf("DOM holds a script element")
 	}
@@ -88,4 +109,5 @@ func TestHTMLInChromium(t *testing.T) {
 			t.Errorf("browser console: %s", strings.TrimSpace(line))
 		}
 	}
+	return dom
 }

@@ -20,9 +20,13 @@
 //     and client, a section: an SVG timeline with the fault windows shaded
 //     and detection and recovery drawn against their budgets, the backoff
 //     delays against the policy's envelope and, when several clients ran,
-//     the spread of their recovery times and redials. Runs against a mutant
-//     get a compact section (checks only) except the first scenario that
-//     caught it, so a --mutants run stays a page of a few MB.
+//     the spread of their recovery times and redials. A stress run's
+//     section opens with its figures ([StressStats]): per fault the
+//     percentiles of detection, redial and recovery, a recovery CDF and the
+//     reconnects per 100 ms, then message totals and each process's
+//     resource use. Runs against a mutant get a compact section (checks
+//     only) except the first scenario that caught it, so a --mutants run
+//     stays a page of a few MB.
 //   - junit.xml ([WriteJUnit]): one testsuite "wschaos", one testcase per
 //     scenario and client, for CI.
 //

@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -312,4 +313,115 @@ func sortEvents(tl []Event) {
 			tl[j], tl[j-1] = tl[j-1], tl[j]
 		}
 	}
+}
+
+// stressResult is a stress run of 40 clients over two workers: a
+// proxy-down that every client recovers from, a latency fault that cuts
+// nobody off, and an instant close 1012 after which one client never comes
+// back and the rest are slow, so its recover check fails. Its figures are
+// worked out here as the stress coordinator would.
+func stressResult() *Result {
+	const clients = 40
+	up := func(i int) float64 { return float64((i * 37) % clients) } // a fixed shuffle of 0..39
+	var rec1, det1, rec3, det3, att1 []float64
+	for i := range clients {
+		rec1 = append(rec1, 250+45*up(i))
+		det1 = append(det1, up(i)/10)
+		att1 = append(att1, float64(1+i%3))
+		det3 = append(det3, 40+up(i))
+		if i > 0 {
+			rec3 = append(rec3, 900+30*up(i))
+		}
+	}
+	faults := []StressFault{
+		stressFault("proxy-down", "proxy disabled for 2.5s (FIN, then refused dials)", 12000, 14500, clients, det1, rec1, att1),
+		stressFault("latency", "+400 ms each way", 24000, 28000, 0, nil, nil, nil),
+		stressFault("close-1012", `close 1012 "service restart" <b>now</b>`, 30000, 30000, clients, det3, rec3, att1[:clients-1]),
+	}
+	faults[1].Recover = Distribution{N: clients} // already connected at the end: 0 ms each
+	var tl []Event
+	tl = append(tl,
+		Event{TMS: 3, Source: "client", Client: "c1", Conn: 1, Kind: "dialing", Attempt: 1},
+		Event{TMS: 9, Source: "client", Client: "c1", Conn: 1, Kind: "ready"},
+		Event{TMS: 12000, Source: "harness", Kind: "fault_start", Detail: "proxy-down"},
+		Event{TMS: 12001, Source: "client", Client: "c1", Conn: 1, Kind: "disconnected", Code: 1006},
+		Event{TMS: 14500, Source: "harness", Kind: "fault_end"},
+		Event{TMS: 14750, Source: "client", Client: "c1", Conn: 2, Kind: "dialing", Attempt: 1},
+		Event{TMS: 14758, Source: "client", Client: "c1", Conn: 2, Kind: "ready"},
+		Event{TMS: 30000, Source: "harness", Kind: "fault_start", Detail: "close-1012"},
+		Event{TMS: 30040, Source: "client", Client: "c1", Conn: 2, Kind: "disconnected", Code: 1012},
+	)
+	targets := []Target{
+		{Name: "f1-proxy-down-detect", Want: "p99 <= 1100 ms, all 40 clients", Limit: 1100},
+		{Name: "f1-proxy-down-recover", Want: "p99 <= 5000 ms, all 40 clients", Limit: 5000},
+		{Name: "f1-proxy-down-attempts", Want: "<= 5 per client", Limit: 5},
+		{Name: "f2-latency-no-reconnect", Want: "0 disconnects"},
+		{Name: "f3-close-1012-detect", Want: "p99 <= 1100 ms, all 40 clients", Limit: 1100},
+		{Name: "f3-close-1012-recover", Want: "p99 <= 1500 ms, all 40 clients", Limit: 1500},
+		{Name: "f3-close-1012-attempts", Want: "<= 2 per client", Limit: 2},
+	}
+	checks := make([]Check, 0, len(targets))
+	for _, t := range targets {
+		checks = append(checks, Check{Name: t.Name, OK: t.Name != "f3-close-1012-recover" && t.Name != "f3-close-1012-attempts", Want: t.Want, Got: "as drawn"})
+	}
+	return &Result{
+		Schema:      Schema,
+		GeneratedAt: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
+		Run:         RunInfo{Version: "v0.1.0-test", GoVersion: "go1.26.0", ToxiproxyMode: "embedded", Seed: 7, Command: "wschaos stress --clients 40 --duration 40s --seed 7", DurationMS: 41000},
+		Verdict:     Fail,
+		Scenarios: []Scenario{{
+			Name: "Stress", Client: "reference", Verdict: Fail, DurationMS: 41000,
+			Description: "40 reference clients over 2 workers; a seeded schedule of 3 mass faults.",
+			Faults: []Fault{
+				{Kind: "proxy-down", StartMS: 12000, EndMS: 14500},
+				{Kind: "latency", StartMS: 24000, EndMS: 28000},
+				{Kind: "close-1012", StartMS: 30000, EndMS: 30000},
+			},
+			Targets: targets, Checks: checks,
+			Measured: Measured{DetectMS: ptr(79), RecoverMS: ptr(2005), Attempts: 3, Reconnects: 79},
+			Timeline: tl,
+			Stress: &StressStats{
+				Clients: clients, Workers: 2, Timescale: 1, Seed: 7, DurationMS: 40000,
+				Profile:    "PingInterval 10s, PongTimeout 5s, Backoff 1s..5s x2 jitter 50%",
+				Faults:     faults,
+				Up:         Flow{Sent: 800, Delivered: 800},
+				Down:       Flow{Sent: 800, Delivered: 800, Duplicated: 1, Gap: 2},
+				Reconnects: 79,
+				Resources: []ProcessResources{
+					{Process: "coordinator", PID: 100, CPUSeconds: 1.25, PeakRSSBytes: 48 << 20, PeakGoroutines: 420, PeakFDs: 130, FDLimit: 20000},
+					{Process: "worker 1", PID: 101, Clients: 20, CPUSeconds: 0.875, PeakRSSBytes: 30 << 20, PeakGoroutines: 130, PeakFDs: 46, FDLimit: 20000},
+					{Process: "worker 2", PID: 102, Clients: 20, CPUSeconds: 0.5, PeakRSSBytes: 29 << 20, PeakGoroutines: 128, PeakFDs: -1, FDLimit: 1024},
+				},
+			},
+		}},
+	}
+}
+
+// stressFault aggregates one fault as the stress coordinator does:
+// distributions of the figures, a CDF of the recovery times and the
+// clients ready again per 100 ms from the fault's end.
+func stressFault(kind, detail string, start, end float64, lost int, detect, recov, attempts []float64) StressFault {
+	f := StressFault{Kind: kind, Detail: detail, StartMS: start, EndMS: end, Disconnected: lost, Recovered: len(recov),
+		Detect: distribution(detect), Recover: distribution(recov), Attempts: distribution(attempts)}
+	sorted := slices.Sorted(slices.Values(recov))
+	for i, v := range sorted {
+		if i%2 == 1 || i == len(sorted)-1 { // every other point, as the coordinator thins them
+			f.RecoverCDF = append(f.RecoverCDF, CDFPoint{MS: v, Fraction: float64(i+1) / float64(len(sorted))})
+		}
+		w := int(v / 100)
+		for len(f.ReconnectsPer100ms) <= w {
+			f.ReconnectsPer100ms = append(f.ReconnectsPer100ms, 0)
+		}
+		f.ReconnectsPer100ms[w]++
+	}
+	f.FirstDialsPer100ms = slices.Clone(f.ReconnectsPer100ms)
+	return f
+}
+
+func distribution(vals []float64) Distribution {
+	if len(vals) == 0 {
+		return Distribution{}
+	}
+	s := slices.Sorted(slices.Values(vals))
+	return Distribution{N: len(s), P50: percentile(s, 50), P90: percentile(s, 90), P99: percentile(s, 99), Max: s[len(s)-1]}
 }

@@ -33,11 +33,16 @@ var reportTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.F
 // recovery drawn against their budgets, the backoff delays against the
 // policy's envelope and, for several clients, percentiles and a CDF of
 // their recovery times and a histogram of redials against the herd-spread
-// limit. Runs against a mutant are compact (figures and checks) except the
-// first scenario that caught it. The page fetches nothing and needs no
-// script; it depends only on r (r.GeneratedAt, not the clock), so the same
-// result gives the same bytes. WriteHTML renders whatever it is given, valid
-// or not, and writes nothing if rendering fails.
+// limit. A stress run (Scenario.Stress) gets its figures first: a table of
+// each fault's detection, redial and recovery percentiles, attempts and
+// peak reconnects, for each fault that cut clients off a recovery CDF
+// against its target over the reconnects per 100 ms, the message totals
+// and each process's CPU, memory, goroutines and descriptors. Runs against
+// a mutant are compact (figures and checks) except the first scenario that
+// caught it. The page fetches nothing and needs no script; it depends only
+// on r (r.GeneratedAt, not the clock), so the same result gives the same
+// bytes. WriteHTML renders whatever it is given, valid or not, and writes
+// nothing if rendering fails.
 func WriteHTML(w io.Writer, r *Result) error {
 	if r == nil {
 		return fmt.Errorf("%w: nil result", ErrInvalid)
@@ -100,6 +105,8 @@ type section struct {
 	// Caught marks a section against a mutant that caught it.
 	Caught bool
 	Flows  []flowView
+	// Stress holds the figures of a stress run; nil for other scenarios.
+	Stress *stressView
 }
 
 // groupHead is the heading over one client's sections.
@@ -215,6 +222,7 @@ func buildPage(r *Result) page {
 		sec.Timeline = buildTimeline(s)
 		sec.Spread = buildSpread(s, sec.Timeline)
 		sec.Backoff = buildBackoff(s)
+		sec.Stress = buildStress(s, ids[i])
 		if f := s.Measured.Up; f != nil {
 			sec.Flows = append(sec.Flows, flowView{"up (client → server)", *f})
 		}
@@ -222,13 +230,7 @@ func buildPage(r *Result) page {
 			sec.Flows = append(sec.Flows, flowView{"down (server → client)", *f})
 		}
 		for _, f := range s.Faults {
-			fv := faultView{Kind: f.Kind, Detail: f.Detail}
-			if f.EndMS == f.StartMS {
-				fv.Window = "at " + fmtMS(f.StartMS)
-			} else {
-				fv.Window = fmtMS(f.StartMS) + " → " + fmtMS(f.EndMS) + " (" + fmtMS(f.EndMS-f.StartMS) + ")"
-			}
-			sec.Faults = append(sec.Faults, fv)
+			sec.Faults = append(sec.Faults, faultView{Kind: f.Kind, Detail: f.Detail, Window: faultWindow(f.StartMS, f.EndMS)})
 		}
 		p.Sections = append(p.Sections, sec)
 	}
@@ -352,6 +354,14 @@ func fmtMS(v float64) string {
 	if !finite(v) {
 		return "?"
 	}
+	return grouped(v) + " ms"
+}
+
+// grouped formats v as num does, with its thousands grouped: "1,250.5".
+func grouped(v float64) string {
+	if !finite(v) {
+		return "?"
+	}
 	s := num(v)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -372,7 +382,16 @@ func fmtMS(v float64) string {
 	if neg {
 		intPart = "-" + intPart
 	}
-	return intPart + " ms"
+	return intPart
+}
+
+// faultWindow says when a fault held: "at 600 ms" for an instant one,
+// "1,000 ms → 3,000 ms (2,000 ms)" for a window.
+func faultWindow(start, end float64) string {
+	if end == start {
+		return "at " + fmtMS(start)
+	}
+	return fmtMS(start) + " → " + fmtMS(end) + " (" + fmtMS(end-start) + ")"
 }
 
 func optMSText(v *float64) string {

@@ -212,3 +212,18 @@ func TestBackoffChart(t *testing.T) {
 	assert.Equal(t, 2, c.Shown)
 	assert.True(t, strings.Contains(render(t, &Result{Scenarios: []Scenario{s}}), "no backoff policy"))
 }
+
+func TestCountAxis(t *testing.T) {
+	for top, want := range map[float64][2]float64{0.5: {1, 1}, 6: {2, 6}, 10: {2, 10}, 15: {5, 15}, 90: {25, 100}, 1e6: {250000, 1e6}} {
+		step, end := countAxis(top)
+		assert.Equal(t, want, [2]float64{step, end}, "top %g", top)
+	}
+}
+
+func TestCDFLabelsClearTheAxis(t *testing.T) {
+	pts := []CDFPoint{{MS: 100, Fraction: 0.5}, {MS: 3000, Fraction: 1}}
+	c := drawCDF(pts, []cdfMarkAt{{p: 50, ms: 100, frac: 0.5}, {p: 99, ms: 3000, frac: 1}}, nil, 0)
+	require.Len(t, c.Marks, 2)
+	assert.Equal(t, "start", c.Marks[0].Anchor, "p50 near the y axis: labelled to its right")
+	assert.Equal(t, "end", c.Marks[1].Anchor)
+}

@@ -363,6 +363,11 @@ func FuzzReadJSON(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(valid.Bytes())
+	var stress bytes.Buffer
+	if err := WriteJSON(&stress, stressResult()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(stress.Bytes())
 	f.Add([]byte(`{"schema":"wschaos.result/v1","scenarios":[]}`))
 	f.Add([]byte(`{"schema":"wschaos.result/v1","scenarios":[{"name":"A","verdict":"fail","faults":[{"kind":"k","start_ms":1e308,"end_ms":-1e308}],"timeline":[{"t_ms":-5,"source":"client","kind":"backoff","delay_ms":1e308}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

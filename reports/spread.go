@@ -45,6 +45,8 @@ type pctRow struct {
 }
 
 type cdfChart struct {
+	// Title heads the chart; XTitle names its axes.
+	Title, XTitle          string
 	W, H                   float64
 	X0, X1, Y0, Y1         string
 	Path                   string
@@ -53,11 +55,14 @@ type cdfChart struct {
 	Budget                 *vline
 	AxisTitleX, AxisTitleY string
 	Missing                int
+	// top and step are the x axis's end and tick step in ms, for a chart
+	// drawn below on the same axis.
+	top, step float64
 }
 
 type cdfMark struct {
 	CX, CY, LX, LY string
-	Label          string
+	Label, Anchor  string
 }
 
 type vline struct {
@@ -288,15 +293,59 @@ func buildCDF(s *Scenario, rec []float64, n int) *cdfChart {
 	}
 	rec = slices.Clone(rec)
 	slices.Sort(rec)
+	pts := make([]CDFPoint, 0, len(rec))
 	for i, v := range rec {
-		rec[i] = max(0, min(v, 1e12))
+		// Equal times make one step: keep only the last of them.
+		if i+1 < len(rec) && rec[i+1] == v {
+			continue
+		}
+		pts = append(pts, CDFPoint{MS: v, Fraction: float64(i+1) / float64(n)})
 	}
+	// Percentile marks count over every client, so a percentile beyond the
+	// recovered share is not drawn.
+	var marks []cdfMarkAt
+	for _, p := range []float64{50, 90, 99} {
+		if k := int(math.Ceil(p / 100 * float64(n))); k >= 1 && k <= len(rec) {
+			marks = append(marks, cdfMarkAt{p: p, ms: rec[k-1], frac: float64(k) / float64(n)})
+		}
+	}
+	var budget *cdfBudget
+	if limit, ok := targetLimit(s, "recover"); ok {
+		budget = &cdfBudget{ms: limit, label: "recover budget"}
+	}
+	c := drawCDF(pts, marks, budget, 0)
+	c.Title = "Recovery time, cumulative"
+	c.XTitle = "recovery time after the last fault's end (ms) → share of clients recovered"
+	c.Missing = n - len(rec)
+	return c
+}
+
+// cdfMarkAt is a percentile to mark on a CDF: p% of the clients at or
+// below ms, which is frac of the whole.
+type cdfMarkAt struct{ p, ms, frac float64 }
+
+// cdfBudget is a limit to draw across a CDF: a vertical line at ms, with
+// label and the limit after it.
+type cdfBudget struct {
+	ms    float64
+	label string
+}
+
+// drawCDF draws a step curve through pts (sorted by time, fractions in
+// [0, 1]), the marks on it and the budget, if any, on an x axis from 0 that
+// reaches past the last point and the budget, and holds span ms at least.
+// Times are clamped to [0, 1e12] so the axis arithmetic stays exact.
+func drawCDF(pts []CDFPoint, marks []cdfMarkAt, budget *cdfBudget, span float64) *cdfChart {
 	c := &cdfChart{W: cdfW, H: cdfH, X0: f1(cdfX0), X1: f1(cdfX1), Y0: f1(cdfY0), Y1: f1(cdfY1),
-		AxisTitleX: f1(cdfX1), AxisTitleY: f1(cdfH - 4), Missing: n - len(rec)}
-	top := rec[len(rec)-1]
-	limit, hasLimit := targetLimit(s, "recover")
-	if hasLimit {
-		limit = max(0, min(limit, 1e12))
+		AxisTitleX: f1(cdfX1), AxisTitleY: f1(cdfH - 4)}
+	clamp := func(v float64) float64 { return max(0, min(v, 1e12)) }
+	last, limit := 0.0, 0.0
+	if len(pts) > 0 {
+		last = clamp(pts[len(pts)-1].MS)
+	}
+	top := max(last, clamp(span))
+	if budget != nil {
+		limit = clamp(budget.ms)
 		top = max(top, limit)
 	}
 	if top <= 0 {
@@ -304,44 +353,34 @@ func buildCDF(s *Scenario, rec []float64, n int) *cdfChart {
 	}
 	step := niceStep(top, 6)
 	top = math.Ceil(top/step) * step
-	if top <= rec[len(rec)-1] || (hasLimit && top <= limit) {
+	if top <= last || (budget != nil && top <= limit) {
 		top += step // room right of the last step
 	}
-	x := func(v float64) float64 { return cdfX0 + v/top*(cdfX1-cdfX0) }
+	c.top, c.step = top, step
+	x := func(v float64) float64 { return cdfX0 + clamp(v)/top*(cdfX1-cdfX0) }
 	y := func(frac float64) float64 { return cdfY1 - frac*(cdfY1-cdfY0) }
-	for i := 0; i <= 12; i++ {
-		v := float64(i) * step
-		if v > top+step/2 {
-			break
-		}
-		c.XTicks = append(c.XTicks, tick{X: f1(x(v)), Label: num(v)})
-	}
+	c.XTicks = ticks(top, step, 12, x)
 	for _, q := range []float64{0, 0.25, 0.5, 0.75, 1} {
 		c.YTicks = append(c.YTicks, tick{X: f1(y(q)), Label: strconv.Itoa(int(q*100)) + "%"})
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "M%s %s", f1(x(0)), f1(y(0)))
-	for i, v := range rec {
-		// Equal times make one step: draw only the last of them.
-		if i+1 < len(rec) && rec[i+1] == v {
-			continue
-		}
-		fmt.Fprintf(&b, "H%sV%s", f1(x(v)), f1(y(float64(i+1)/float64(n))))
+	for _, p := range pts {
+		fmt.Fprintf(&b, "H%sV%s", f1(x(p.MS)), f1(y(p.Fraction)))
 	}
 	fmt.Fprintf(&b, "H%s", f1(cdfX1))
 	c.Path = b.String()
 	// Percentile marks on the curve, labelled above and to their left,
-	// where a rising curve leaves room. They count over every client, so a percentile
-	// beyond the recovered share is not drawn.
-	for _, p := range []float64{50, 90, 99} {
-		k := int(math.Ceil(p / 100 * float64(n)))
-		if k < 1 || k > len(rec) {
-			continue
+	// where a rising curve leaves room, or below and to their right when
+	// that would run into the y axis's labels.
+	for _, m := range marks {
+		cx, cy := x(m.ms), y(m.frac)
+		mk := cdfMark{CX: f1(cx), CY: f1(cy), LX: f1(cx - 5), LY: f1(max(cy-4, 10)), Anchor: "end",
+			Label: fmt.Sprintf("p%s %s", num(m.p), fmtMS(clamp(m.ms)))}
+		if cx-5-charW*float64(len([]rune(mk.Label))) < cdfX0-6 {
+			mk.LX, mk.LY, mk.Anchor = f1(cx+6), f1(min(cy+12, cdfY1-3)), "start"
 		}
-		v := rec[k-1]
-		cy := y(float64(k) / float64(n))
-		c.Marks = append(c.Marks, cdfMark{CX: f1(x(v)), CY: f1(cy), LX: f1(x(v) - 5), LY: f1(max(cy-4, 10)),
-			Label: fmt.Sprintf("p%s %s", num(p), fmtMS(v))})
+		c.Marks = append(c.Marks, mk)
 	}
 	// Labels closer than a line apart would overlap: keep the higher one.
 	for i := len(c.Marks) - 1; i > 0; i-- {
@@ -351,16 +390,45 @@ func buildCDF(s *Scenario, rec []float64, n int) *cdfChart {
 			c.Marks[i-1].Label = ""
 		}
 	}
-	if hasLimit {
+	if budget != nil {
 		lx := x(limit)
 		v := &vline{X: f1(lx), Top: f1(cdfY0), Bottom: f1(cdfY1), LX: f1(lx + 4), LY: f1(cdfY1 - 6),
-			Label: "recover budget " + fmtMS(limit)}
+			Label: budget.label + " " + fmtMS(limit)}
 		if lx > cdfX1-150 {
 			v.LX, v.Anchor = f1(lx-4), "end"
 		}
 		c.Budget = v
 	}
 	return c
+}
+
+// ticks labels 0, step, 2·step … up to top (at most n+1 of them), each at
+// pos(value).
+func ticks(top, step float64, n int, pos func(float64) float64) []tick {
+	var out []tick
+	for i := 0; i <= n; i++ {
+		v := float64(i) * step
+		if v > top+step/2 {
+			break
+		}
+		out = append(out, tick{X: f1(pos(v)), Label: num(v)})
+	}
+	return out
+}
+
+// countAxis returns a whole-number tick step for a count axis that must
+// reach top, about four ticks, and the axis's end rounded up to a step.
+func countAxis(top float64) (step, end float64) {
+	step = max(1, math.Floor(niceStep(top, 4)))
+	return step, math.Ceil(top/step) * step
+}
+
+// barPath appends to b a bar from x0, w wide, between the heights y0 and
+// y1 (SVG units), when there is one to draw.
+func barPath(b *strings.Builder, x0, w, y0, y1 float64) {
+	if y0 != y1 {
+		fmt.Fprintf(b, "M%s %sh%sV%sh-%sz", f1(x0), f1(y0), f1(w), f1(y1), f1(w))
+	}
 }
 
 // herdWant reads the limit and window of a check's Want, such as
@@ -450,16 +518,9 @@ func buildHerd(s *Scenario, tl *timeline) *histChart {
 		top = max(top, limit*1.15)
 		c.Over = float64(c.Worst) > limit
 	}
-	step := max(1, niceStep(top, 4))
-	top = math.Ceil(top/step) * step
+	step, top := countAxis(top)
 	y := func(v float64) float64 { return histBottom - v/top*(histBottom-histTop) }
-	for i := 0; i <= 10; i++ {
-		v := float64(i) * step
-		if v > top+step/2 {
-			break
-		}
-		c.YTicks = append(c.YTicks, tick{X: f1(y(v)), Label: num(v)})
-	}
+	c.YTicks = ticks(top, step, 10, y)
 	c.XTicks = tl.Ticks
 	for _, f := range s.Faults {
 		if !finite(f.StartMS) || !finite(f.EndMS) {
@@ -474,13 +535,8 @@ func buildHerd(s *Scenario, tl *timeline) *histChart {
 		t0 := end + float64(k)*window
 		x0, x1 := x(t0), x(t0+window)
 		w := max(1, x1-x0-1)
-		bar := func(b *strings.Builder, from, to float64) {
-			if to > from {
-				fmt.Fprintf(b, "M%s %sh%sV%sh-%sz", f1(x0), f1(y(from)), f1(w), f1(y(to)), f1(w))
-			}
-		}
-		bar(&fp, 0, float64(first[k]))
-		bar(&op, float64(first[k]), float64(first[k]+other[k]))
+		barPath(&fp, x0, w, y(0), y(float64(first[k])))
+		barPath(&op, x0, w, y(float64(first[k])), y(float64(first[k]+other[k])))
 	}
 	c.First, c.Other = fp.String(), op.String()
 	if hasLimit {
