@@ -223,8 +223,12 @@ func eventTitle(e *Event) string {
 // and from which instant each was measured. Measured.DetectedAtMS and
 // RecoveredAtMS say so directly; without them detection counts from the
 // first fault's start and recovery from the last fault's end.
+//
+// A stress run has none: its measured figures are the worst over many
+// faults and clients, and its targets are per fault, drawn in its stress
+// figures instead.
 func moments(s *Scenario) (detectFrom, detectAt, recoverFrom, recoverAt *float64) {
-	if len(s.Faults) == 0 && s.Measured.DetectedAtMS == nil && s.Measured.RecoveredAtMS == nil {
+	if s.Stress != nil || len(s.Faults) == 0 && s.Measured.DetectedAtMS == nil && s.Measured.RecoveredAtMS == nil {
 		return
 	}
 	var firstStart, lastEnd *float64

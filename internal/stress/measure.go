@@ -28,10 +28,11 @@ func (c *coord) results() (Stats, reports.Scenario) {
 	res := reports.Scenario{
 		Name:   ScenarioName,
 		Client: "reference",
-		Description: fmt.Sprintf("%d reference clients over %d workers; a seeded schedule of %d mass faults over %v at time scale %g (seed %d). "+
+		Description: fmt.Sprintf("%s over %s; a seeded schedule of %s over %v at time scale %g (seed %d). "+
 			"Every fault hits every client at once, and waits until every client is ready again after the previous one; targets are p99 over the clients, derived from the profile (%s) plus a herd allowance of %v; recovery is held to the stress goal, the backoff cap plus the allowance. "+
 			"The timeline shows the faults and client c1 only.",
-			n, st.Workers, len(c.sched.Faults), c.opts.Duration, c.opts.Timescale, c.opts.Seed, st.Profile, HerdAllowance),
+			plural(n, "reference client"), plural(st.Workers, "worker"), plural(len(c.sched.Faults), "mass fault"),
+			c.opts.Duration, c.opts.Timescale, c.opts.Seed, st.Profile, HerdAllowance),
 		Faults: slices.Clone(c.windows), Targets: []reports.Target{}, Checks: []reports.Check{}, Timeline: slices.Clone(c.harness),
 	}
 	if res.Faults == nil {
@@ -148,6 +149,14 @@ func (c *coord) results() (Stats, reports.Scenario) {
 		}
 	}
 	return st, res
+}
+
+// plural is "1 worker" or "2 workers".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func issuedAt(f reports.Fault) float64 {

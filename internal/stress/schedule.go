@@ -14,9 +14,17 @@ import (
 // every 10s and the server's acks of the client's sends every 10s keep
 // inbound traffic flowing, and any inbound frame counts), one message each
 // way every 10s per client (500 messages a second each way at 5,000
-// clients), and a backoff of 1s to 5s. At a message every 5s the steady
-// traffic took about a third of the machine's CPU, leaving less for the
-// reconnect bursts the run is about.
+// clients). At a message every 5s the steady traffic took about a third of
+// the machine's CPU, leaving less for the reconnect bursts the run is about.
+//
+// The backoff runs from 1s to a cap of 10s with 50% jitter. The cap is
+// sized for the herd: a fleet's retries at the cap are spread over
+// cap x jitter, and that window must hold every client at the rate the
+// server side can take them, or a long outage ends in a queue. The chain
+// here (Toxiproxy and the fake server on 2 cores) sets up about 1,000
+// connections a second, so 5,000 clients need a window of 5s: a cap of 10s.
+// With a cap of 5s (a window of 2.5s) the retries at the cap came twice as
+// fast as they could be served.
 const (
 	basePush = 10 * time.Second
 	baseSend = 10 * time.Second
@@ -40,7 +48,7 @@ func Profile(k float64) client.Options {
 		CloseGrace:       d(250 * time.Millisecond),
 		Backoff: client.Backoff{
 			Initial:    d(time.Second),
-			Max:        d(5 * time.Second),
+			Max:        d(10 * time.Second),
 			Multiplier: 2,
 			Jitter:     0.5,
 		},
@@ -133,7 +141,7 @@ func NewSchedule(seed int64, d time.Duration, k float64) (Schedule, error) {
 			p.Delay = o.PongTimeout / 2
 		}
 		b := p.Bounds(o)
-		quiet := b.Recover + o.MinHealthyUptime + sc(time.Second)
+		quiet := b.Settle + o.MinHealthyUptime + sc(time.Second)
 		end := p.At + p.For + quiet
 		if end > d {
 			if i == 0 {
@@ -173,6 +181,9 @@ type Bounds struct {
 	// RecoverWhy explains Recover (for a fault without disconnects, why
 	// none is expected).
 	RecoverWhy string
+	// Settle is how long the schedule leaves after the fault for the
+	// policy's pending delays to run out and the herd to come back.
+	Settle time.Duration
 	// Attempts bounds each client's attempts from the fault to recovery.
 	Attempts int
 	// Spread is the jitter range the policy promises for the first dials
@@ -192,6 +203,7 @@ func (p Planned) Bounds(o client.Options) Bounds {
 	outage := func(d time.Duration) {
 		pending := h.WorstDelayAfter(o, d)
 		b.Redial = pending + HerdAllowance
+		b.Settle = b.Redial
 		b.RedialWhy = fmt.Sprintf("longest backoff delay pending when a %v outage ends: %v", d.Round(time.Millisecond), pending) + herd
 		b.Spread = time.Duration(float64(pending) * o.Backoff.Jitter)
 		b.Attempts = 1 + h.AttemptsWithin(o, d+HerdAllowance)
@@ -210,6 +222,7 @@ func (p Planned) Bounds(o client.Options) Bounds {
 	case KindAbruptClose, KindClose1001, KindClose1012:
 		_, first := o.Backoff.Envelope(1)
 		b.Redial = first + o.CloseGrace + HerdAllowance
+		b.Settle = b.Redial
 		b.RedialWhy = fmt.Sprintf("first retry at most %v (Backoff.Initial) after the loss, after a teardown of at most CloseGrace %v", first, o.CloseGrace) + herd
 		b.Spread = time.Duration(float64(first) * o.Backoff.Jitter)
 		b.Attempts = 1 + h.AttemptsWithin(o, HerdAllowance)

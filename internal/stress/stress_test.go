@@ -40,7 +40,7 @@ func TestScheduleSeeded(t *testing.T) {
 		assert.Contains(t, Kinds, p.Kind)
 		assert.GreaterOrEqual(t, p.At, prevEnd, "fault %d overlaps the previous one's recovery", i)
 		b := p.Bounds(o)
-		prevEnd = p.At + p.For + b.Recover + o.MinHealthyUptime
+		prevEnd = p.At + p.For + b.Settle + o.MinHealthyUptime
 		assert.LessOrEqual(t, prevEnd, 2*time.Minute, "fault %d and its recovery fit in the duration", i)
 		_, err := p.Fault()
 		assert.NoError(t, err)
@@ -245,6 +245,7 @@ func TestBounds(t *testing.T) {
 		assert.Equal(t, goal, b.Recover, kind)
 		assert.Equal(t, first+o.CloseGrace+HerdAllowance, b.Redial, kind)
 		assert.Equal(t, time.Duration(float64(first)*o.Backoff.Jitter), b.Spread, kind)
+		assert.Equal(t, b.Redial, b.Settle, kind)
 	}
 	for _, kind := range []string{KindProxyDown, KindServerRestart} {
 		for _, d := range []time.Duration{500 * time.Millisecond, 4 * time.Second, time.Minute} {
@@ -257,6 +258,10 @@ func TestBounds(t *testing.T) {
 	}
 	bh := Planned{Kind: KindBlackHole, For: 17 * time.Second}.Bounds(o)
 	assert.Zero(t, bh.Redial, "a dial into the hole may go through when it lifts")
+	assert.Equal(t, h.WorstDelayAfter(o, 17*time.Second)+HerdAllowance, bh.Settle)
+	// The cap is sized for the herd: retries at the cap spread over
+	// cap x jitter, which must hold 5,000 clients at 1,000 a second.
+	assert.GreaterOrEqual(t, time.Duration(float64(o.Backoff.Max)*o.Backoff.Jitter), 5*time.Second)
 	assert.Equal(t, o.PingInterval+o.PongTimeout+h.Slack(o.PingInterval+o.PongTimeout)+HerdAllowance, bh.Detect)
 	lat := Planned{Kind: KindLatency, Delay: o.PongTimeout / 2}.Bounds(o)
 	assert.False(t, lat.Disconnects)
