@@ -259,6 +259,8 @@ func TestBounds(t *testing.T) {
 	bh := Planned{Kind: KindBlackHole, For: 17 * time.Second}.Bounds(o)
 	assert.Zero(t, bh.Redial, "a dial into the hole may go through when it lifts")
 	assert.Equal(t, h.WorstDelayAfter(o, 17*time.Second)+HerdAllowance, bh.Settle)
+	_, second := o.Backoff.Envelope(2)
+	assert.Equal(t, time.Duration(float64(second)*o.Backoff.Jitter), bh.Spread, "the end releases every stalled dial at once")
 	// The cap is sized for the herd: retries at the cap spread over
 	// cap x jitter, which must hold 5,000 clients at 1,000 a second.
 	assert.GreaterOrEqual(t, time.Duration(float64(o.Backoff.Max)*o.Backoff.Jitter), 5*time.Second)
