@@ -82,7 +82,7 @@ func (c *coord) results() (Stats, reports.Scenario) {
 		fs, firstDials := c.faultStats(w, next, p.For == 0)
 		st.Faults = append(st.Faults, fs)
 		label := fmt.Sprintf("f%d-%s", i+1, w.Kind)
-		b := p.asApplied(w).Bounds(o)
+		b := p.asApplied(w).Bounds(o, n)
 		if !b.Disconnects {
 			ch := reports.Check{Name: label + "-no-reconnect", Want: "0 disconnects", OK: fs.Disconnected == 0,
 				Got: fmt.Sprintf("%d of %d clients disconnected", fs.Disconnected, n)}

@@ -39,7 +39,7 @@ func TestScheduleSeeded(t *testing.T) {
 	for i, p := range a.Faults {
 		assert.Contains(t, Kinds, p.Kind)
 		assert.GreaterOrEqual(t, p.At, prevEnd, "fault %d overlaps the previous one's recovery", i)
-		b := p.Bounds(o)
+		b := p.Bounds(o, 0)
 		prevEnd = p.At + p.For + b.Settle + o.MinHealthyUptime
 		assert.LessOrEqual(t, prevEnd, 2*time.Minute, "fault %d and its recovery fit in the duration", i)
 		_, err := p.Fault()
@@ -240,23 +240,24 @@ func TestBounds(t *testing.T) {
 	_, first := o.Backoff.Envelope(1)
 	goal := o.Backoff.Max + HerdAllowance
 	for _, kind := range []string{KindAbruptClose, KindClose1001, KindClose1012} {
-		b := Planned{Kind: kind}.Bounds(o)
+		b := Planned{Kind: kind}.Bounds(o, 5000)
 		assert.True(t, b.Disconnects, kind)
 		assert.Equal(t, goal, b.Recover, kind)
 		assert.Equal(t, first+o.CloseGrace+HerdAllowance, b.Redial, kind)
 		assert.Equal(t, time.Duration(float64(first)*o.Backoff.Jitter), b.Spread, kind)
 		assert.Equal(t, b.Redial, b.Settle, kind)
+		assert.Equal(t, h.AtOnce+HerdAllowance+5000*CloseCost, b.Detect, "%s: the last of 5,000 close handshakes", kind)
 	}
 	for _, kind := range []string{KindProxyDown, KindServerRestart} {
 		for _, d := range []time.Duration{500 * time.Millisecond, 4 * time.Second, time.Minute} {
-			b := Planned{Kind: kind, For: d}.Bounds(o)
+			b := Planned{Kind: kind, For: d}.Bounds(o, 5000)
 			pending := h.WorstDelayAfter(o, d)
 			assert.Equal(t, pending+HerdAllowance, b.Redial, "%s for %v", kind, d)
 			assert.LessOrEqual(t, b.Redial, goal, "%s for %v: the goal covers any pending delay", kind, d)
 			assert.Equal(t, goal, b.Recover)
 		}
 	}
-	bh := Planned{Kind: KindBlackHole, For: 17 * time.Second}.Bounds(o)
+	bh := Planned{Kind: KindBlackHole, For: 17 * time.Second}.Bounds(o, 5000)
 	assert.Zero(t, bh.Redial, "a dial into the hole may go through when it lifts")
 	assert.Equal(t, h.WorstDelayAfter(o, 17*time.Second)+HerdAllowance, bh.Settle)
 	_, second := o.Backoff.Envelope(2)
@@ -265,7 +266,7 @@ func TestBounds(t *testing.T) {
 	// cap x jitter, which must hold 5,000 clients at 1,000 a second.
 	assert.GreaterOrEqual(t, time.Duration(float64(o.Backoff.Max)*o.Backoff.Jitter), 5*time.Second)
 	assert.Equal(t, o.PingInterval+o.PongTimeout+h.Slack(o.PingInterval+o.PongTimeout)+HerdAllowance, bh.Detect)
-	lat := Planned{Kind: KindLatency, Delay: o.PongTimeout / 2}.Bounds(o)
+	lat := Planned{Kind: KindLatency, Delay: o.PongTimeout / 2}.Bounds(o, 5000)
 	assert.False(t, lat.Disconnects)
 }
 
