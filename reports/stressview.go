@@ -119,7 +119,7 @@ func buildStress(s *Scenario, id string) *stressView {
 			Window: stressWindow(f.StartMS, f.EndMS),
 			Length: grouped(math.Round(f.EndMS - f.StartMS)),
 			Lost:   fmt.Sprintf("%s / %s", grouped(float64(f.Disconnected)), grouped(float64(st.Clients))),
-			Detect: distRow(s, f.Detect, label+"-detect"), Redial: distRow(s, f.Redial, ""),
+			Detect: distRow(s, f.Detect, label+"-detect"), Redial: distRow(s, f.Redial, label+"-redial"),
 			Recover: distRow(s, f.Recover, label+"-recover"), AttemptsMax: "—",
 			PeakReconnects: slices.Max(append([]int{0}, f.ReconnectsPer100ms...)),
 			Failed:         failedChecks(s, label+"-")}

@@ -176,3 +176,15 @@ func TestCDFPoints(t *testing.T) {
 	assert.LessOrEqual(t, len(got), maxCDFPoints)
 	assert.Equal(t, many[len(many)-1], got[len(got)-1], "the last point is kept")
 }
+
+// TestStressRedialTarget: the redial column is held to its fault's redial
+// target like detect and recover.
+func TestStressRedialTarget(t *testing.T) {
+	r := stressResult()
+	s := &r.Scenarios[0]
+	s.Stress.Faults[0].Redial = Distribution{N: 40, P50: 500, P90: 800, P99: 900, Max: 950}
+	s.Targets = append(s.Targets, Target{Name: "f1-proxy-down-redial", Limit: 800})
+	v := buildStress(s, "x")
+	require.NotNil(t, v)
+	assert.Equal(t, distCells{P50: "500", P90: "800", P99: "900", Max: "950", Target: "target: p99 ≤ 800 ms", Over: true}, v.Faults[0].Redial)
+}
