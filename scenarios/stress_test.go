@@ -60,11 +60,11 @@ func TestStress(t *testing.T) {
 	for _, c := range sc.Checks {
 		assert.True(t, c.OK, "%s: got %s, want %s (%s)", c.Name, c.Got, c.Want, c.Margin)
 	}
-	for _, f := range rep.Stats.Faults {
+	for _, f := range sc.Stress.Faults {
 		t.Logf("%-14s lost %d/%d, detect p99 %.0f ms, recover p50 %.0f p99 %.0f max %.0f ms",
 			f.Kind, f.Disconnected, clients, f.Detect.P99, f.Recover.P50, f.Recover.P99, f.Recover.Max)
 	}
-	for _, r := range rep.Stats.Resources {
+	for _, r := range sc.Stress.Resources {
 		t.Logf("%-12s cpu %.1fs, peak rss %d MiB, peak goroutines %d, peak fds %d",
 			r.Process, r.CPUSeconds, r.PeakRSSBytes>>20, r.PeakGoroutines, r.PeakFDs)
 	}

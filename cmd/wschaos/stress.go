@@ -89,7 +89,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "wschaos stress:", err)
 		return exitFail
 	}
-	b, err := json.MarshalIndent(rep.Stats, "", "  ")
+	b, err := json.MarshalIndent(rep.Scenario.Stress, "", "  ")
 	if err == nil {
 		err = os.WriteFile(filepath.Join(*out, stressFile), append(b, '\n'), 0o644)
 	}
@@ -106,7 +106,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func printStress(w io.Writer, rep *stress.Report) {
-	st := rep.Stats
+	st := rep.Scenario.Stress
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FAULT\tAT\tFOR\tLOST CONN\tDETECT p50/p99/max\tREDIAL p50/p99/max\tRECOVER p50/p99/max\tATTEMPTS max\tPEAK READY/100ms")
 	for i, f := range st.Faults {

@@ -18,7 +18,7 @@ const windowMS = 100
 
 // results folds what the run recorded into the aggregates and the result
 // scenario. It runs after every worker has stopped.
-func (c *coord) results() (Stats, reports.Scenario) {
+func (c *coord) results() reports.Scenario {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	o := c.eff
@@ -148,7 +148,8 @@ func (c *coord) results() (Stats, reports.Scenario) {
 			res.Verdict = reports.Fail
 		}
 	}
-	return st, res
+	res.Stress = &st
+	return res
 }
 
 // plural is "1 worker" or "2 workers".

@@ -61,9 +61,9 @@ func (s *sampler) sampleGoroutines() {
 }
 
 func (s *sampler) sample() {
-	g, fds := runtime.NumGoroutine(), countFDs()
+	s.sampleGoroutines()
+	fds := countFDs()
 	s.mu.Lock()
-	s.res.PeakGoroutines = max(s.res.PeakGoroutines, g)
 	if fds < 0 {
 		s.res.PeakFDs = -1
 	} else {

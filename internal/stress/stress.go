@@ -130,11 +130,10 @@ type (
 	Resources    = reports.ProcessResources
 )
 
-// Report is what Run returns: the stress run as one result scenario and
-// the full aggregates.
+// Report is what Run returns: the stress run as one result scenario, whose
+// Stress (never nil) holds the full aggregates.
 type Report struct {
 	Scenario         reports.Scenario
-	Stats            Stats
 	ToxiproxyMode    string
 	ToxiproxyVersion string
 }
@@ -156,9 +155,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	c := newCoord(opts, sched)
 	rep := &Report{}
 	runErr := c.execute(ctx, rep)
-	rep.Stats, rep.Scenario = c.results()
-	st := rep.Stats
-	rep.Scenario.Stress = &st
+	rep.Scenario = c.results()
 	rep.Scenario.DurationMS = msOf(time.Since(started))
 	if runErr != nil {
 		rep.Scenario.Error = runErr.Error()

@@ -216,20 +216,20 @@ func TestRunSmall(t *testing.T) {
 	}
 	assert.Equal(t, reports.Pass, sc.Verdict)
 	assert.Equal(t, ScenarioName, sc.Name)
-	require.NotEmpty(t, rep.Stats.Faults)
-	f := rep.Stats.Faults[0]
+	require.NotNil(t, sc.Stress, "the aggregates travel with the result, for the report")
+	st := sc.Stress
+	require.NotEmpty(t, st.Faults)
+	f := st.Faults[0]
 	assert.Equal(t, KindProxyDown, f.Kind)
 	assert.Equal(t, 40, f.Disconnected)
 	assert.Equal(t, 40, f.Recovered)
 	assert.Equal(t, 40, f.Recover.N)
 	assert.Equal(t, 40, f.Redial.N, "every client dialled again after the mass drop")
-	require.NotNil(t, rep.Scenario.Stress, "the aggregates travel with the result, for the report")
-	assert.Equal(t, rep.Stats.Clients, rep.Scenario.Stress.Clients)
 	assert.NotEmpty(t, f.ReconnectsPer100ms)
-	assert.Positive(t, rep.Stats.Up.Delivered)
-	assert.Positive(t, rep.Stats.Down.Delivered)
-	require.Len(t, rep.Stats.Resources, 3, "the coordinator and two workers")
-	assert.Positive(t, rep.Stats.Resources[0].CPUSeconds)
+	assert.Positive(t, st.Up.Delivered)
+	assert.Positive(t, st.Down.Delivered)
+	require.Len(t, st.Resources, 3, "the coordinator and two workers")
+	assert.Positive(t, st.Resources[0].CPUSeconds)
 	assert.Contains(t, progress.String(), "ready")
 }
 
