@@ -136,6 +136,20 @@ func (c *Client) ackOutbox(seq uint64) {
 	}
 }
 
+// giveUpOutbox empties the outbox and returns what it held, in order: the
+// messages accepted and never acknowledged, which a fatal stop reports to
+// the application rather than dropping them silently.
+func (c *Client) giveUpOutbox() []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Message
+	for _, m := range c.outbox {
+		out = append(out, Message{Seq: m.seq, Body: m.body})
+	}
+	c.outbox, c.obBytes = nil, 0
+	return out
+}
+
 func (c *Client) dropOutbox() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -168,10 +182,13 @@ func (c *Client) emit(ev Event) {
 		slog.Int("attempt", ev.Attempt),
 	}
 	if ev.Cause != "" {
-		attrs = append(attrs, slog.String("cause", ev.Cause), slog.String("class", ev.Class.String()))
+		attrs = append(attrs, slog.String("cause", string(ev.Cause)), slog.String("class", string(ev.Class)))
 	}
 	if ev.Code != 0 {
-		attrs = append(attrs, slog.Int("code", ev.Code))
+		attrs = append(attrs, slog.Int("code", int(ev.Code)))
+	}
+	if ev.Status != 0 {
+		attrs = append(attrs, slog.Int("status", ev.Status))
 	}
 	if ev.Reason != "" {
 		attrs = append(attrs, slog.String("reason", ev.Reason))
@@ -186,10 +203,10 @@ func (c *Client) emit(ev Event) {
 		attrs = append(attrs, slog.Bool("resumed", ev.Resumed), slog.Duration("downtime", ev.Downtime))
 	}
 	if ev.Kind == EventGap {
-		attrs = append(attrs, slog.Uint64("gap", ev.Gap))
+		attrs = append(attrs, slog.Uint64("gap", ev.Gap), slog.Bool("session_lost", ev.SessionLost))
 	}
-	if ev.Detail != "" {
-		attrs = append(attrs, slog.String("detail", ev.Detail))
+	if ev.Kind == EventUndelivered {
+		attrs = append(attrs, slog.Int("undelivered", len(ev.Undelivered)))
 	}
 	c.opts.Logger.LogAttrs(context.Background(), level, "client "+string(ev.Kind), attrs...)
 }
@@ -220,22 +237,26 @@ func (c *Client) run(ctx context.Context) error {
 		c.setState(StateConnecting)
 		c.emit(Event{Kind: EventDialing, Conn: c.connNo, Attempt: c.att()})
 		end := c.runConn(ctx)
-		if end.cause == causeStopped {
+		if end.cause == CauseStopped {
 			return ctx.Err()
 		}
 		if !end.readyAt.IsZero() {
 			c.lostAt = end.at
 		}
-		if end.class == ClassFatal && !c.opts.Quirks.RetryFatal {
-			c.emit(Event{Kind: EventFatal, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Reason: end.reason, Class: end.class})
-			return &FatalError{Cause: end.cause, Code: end.code, Reason: end.reason}
+		if end.class == ClassFatal && !c.opts.quirks.RetryFatal {
+			c.emit(Event{Kind: EventFatal, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Status: end.status, Reason: end.reason, Class: end.class})
+			err := &FatalError{Cause: end.cause, Code: end.code, Status: end.status, Reason: end.reason, Undelivered: c.giveUpOutbox()}
+			if len(err.Undelivered) > 0 {
+				c.emit(Event{Kind: EventUndelivered, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Undelivered: err.Undelivered})
+			}
+			return err
 		}
 		if !end.readyAt.IsZero() && end.at.Sub(end.readyAt) >= c.opts.MinHealthyUptime {
 			c.attempt.Store(0)
 		}
 		c.attempt.Add(1)
 		delay, hint := c.nextDelay(end)
-		c.emit(Event{Kind: EventBackoff, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Class: end.class, NextDelay: delay, Hint: hint})
+		c.emit(Event{Kind: EventBackoff, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Status: end.status, Class: end.class, NextDelay: delay, Hint: hint})
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -252,7 +273,7 @@ func (c *Client) run(ctx context.Context) error {
 func (c *Client) nextDelay(end connEnd) (delay, hint time.Duration) {
 	b := c.opts.Backoff
 	delay = b.Delay(c.att(), c.opts.Rand.Float64())
-	if end.class != ClassRetryHint || c.opts.Quirks.IgnoreHints {
+	if end.class != ClassRetryHint || c.opts.quirks.IgnoreHints {
 		return delay, 0
 	}
 	hint = end.hint

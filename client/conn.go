@@ -13,12 +13,14 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wschaos/wschaos/protocol"
+	"github.com/wschaos/wschaos/result"
 )
 
 // connEnd describes how one attempt ended.
 type connEnd struct {
-	cause   string
-	code    int
+	cause   Cause
+	code    result.CloseCode
+	status  int
 	reason  string
 	class   Class
 	hint    time.Duration // server hint for ClassRetryHint; 0 if none
@@ -126,16 +128,16 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 	})
 	if err != nil {
 		cc.closeRaw()
-		end := connEnd{at: time.Now(), cause: causeDialError, code: 0, reason: err.Error(), class: ClassRetry}
+		end := connEnd{at: time.Now(), cause: CauseDialError, reason: err.Error(), class: ClassRetry}
 		switch {
 		case ctx.Err() != nil:
-			end.cause = causeStopped
+			end.cause = CauseStopped
 		case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
-			end.cause, end.code = causeHTTPStatus, resp.StatusCode
+			end.cause, end.status = CauseHTTPStatus, resp.StatusCode
 			end.reason = http.StatusText(resp.StatusCode)
 			end.class, end.hint = ClassifyHTTP(resp.StatusCode, resp.Header.Get("Retry-After"))
 		case hsCtx.Err() != nil:
-			end.cause = causeHandshakeTimeout
+			end.cause = CauseHandshakeTimeout
 		}
 		c.disconnected(cc, end)
 		return end
@@ -149,7 +151,7 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 	go cc.writeLoop()
 
 	hello := protocol.Envelope{Type: protocol.TypeHello, ClientID: o.ClientID}
-	if c.session != "" && !o.Quirks.NoResume {
+	if c.session != "" && !o.quirks.NoResume {
 		hello.Session, hello.LastSeq = c.session, c.lastIn
 	}
 	cc.write(hello)
@@ -158,10 +160,10 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 	c.disconnected(cc, end)
 	code, reason := websocket.StatusNormalClosure, ""
 	switch end.cause {
-	case causeStopped, causeHeartbeat, causeAckTimeout, causeHandshakeTimeout:
-		code, reason = websocket.StatusGoingAway, end.cause
-	case causeProtocolError:
-		code, reason = websocket.StatusProtocolError, end.cause
+	case CauseStopped, CauseHeartbeat, CauseAckTimeout, CauseHandshakeTimeout:
+		code, reason = websocket.StatusGoingAway, string(end.cause)
+	case CauseProtocolError:
+		code, reason = websocket.StatusProtocolError, string(end.cause)
 	}
 	cc.teardown(code, reason)
 	return end
@@ -170,12 +172,12 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 // disconnected moves to the state that follows end and reports it.
 func (c *Client) disconnected(cc *conn, end connEnd) {
 	switch {
-	case end.cause == causeStopped, end.class == ClassFatal && !c.opts.Quirks.RetryFatal:
+	case end.cause == CauseStopped, end.class == ClassFatal && !c.opts.quirks.RetryFatal:
 		c.setState(StateStopped)
 	default:
 		c.setState(StateBackoff)
 	}
-	c.emit(Event{Kind: EventDisconnected, Conn: cc.no, Attempt: c.att(), Cause: end.cause, Code: end.code, Reason: end.reason, Class: end.class})
+	c.emit(Event{Kind: EventDisconnected, Conn: cc.no, Attempt: c.att(), Cause: end.cause, Code: end.code, Status: end.status, Reason: end.reason, Class: end.class})
 }
 
 // teardown closes the connection without ever waiting on a dead peer: the
@@ -183,7 +185,7 @@ func (c *Client) disconnected(cc *conn, end connEnd) {
 // returns when every goroutine of cc has exited.
 func (cc *conn) teardown(code websocket.StatusCode, reason string) {
 	close(cc.done)
-	if cc.c.opts.Quirks.WaitForDeadPeer {
+	if cc.c.opts.quirks.WaitForDeadPeer {
 		_ = cc.ws.Close(code, reason)
 	} else {
 		closed := make(chan struct{})
@@ -295,7 +297,7 @@ func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) conn
 		ackDue     time.Time
 		unackedIn  int
 	)
-	ending := func(cause string, code int, reason string, class Class, hint time.Duration) connEnd {
+	ending := func(cause Cause, code result.CloseCode, reason string, class Class, hint time.Duration) connEnd {
 		return connEnd{cause: cause, code: code, reason: reason, class: class, hint: hint, at: time.Now(), readyAt: readyAt}
 	}
 	flushAck := func() {
@@ -311,7 +313,7 @@ func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) conn
 		next := hsDeadline
 		if ready {
 			next = now.Add(24 * time.Hour)
-			if !o.Quirks.NoHeartbeat {
+			if !o.quirks.NoHeartbeat {
 				last, lastNs := cc.lastInbound()
 				if pingedFor != lastNs {
 					next = earliest(next, last.Add(o.PingInterval))
@@ -329,7 +331,7 @@ func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) conn
 
 		select {
 		case <-ctx.Done():
-			return ending(causeStopped, 0, ctx.Err().Error(), ClassRetry, 0)
+			return ending(CauseStopped, 0, ctx.Err().Error(), ClassRetry, 0)
 
 		case err := <-cc.werr:
 			// A failed write usually means the connection is gone; a close
@@ -344,7 +346,7 @@ func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) conn
 					break
 				}
 			}
-			return ending(causeWriteError, int(websocket.StatusAbnormalClosure), err.Error(), ClassRetry, 0)
+			return ending(CauseWriteError, result.CloseCode(websocket.StatusAbnormalClosure), err.Error(), ClassRetry, 0)
 
 		case f := <-cc.inbound:
 			if f.err != nil {
@@ -352,23 +354,23 @@ func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) conn
 					end.at, end.readyAt = time.Now(), readyAt
 					return end
 				}
-				return ending(causeReadError, int(websocket.StatusAbnormalClosure), f.err.Error(), ClassRetry, 0)
+				return ending(CauseReadError, result.CloseCode(websocket.StatusAbnormalClosure), f.err.Error(), ClassRetry, 0)
 			}
 			env, err := protocol.Decode(f.data)
 			if err != nil {
-				return ending(causeProtocolError, 0, err.Error(), ClassRetry, 0)
+				return ending(CauseProtocolError, 0, err.Error(), ClassRetry, 0)
 			}
 			switch env.Type {
 			case protocol.TypeWelcome:
 				if ready {
-					return ending(causeProtocolError, 0, "second welcome", ClassRetry, 0)
+					return ending(CauseProtocolError, 0, "second welcome", ClassRetry, 0)
 				}
 				ready, readyAt = true, time.Now()
 				c.welcome(cc, env)
 				c.flushOutbox(cc)
 			case protocol.TypeMsg:
 				if !ready {
-					return ending(causeProtocolError, 0, "msg before welcome", ClassRetry, 0)
+					return ending(CauseProtocolError, 0, "msg before welcome", ClassRetry, 0)
 				}
 				c.deliver(cc, env)
 				unackedIn++
@@ -382,7 +384,7 @@ func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) conn
 			case protocol.TypeEcho:
 				// The server answers echoes; an echo from the server needs nothing.
 			default:
-				return ending(causeProtocolError, 0, "unexpected "+string(env.Type)+" from server", ClassRetry, 0)
+				return ending(CauseProtocolError, 0, "unexpected "+string(env.Type)+" from server", ClassRetry, 0)
 			}
 
 		case <-c.wake:
@@ -394,17 +396,17 @@ func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) conn
 			now := time.Now()
 			if !ready {
 				if !now.Before(hsDeadline) {
-					return ending(causeHandshakeTimeout, 0, "no welcome within "+o.HandshakeTimeout.String(), ClassRetry, 0)
+					return ending(CauseHandshakeTimeout, 0, "no welcome within "+o.HandshakeTimeout.String(), ClassRetry, 0)
 				}
 				continue
 			}
-			if !o.Quirks.NoHeartbeat {
+			if !o.quirks.NoHeartbeat {
 				last, lastNs := cc.lastInbound()
 				if silence := now.Sub(last); silence >= o.PingInterval+o.PongTimeout {
-					return ending(causeHeartbeat, 0, "no inbound frame for "+silence.String(), ClassRetry, 0)
+					return ending(CauseHeartbeat, 0, "no inbound frame for "+silence.String(), ClassRetry, 0)
 				}
 				if sentAt, ok := c.oldestSent(cc.no); ok && now.Sub(sentAt) >= o.AckTimeout {
-					return ending(causeAckTimeout, 0, "msg unacknowledged for "+now.Sub(sentAt).String(), ClassRetry, 0)
+					return ending(CauseAckTimeout, 0, "msg unacknowledged for "+now.Sub(sentAt).String(), ClassRetry, 0)
 				}
 				if pingedFor != lastNs && now.Sub(last) >= o.PingInterval {
 					pingedFor = lastNs
@@ -436,7 +438,7 @@ func closeFrameEnd(err error) (connEnd, bool) {
 		return connEnd{}, false
 	}
 	class, hint := ClassifyClose(int(ce.Code), ce.Reason)
-	return connEnd{cause: causeCloseFrame, code: int(ce.Code), reason: ce.Reason, class: class, hint: hint}, true
+	return connEnd{cause: CauseCloseFrame, code: result.CloseCode(ce.Code), reason: ce.Reason, class: class, hint: hint}, true
 }
 
 // welcome makes the connection Ready: it records the session, settles the
@@ -447,10 +449,10 @@ func (c *Client) welcome(cc *conn, w protocol.Envelope) {
 	reconnect := c.everReady
 	c.everReady = true
 	c.session = w.Session
-	if o.Quirks.ResetBackoffOnConnect {
+	if o.quirks.ResetBackoffOnConnect {
 		c.attempt.Store(0)
 	}
-	if reconnect && o.Quirks.DropOutboxOnReconnect {
+	if reconnect && o.quirks.DropOutboxOnReconnect {
 		c.dropOutbox()
 	}
 	if w.Ack > 0 {
@@ -464,9 +466,9 @@ func (c *Client) welcome(cc *conn, w protocol.Envelope) {
 	c.emit(ev)
 	switch {
 	case w.Gap > 0:
-		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: w.Gap, Detail: "server could not resume every message"})
-	case !w.Resumed && hadSession && !o.Quirks.NoResume:
-		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Detail: "session lost"})
+		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: w.Gap})
+	case !w.Resumed && hadSession && !o.quirks.NoResume:
+		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), SessionLost: true})
 	}
 	if !w.Resumed || w.Gap > 0 {
 		c.lastIn = 0
@@ -479,11 +481,11 @@ func (c *Client) welcome(cc *conn, w protocol.Envelope) {
 // deliver hands an inbound msg to OnMessage once, in order: duplicates are
 // dropped and a jump in sequence is reported as a gap.
 func (c *Client) deliver(cc *conn, m protocol.Envelope) {
-	if m.Seq <= c.lastIn && !c.opts.Quirks.DeliverDuplicates {
+	if m.Seq <= c.lastIn && !c.opts.quirks.DeliverDuplicates {
 		return
 	}
 	if m.Seq > c.lastIn+1 {
-		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: m.Seq - c.lastIn - 1, Detail: "sequence jump"})
+		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: m.Seq - c.lastIn - 1})
 	}
 	c.lastIn = max(c.lastIn, m.Seq)
 	if c.opts.OnMessage != nil {
