@@ -108,6 +108,23 @@ func (e *Env) ToxiproxyVersion(ctx context.Context) string {
 	return v
 }
 
+// AddToxic adds a Toxiproxy toxic to the proxy in front of the server.
+func (e *Env) AddToxic(ctx context.Context, t Toxic) error {
+	return e.Proxy.AddToxic(ctx, chaosnet.Toxic{Name: t.Name, Type: t.Type, Stream: t.Stream, Toxicity: t.Toxicity, Attributes: t.Attributes})
+}
+
+// RemoveToxic removes the toxic named name from the proxy.
+func (e *Env) RemoveToxic(ctx context.Context, name string) error {
+	return e.Proxy.RemoveToxic(ctx, name)
+}
+
+// DisableProxy closes every connection through the proxy with FIN and
+// refuses new ones until EnableProxy.
+func (e *Env) DisableProxy(ctx context.Context) error { return e.Proxy.Disable(ctx) }
+
+// EnableProxy lets connections through the proxy again.
+func (e *Env) EnableProxy(ctx context.Context) error { return e.Proxy.Enable(ctx) }
+
 // Close stops the tap, deletes the proxy, and stops Toxiproxy (embedded) and
 // the fake server, waiting for their goroutines.
 func (e *Env) Close() error {

@@ -162,9 +162,9 @@ var vocabulary = []KindInfo{
 
 	{KindTapConnect, SourceTap, "conn, client, text", "The tap accepted a TCP connection (client is the outside client it belongs to, when known; text the remote address)."},
 	{KindTapRefused, SourceTap, "conn, text", "The tap could not reach upstream; the client's connection is closed with FIN."},
-	{KindTapClientClose, SourceTap, "conn, bytes_up, bytes_down, reset", "The client's side of a tap connection ended (FIN or reset)."},
-	{KindTapUpstreamClose, SourceTap, "conn, bytes_up, bytes_down, reset", "The upstream side of a tap connection ended (FIN or reset)."},
-	{KindTapClosed, SourceTap, "conn, bytes_up, bytes_down, reset, cause", "Both sides of a tap connection are closed; byte counts are final. cause is stopped when the harness closed it."},
+	{KindTapClientClose, SourceTap, "conn, bytes_up, bytes_down, reset, last_down_ms", "The client's side of a tap connection ended (FIN or reset)."},
+	{KindTapUpstreamClose, SourceTap, "conn, bytes_up, bytes_down, reset, last_down_ms", "The upstream side of a tap connection ended (FIN or reset)."},
+	{KindTapClosed, SourceTap, "conn, bytes_up, bytes_down, reset, last_down_ms, cause", "Both sides of a tap connection are closed; byte counts are final. cause is stopped when the harness closed it."},
 
 	{KindLinkStats, SourceLink, "packets", "Packet counters of the userspace link, per direction, so far."},
 
@@ -313,6 +313,10 @@ type Event struct {
 	BytesUp   int64    `json:"bytes_up,omitempty"`
 	BytesDown int64    `json:"bytes_down,omitempty"`
 	Reset     bool     `json:"reset,omitempty"`
+	// LastDownMS, on the tap's close events, is when the tap last relayed
+	// bytes towards the client (0 if it never did): the end of what the
+	// client could observe of the connection.
+	LastDownMS float64 `json:"last_down_ms,omitempty"`
 	// Fault is the 1-based number of the fault in the schedule, on
 	// fault-start and fault-end.
 	Fault   int          `json:"fault,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wschaos/wschaos/client"
+	"github.com/wschaos/wschaos/internal/quirks"
 )
 
 // Mutant is a deliberately broken variant of the reference client, built
@@ -17,12 +18,18 @@ type Mutant struct {
 	CaughtBy map[string]string
 }
 
+// quirk is a Mutate that switches on deliberate defects through the
+// client's internal hook.
+func quirk(q quirks.Set) func(*client.Options) {
+	return func(o *client.Options) { quirks.Attach(o, q) }
+}
+
 // Mutants returns the built-in mutant clients.
 func Mutants() []Mutant {
 	return []Mutant{
 		{
 			Name: "NoHeartbeat", Description: "never pings and never declares a silent connection dead",
-			Mutate:   func(o *client.Options) { o.Quirks.NoHeartbeat = true },
+			Mutate:   quirk(quirks.Set{NoHeartbeat: true}),
 			CaughtBy: map[string]string{"BlackHoleHalfOpen": "detect", "MutedPongs": "detect"},
 		},
 		{
@@ -50,38 +57,38 @@ func Mutants() []Mutant {
 		},
 		{
 			Name: "BackoffResetOnConnect", Description: "resets its backoff as soon as a connection opens, so a flapping server keeps it fast",
-			Mutate:   func(o *client.Options) { o.Quirks.ResetBackoffOnConnect = true },
+			Mutate:   quirk(quirks.Set{ResetBackoffOnConnect: true}),
 			CaughtBy: map[string]string{"Flapping": "backoff-not-reset"},
 		},
 		{
 			Name: "RetryFatal", Description: "retries after 401 and 'logged out' instead of stopping",
-			Mutate:   func(o *client.Options) { o.Quirks.RetryFatal = true },
+			Mutate:   quirk(quirks.Set{RetryFatal: true}),
 			CaughtBy: map[string]string{"Reject401": "no-retry-after-fatal", "LoggedOut4401": "no-retry-after-fatal"},
 		},
 		{
 			Name: "IgnoreRetryAfter", Description: "ignores Retry-After and the 1013 hint",
-			Mutate:   func(o *client.Options) { o.Quirks.IgnoreHints = true },
+			Mutate:   quirk(quirks.Set{IgnoreHints: true}),
 			CaughtBy: map[string]string{"Reject429RetryAfter": "waits-hint", "TryAgainLater1013": "waits-hint"},
 		},
 		{
 			Name: "DropOutbox", Description: "discards unacknowledged messages on reconnect",
-			Mutate:   func(o *client.Options) { o.Quirks.DropOutboxOnReconnect = true },
+			Mutate:   quirk(quirks.Set{DropOutboxOnReconnect: true}),
 			CaughtBy: map[string]string{"BlackHoleHalfOpen": "continuity"},
 		},
 		{
 			Name: "NoResume", Description: "never resumes its session: what was pushed while it was away is lost",
-			Mutate:   func(o *client.Options) { o.Quirks.NoResume = true },
+			Mutate:   quirk(quirks.Set{NoResume: true}),
 			CaughtBy: map[string]string{"LongOutage": "continuity"},
 		},
 		{
 			Name: "DeliverDuplicates", Description: "hands the application every copy a server replays",
-			Mutate:   func(o *client.Options) { o.Quirks.DeliverDuplicates = true },
+			Mutate:   quirk(quirks.Set{DeliverDuplicates: true}),
 			CaughtBy: map[string]string{"ResumeOverlap": "continuity"},
 		},
 		{
 			Name: "WaitForDeadPeer", Description: "waits for the close handshake to finish, however long the peer takes",
-			Mutate:   func(o *client.Options) { o.Quirks.WaitForDeadPeer = true },
-			CaughtBy: map[string]string{"BlackHoleHalfOpen": "redial-after-loss"},
+			Mutate:   quirk(quirks.Set{WaitForDeadPeer: true}),
+			CaughtBy: map[string]string{"BlackHoleHalfOpen": "redial-after-loss", "SlowClose": "redial-after-loss"},
 		},
 	}
 }

@@ -34,6 +34,10 @@ type TapEvent struct {
 	// (ECONNRESET, or EPIPE on a write). On "closed" it reports that either side
 	// did.
 	Reset bool
+	// LastDown is, on the close events, when the tap last wrote bytes to
+	// the client; zero if it never did. What the client could observe of
+	// the connection ends there.
+	LastDown time.Time
 	// Stopped reports, on tap-closed, that the tap itself closed the
 	// connection (Close), so its end is no one else's doing.
 	Stopped bool
@@ -54,6 +58,7 @@ type TapEvent struct {
 // ECONNREFUSED, and the tap reports "upstream-refused".
 type Tap struct {
 	upstream string
+	epoch    time.Time // origin of the relays' atomic clocks
 	ln       *net.TCPListener
 	onEvent  func(TapEvent)
 	ctx      context.Context // cancelled by Close: stops upstream dials
@@ -92,6 +97,7 @@ func NewTap(upstream string, onEvent func(TapEvent)) (*Tap, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Tap{
 		upstream: upstream,
+		epoch:    time.Now(),
 		ln:       ln,
 		onEvent:  onEvent,
 		ctx:      ctx,
@@ -185,6 +191,9 @@ type relay struct {
 	client string
 	conns  [2]*net.TCPConn // by side; conns[upstreamSide] is nil until dialled
 	bytes  [2]atomic.Int64 // bytes written to side: [upstreamSide] is BytesUp
+	// lastDown is when bytes were last written to the client, in
+	// nanoseconds since the tap's epoch; 0 if never.
+	lastDown atomic.Int64
 
 	mu       sync.Mutex
 	ended    [2]bool // the side's end was reported
@@ -194,13 +203,17 @@ type relay struct {
 }
 
 func (r *relay) event(kind result.Kind) TapEvent {
-	return TapEvent{
+	ev := TapEvent{
 		Conn:      r.id,
 		Kind:      kind,
 		Client:    r.client,
 		BytesUp:   r.bytes[upstreamSide].Load(),
 		BytesDown: r.bytes[clientSide].Load(),
 	}
+	if ns := r.lastDown.Load(); ns != 0 && kind != result.KindTapConnect {
+		ev.LastDown = r.t.epoch.Add(time.Duration(ns))
+	}
+	return ev
 }
 
 func (t *Tap) serve(c *net.TCPConn) {
@@ -302,11 +315,16 @@ func (r *relay) pipe(dst, src side) {
 				r.bytes[dst].Add(int64(-n))
 			} else if w, werr := r.conns[dst].Write(buf[:n]); werr != nil {
 				r.bytes[dst].Add(int64(w - n))
+				if w > 0 && dst == clientSide {
+					r.lastDown.Store(int64(time.Since(r.t.epoch)))
+				}
 				r.end(dst, werr)
 				if dst != clientSide {
 					return
 				}
 				// The client is gone but the proxy is not: drain it.
+			} else if dst == clientSide {
+				r.lastDown.Store(int64(time.Since(r.t.epoch)))
 			}
 		}
 		if rerr != nil {

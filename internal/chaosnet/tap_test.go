@@ -30,6 +30,10 @@ func TestTapRelaysAndReportsCloses(t *testing.T) {
 	require.Equal(t, []result.Kind{result.KindTapClientClose, result.KindTapUpstreamClose, result.KindTapClosed}, kinds(got))
 	assert.Equal(t, TapEvent{Conn: 1, Kind: result.KindTapClientClose, Client: c.LocalAddr().String(), BytesUp: 5, BytesDown: 5},
 		withoutTime(got[0]))
+	// The echo was the last thing written to the client, before it
+	// half-closed.
+	assert.False(t, got[0].LastDown.IsZero())
+	assert.False(t, got[0].LastDown.After(got[0].Time), "last bytes down at %v, after the close at %v", got[0].LastDown, got[0].Time)
 	last := got[2]
 	assert.Equal(t, int64(5), last.BytesUp)
 	assert.Equal(t, int64(5), last.BytesDown)
@@ -42,7 +46,7 @@ func TestTapRelaysAndReportsCloses(t *testing.T) {
 }
 
 func withoutTime(ev TapEvent) TapEvent {
-	ev.Time = time.Time{}
+	ev.Time, ev.LastDown = time.Time{}, time.Time{}
 	return ev
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/harness"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // Case is one scenario and how to derive its true figures.
@@ -20,7 +20,7 @@ type Case struct {
 	// window the run recorded, and pairs them with the measured ones. stalled
 	// is the machine's longest stall between two moments of the timeline, in
 	// ms.
-	figures func(res reports.Scenario, stalled func(fromMS, toMS float64) float64) ([]Figure, error)
+	figures func(res result.Scenario, stalled func(fromMS, toMS float64) float64) ([]Figure, error)
 }
 
 // Name is the scenario's name.
@@ -30,7 +30,7 @@ func (c Case) Name() string { return c.Scenario.Name }
 // timer probe running alongside to measure how late the machine ran. It
 // fails when the run cannot be judged: the scenario did not run, or
 // measured nothing.
-func (c Case) Run(ctx context.Context, opts harness.RunOptions) (reports.Scenario, []Figure, error) {
+func (c Case) Run(ctx context.Context, opts harness.RunOptions) (result.Scenario, []Figure, error) {
 	p := startProbe()
 	// The recorder's time origin is set as Run starts: within
 	// microseconds of this.
@@ -45,12 +45,12 @@ func (c Case) Run(ctx context.Context, opts harness.RunOptions) (reports.Scenari
 	return res, figs, err
 }
 
-func judgeable(name string, res reports.Scenario) error {
+func judgeable(name string, res result.Scenario) error {
 	if res.Error != "" {
 		return fmt.Errorf("groundtruth: %s did not run: %s", name, res.Error)
 	}
 	for _, ch := range res.Checks {
-		if !ch.OK && (ch.Name == "valid-run" || ch.Name == "faults-applied") {
+		if ch.Failed() && (ch.Name == "valid-run" || ch.Name == "faults-applied") {
 			return fmt.Errorf("groundtruth: %s: invalid run: %s", name, ch.Got)
 		}
 	}
@@ -135,7 +135,7 @@ func (s scaled) push() time.Duration { return s.d(20 * time.Millisecond) }
 func (s scaled) scenario(name string, f harness.Fault, check func(o client.Options) harness.Check) harness.Scenario {
 	return harness.Scenario{
 		Name:         name,
-		Description:  "ground truth: " + f.Detail,
+		Description:  "ground truth: " + f.Text,
 		Client:       s.profile(),
 		Server:       fakeserver.Options{PushInterval: s.push()},
 		SendInterval: -1, // the pushes are the only inbound frames
@@ -157,15 +157,12 @@ func (s scaled) blackHole() Case {
 	o := s.profile()
 	bound := o.PingInterval + o.PongTimeout
 	sc := s.scenario("BlackHole", harness.BlackHole(s.d(300*time.Millisecond), s.d(600*time.Millisecond)),
-		func(o client.Options) harness.Check {
-			b := o.PingInterval + o.PongTimeout
-			return harness.DetectWithin(b+harness.Slack(b), "PingInterval + PongTimeout, + slack")
-		})
-	return Case{Scenario: sc, figures: func(res reports.Scenario, stalled func(from, to float64) float64) ([]Figure, error) {
+		func(o client.Options) harness.Check { return harness.DetectSilenceWithin(harness.HeartbeatBound(o)) })
+	return Case{Scenario: sc, figures: func(res result.Scenario, stalled func(from, to float64) float64) ([]Figure, error) {
 		tl := timeline(res)
 		m := tl.Measure("c1")
-		det := m.Detect(tl)
-		if det == nil {
+		det, silence := m.Detect(tl), m.DetectFromSilence()
+		if det == nil || silence == nil {
 			return nil, errors.New("groundtruth: BlackHole: the client never declared the connection lost")
 		}
 		start := tl.FaultStart()
@@ -173,7 +170,7 @@ func (s scaled) blackHole() Case {
 		// detection: no workload (so no acks) and no pings before the fault.
 		last := math.NaN()
 		for _, e := range tl.ClientEvents("c1") {
-			if e.Kind == harness.KindReceived && e.TMS <= *m.DetectedAt {
+			if e.Kind == result.KindReceived && e.TMS <= *m.DetectedAt {
 				last = e.TMS
 			}
 		}
@@ -188,6 +185,8 @@ func (s scaled) blackHole() Case {
 				Why: fmt.Sprintf("PingInterval + PongTimeout %v after the last inbound frame, at most one push interval %v before the fault", bound, s.push())},
 			{Name: "detect-exact", Got: *det, Lo: exact, Hi: exact, Tol: Tolerance(exact, s.k), Stall: stall,
 				Why: fmt.Sprintf("PingInterval + PongTimeout %v after the last push delivered (%.1f ms), minus the fault start (%.1f ms)", bound, last, start)},
+			{Name: "detect-from-silence", Got: *silence, Lo: b, Hi: b, Tol: Tolerance(b, s.k), Stall: stall,
+				Why: fmt.Sprintf("PingInterval + PongTimeout %v after the last inbound frame, as the harness measures the silence", bound)},
 		}, nil
 	}}
 }
@@ -207,8 +206,10 @@ func retryInstants(b client.Backoff, upTo time.Duration) []time.Duration {
 func (s scaled) proxyDown(name string, outage time.Duration) Case {
 	o := s.profile()
 	sc := s.scenario(name, harness.ProxyDown(s.d(300*time.Millisecond), s.d(outage)),
-		func(o client.Options) harness.Check { return harness.RecoverWithin(o.Backoff.Max, "one capped delay") })
-	return Case{Scenario: sc, figures: func(res reports.Scenario, stalled func(from, to float64) float64) ([]Figure, error) {
+		func(o client.Options) harness.Check {
+			return harness.RecoverWithin(harness.NewBound(o.Backoff.Max, "one capped delay"))
+		})
+	return Case{Scenario: sc, figures: func(res result.Scenario, stalled func(from, to float64) float64) ([]Figure, error) {
 		tl := timeline(res)
 		m := tl.Measure("c1")
 		det, rec := m.Detect(tl), m.Recover(tl)
@@ -246,7 +247,7 @@ func (s scaled) proxyDown(name string, outage time.Duration) Case {
 	}}
 }
 
-func timeline(res reports.Scenario) *harness.Timeline {
+func timeline(res result.Scenario) *harness.Timeline {
 	return &harness.Timeline{Events: res.Timeline, Faults: res.Faults, Clients: []string{"c1"}}
 }
 
