@@ -283,142 +283,180 @@ func (cc *conn) ping() {
 	}()
 }
 
+// connState is one connection's state while it is served: whether it is
+// ready, the heartbeat's and the acks' bookkeeping. It lives on Run's
+// goroutine only.
+type connState struct {
+	c          *Client
+	cc         *conn
+	hsDeadline time.Time
+	ready      bool
+	readyAt    time.Time
+	pingedFor  int64 // the lastIn value a ping was sent for; -1 for none
+	ackPending bool
+	ackDue     time.Time
+	unackedIn  int
+}
+
 // serve runs the connection's state machine on Run's goroutine until the
 // connection ends. A single timer is re-armed to the exact next deadline
 // (handshake, ping, heartbeat, ack timeout, ack flush), so detection happens
 // exactly PingInterval+PongTimeout after the last inbound frame.
 func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) connEnd {
-	o := &c.opts
-	var (
-		ready      bool
-		readyAt    time.Time
-		pingedFor  int64 = -1 // the lastIn value a ping was sent for
-		ackPending bool
-		ackDue     time.Time
-		unackedIn  int
-	)
-	ending := func(cause Cause, code result.CloseCode, reason string, class Class, hint time.Duration) connEnd {
-		return connEnd{cause: cause, code: code, reason: reason, class: class, hint: hint, at: time.Now(), readyAt: readyAt}
-	}
-	flushAck := func() {
-		if c.lastIn > 0 {
-			cc.write(protocol.Envelope{Type: protocol.TypeAck, Seq: c.lastIn})
-		}
-		ackPending, unackedIn = false, 0
-	}
+	s := &connState{c: c, cc: cc, hsDeadline: hsDeadline, pingedFor: -1}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		now := time.Now()
-		next := hsDeadline
-		if ready {
-			next = now.Add(24 * time.Hour)
-			if !o.quirks.NoHeartbeat {
-				last, lastNs := cc.lastInbound()
-				if pingedFor != lastNs {
-					next = earliest(next, last.Add(o.PingInterval))
-				}
-				next = earliest(next, last.Add(o.PingInterval+o.PongTimeout))
-				if sentAt, ok := c.oldestSent(cc.no); ok {
-					next = earliest(next, sentAt.Add(o.AckTimeout))
-				}
-			}
-			if ackPending {
-				next = earliest(next, ackDue)
-			}
-		}
-		timer.Reset(next.Sub(now))
-
+		timer.Reset(s.nextDeadline(now).Sub(now))
 		select {
 		case <-ctx.Done():
-			return ending(CauseStopped, 0, ctx.Err().Error(), ClassRetry, 0)
-
+			return s.ending(CauseStopped, 0, ctx.Err().Error(), ClassRetry, 0)
 		case err := <-cc.werr:
-			// A failed write usually means the connection is gone; a close
-			// frame the reader got meanwhile says more, so let it finish.
-			cc.closeRaw()
-			for f := range cc.inbound {
-				if f.err != nil {
-					if end, ok := closeFrameEnd(f.err); ok {
-						end.at, end.readyAt = time.Now(), readyAt
-						return end
-					}
-					break
-				}
-			}
-			return ending(CauseWriteError, result.CloseCode(websocket.StatusAbnormalClosure), err.Error(), ClassRetry, 0)
-
+			return s.writeFailed(err)
 		case f := <-cc.inbound:
-			if f.err != nil {
-				if end, ok := closeFrameEnd(f.err); ok {
-					end.at, end.readyAt = time.Now(), readyAt
-					return end
-				}
-				return ending(CauseReadError, result.CloseCode(websocket.StatusAbnormalClosure), f.err.Error(), ClassRetry, 0)
+			if end, over := s.inbound(f); over {
+				return end
 			}
-			env, err := protocol.Decode(f.data)
-			if err != nil {
-				return ending(CauseProtocolError, 0, err.Error(), ClassRetry, 0)
-			}
-			switch env.Type {
-			case protocol.TypeWelcome:
-				if ready {
-					return ending(CauseProtocolError, 0, "second welcome", ClassRetry, 0)
-				}
-				ready, readyAt = true, time.Now()
-				c.welcome(cc, env)
-				c.flushOutbox(cc)
-			case protocol.TypeMsg:
-				if !ready {
-					return ending(CauseProtocolError, 0, "msg before welcome", ClassRetry, 0)
-				}
-				c.deliver(cc, env)
-				unackedIn++
-				if unackedIn >= ackBatch {
-					flushAck()
-				} else if !ackPending {
-					ackPending, ackDue = true, time.Now().Add(o.AckDelay)
-				}
-			case protocol.TypeAck:
-				c.ackOutbox(env.Seq)
-			case protocol.TypeEcho:
-				// The server answers echoes; an echo from the server needs nothing.
-			default:
-				return ending(CauseProtocolError, 0, "unexpected "+string(env.Type)+" from server", ClassRetry, 0)
-			}
-
 		case <-c.wake:
-			if ready {
+			if s.ready {
 				c.flushOutbox(cc)
 			}
-
 		case <-timer.C:
-			now := time.Now()
-			if !ready {
-				if !now.Before(hsDeadline) {
-					return ending(CauseHandshakeTimeout, 0, "no welcome within "+o.HandshakeTimeout.String(), ClassRetry, 0)
-				}
-				continue
-			}
-			if !o.quirks.NoHeartbeat {
-				last, lastNs := cc.lastInbound()
-				if silence := now.Sub(last); silence >= o.PingInterval+o.PongTimeout {
-					return ending(CauseHeartbeat, 0, "no inbound frame for "+silence.String(), ClassRetry, 0)
-				}
-				if sentAt, ok := c.oldestSent(cc.no); ok && now.Sub(sentAt) >= o.AckTimeout {
-					return ending(CauseAckTimeout, 0, "msg unacknowledged for "+now.Sub(sentAt).String(), ClassRetry, 0)
-				}
-				if pingedFor != lastNs && now.Sub(last) >= o.PingInterval {
-					pingedFor = lastNs
-					c.emit(Event{Kind: EventPing, Conn: cc.no, Attempt: c.att()})
-					cc.ping()
-				}
-			}
-			if ackPending && !now.Before(ackDue) {
-				flushAck()
+			if end, over := s.deadline(time.Now()); over {
+				return end
 			}
 		}
 	}
+}
+
+func (s *connState) ending(cause Cause, code result.CloseCode, reason string, class Class, hint time.Duration) connEnd {
+	return connEnd{cause: cause, code: code, reason: reason, class: class, hint: hint, at: time.Now(), readyAt: s.readyAt}
+}
+
+// nextDeadline is the earliest moment something is due: the handshake
+// deadline before ready, then the next ping, the heartbeat's and the ack
+// timeout's deadlines and the ack flush.
+func (s *connState) nextDeadline(now time.Time) time.Time {
+	o := &s.c.opts
+	if !s.ready {
+		return s.hsDeadline
+	}
+	next := now.Add(24 * time.Hour)
+	if !o.quirks.NoHeartbeat {
+		last, lastNs := s.cc.lastInbound()
+		if s.pingedFor != lastNs {
+			next = earliest(next, last.Add(o.PingInterval))
+		}
+		next = earliest(next, last.Add(o.PingInterval+o.PongTimeout))
+		if sentAt, ok := s.c.oldestSent(s.cc.no); ok {
+			next = earliest(next, sentAt.Add(o.AckTimeout))
+		}
+	}
+	if s.ackPending {
+		next = earliest(next, s.ackDue)
+	}
+	return next
+}
+
+// writeFailed ends the connection after a failed write. A failed write
+// usually means the connection is gone; a close frame the reader got
+// meanwhile says more, so the reader is let finish.
+func (s *connState) writeFailed(err error) connEnd {
+	s.cc.closeRaw()
+	for f := range s.cc.inbound {
+		if f.err != nil {
+			if end, ok := closeFrameEnd(f.err); ok {
+				end.at, end.readyAt = time.Now(), s.readyAt
+				return end
+			}
+			break
+		}
+	}
+	return s.ending(CauseWriteError, result.CloseCode(websocket.StatusAbnormalClosure), err.Error(), ClassRetry, 0)
+}
+
+// inbound handles one frame from the reader; over is true when it ends the
+// connection.
+func (s *connState) inbound(f frame) (end connEnd, over bool) {
+	c, cc := s.c, s.cc
+	if f.err != nil {
+		if end, ok := closeFrameEnd(f.err); ok {
+			end.at, end.readyAt = time.Now(), s.readyAt
+			return end, true
+		}
+		return s.ending(CauseReadError, result.CloseCode(websocket.StatusAbnormalClosure), f.err.Error(), ClassRetry, 0), true
+	}
+	env, err := protocol.Decode(f.data)
+	if err != nil {
+		return s.ending(CauseProtocolError, 0, err.Error(), ClassRetry, 0), true
+	}
+	switch env.Type {
+	case protocol.TypeWelcome:
+		if s.ready {
+			return s.ending(CauseProtocolError, 0, "second welcome", ClassRetry, 0), true
+		}
+		s.ready, s.readyAt = true, time.Now()
+		c.welcome(cc, env)
+		c.flushOutbox(cc)
+	case protocol.TypeMsg:
+		if !s.ready {
+			return s.ending(CauseProtocolError, 0, "msg before welcome", ClassRetry, 0), true
+		}
+		c.deliver(cc, env)
+		s.unackedIn++
+		if s.unackedIn >= ackBatch {
+			s.flushAck()
+		} else if !s.ackPending {
+			s.ackPending, s.ackDue = true, time.Now().Add(c.opts.AckDelay)
+		}
+	case protocol.TypeAck:
+		c.ackOutbox(env.Seq)
+	case protocol.TypeEcho:
+		// The server answers echoes; an echo from the server needs nothing.
+	default:
+		return s.ending(CauseProtocolError, 0, "unexpected "+string(env.Type)+" from server", ClassRetry, 0), true
+	}
+	return connEnd{}, false
+}
+
+// flushAck acknowledges every inbound message so far.
+func (s *connState) flushAck() {
+	if s.c.lastIn > 0 {
+		s.cc.write(protocol.Envelope{Type: protocol.TypeAck, Seq: s.c.lastIn})
+	}
+	s.ackPending, s.unackedIn = false, 0
+}
+
+// deadline acts on whatever is due at now: the handshake timeout, the
+// heartbeat, the ack timeout, a ping, an ack flush. over is true when it
+// ends the connection.
+func (s *connState) deadline(now time.Time) (end connEnd, over bool) {
+	c, cc, o := s.c, s.cc, &s.c.opts
+	if !s.ready {
+		if !now.Before(s.hsDeadline) {
+			return s.ending(CauseHandshakeTimeout, 0, "no welcome within "+o.HandshakeTimeout.String(), ClassRetry, 0), true
+		}
+		return connEnd{}, false
+	}
+	if !o.quirks.NoHeartbeat {
+		last, lastNs := cc.lastInbound()
+		if silence := now.Sub(last); silence >= o.PingInterval+o.PongTimeout {
+			return s.ending(CauseHeartbeat, 0, "no inbound frame for "+silence.String(), ClassRetry, 0), true
+		}
+		if sentAt, ok := c.oldestSent(cc.no); ok && now.Sub(sentAt) >= o.AckTimeout {
+			return s.ending(CauseAckTimeout, 0, "msg unacknowledged for "+now.Sub(sentAt).String(), ClassRetry, 0), true
+		}
+		if s.pingedFor != lastNs && now.Sub(last) >= o.PingInterval {
+			s.pingedFor = lastNs
+			c.emit(Event{Kind: EventPing, Conn: cc.no, Attempt: c.att()})
+			cc.ping()
+		}
+	}
+	if s.ackPending && !now.Before(s.ackDue) {
+		s.flushAck()
+	}
+	return connEnd{}, false
 }
 
 // ackBatch is how many inbound messages make the client ack at once.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/result"
 )
 
@@ -50,8 +51,19 @@ func timeTarget(name string, b Bound) result.Target {
 
 // budgetCheck holds every client's figure to a time bound.
 func budgetCheck(name string, b Bound, figure func(tl *Timeline, m ClientMeasure) *float64) Check {
-	t := timeTarget(name, b)
-	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
+	return budgetCheckAt(name, b, nil, figure)
+}
+
+// budgetCheckAt is budgetCheck with a bound that depends on the faults as
+// they took effect: the target states b, and the check holds the clients
+// to boundAt(tl) when it is set.
+func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figure func(tl *Timeline, m ClientMeasure) *float64) Check {
+	stated := timeTarget(name, b)
+	return Check{Target: stated, Eval: func(tl *Timeline) result.Check {
+		t := stated
+		if boundAt != nil && !isNaN(tl.FaultEnd()) {
+			t = timeTarget(name, boundAt(tl))
+		}
 		if len(tl.Clients) == 0 {
 			return notApplicable(t, "no client ran")
 		}
@@ -113,6 +125,23 @@ func DetectSilenceWithin(b Bound) Check {
 // done, within b of the fault end.
 func RecoverWithin(b Bound) Check {
 	return budgetCheck("recover", b, func(tl *Timeline, m ClientMeasure) *float64 { return m.Recover(tl) })
+}
+
+// RecoverAfterOutage requires every client to be ready again within the
+// longest backoff delay that can be pending when the outage ends, plus one
+// handshake (scaled by k). The target states it for the scheduled outage;
+// the check holds the clients to the outage they really had, from the
+// first fault's issue to the last fault's end, which a loaded machine or a
+// slow Toxiproxy call can make longer than scheduled.
+func RecoverAfterOutage(o client.Options, scheduled time.Duration, k Scale) Check {
+	return budgetCheckAt("recover", Recovery(o, scheduled, k), func(tl *Timeline) Bound {
+		applied := time.Duration((tl.FaultEnd() - tl.faultIssued()) * float64(time.Millisecond))
+		b := Recovery(o, max(applied, scheduled), k)
+		if applied > scheduled {
+			b.Reason += fmt.Sprintf(" (the outage as it took effect: %v, scheduled %v)", applied.Round(time.Millisecond), scheduled)
+		}
+		return b
+	}, func(tl *Timeline, m ClientMeasure) *float64 { return m.Recover(tl) })
 }
 
 // NoReconnect requires every client to keep its connection throughout.

@@ -158,15 +158,20 @@ func (t *Tap) accept() {
 			}
 			continue
 		}
+		// The connect is stamped here, not when its goroutine first runs:
+		// on a loaded machine that can be tens of milliseconds later.
+		at := time.Now()
 		t.wg.Add(1)
-		go t.serve(c)
+		go t.serve(c, at)
 	}
 }
 
 func (t *Tap) emit(ev TapEvent) {
 	t.evMu.Lock()
 	defer t.evMu.Unlock()
-	ev.Time = time.Now()
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
 	t.onEvent(ev)
 }
 
@@ -216,13 +221,15 @@ func (r *relay) event(kind result.Kind) TapEvent {
 	return ev
 }
 
-func (t *Tap) serve(c *net.TCPConn) {
+func (t *Tap) serve(c *net.TCPConn, acceptedAt time.Time) {
 	defer t.wg.Done()
 	t.live.Add(1)
 
 	r := &relay{t: t, id: t.nextID.Add(1), client: c.RemoteAddr().String()}
 	r.conns[clientSide] = c
-	t.emit(r.event(result.KindTapConnect))
+	connect := r.event(result.KindTapConnect)
+	connect.Time = acceptedAt
+	t.emit(connect)
 
 	t.mu.Lock()
 	if t.closed {
