@@ -125,15 +125,7 @@ func buildCDF(s *result.Scenario, sp *result.Spread, missing int) *cdfChart {
 	if len(pts) == 0 {
 		return nil
 	}
-	var marks []cdfMarkAt
-	if d := sp.Recover; d.N > 0 {
-		for _, m := range []cdfMarkAt{{p: 50, ms: d.P50}, {p: 90, ms: d.P90}, {p: 99, ms: d.P99}} {
-			if f, ok := fractionAt(pts, m.ms); ok {
-				m.frac = f
-				marks = append(marks, m)
-			}
-		}
-	}
+	marks := percentileMarks(pts, sp.Recover)
 	var budget *cdfBudget
 	if limit, ok := targetLimit(s, "recover"); ok {
 		budget = &cdfBudget{ms: limit, label: "recover budget"}
@@ -143,6 +135,23 @@ func buildCDF(s *result.Scenario, sp *result.Spread, missing int) *cdfChart {
 	c.XTitle = "recovery time after the fault's end (ms) → share of clients recovered"
 	c.Missing = missing
 	return c
+}
+
+// percentileMarks places d's p50, p90 and p99 on the curve through pts,
+// where the curve reads at each: the figures are the result's, the height
+// is where the drawn curve stands.
+func percentileMarks(pts []result.CDFPoint, d result.Distribution) []cdfMarkAt {
+	if d.N <= 0 {
+		return nil
+	}
+	var marks []cdfMarkAt
+	for _, m := range []cdfMarkAt{{p: 50, ms: d.P50}, {p: 90, ms: d.P90}, {p: 99, ms: d.P99}} {
+		if f, ok := fractionAt(pts, m.ms); ok {
+			m.frac = f
+			marks = append(marks, m)
+		}
+	}
+	return marks
 }
 
 // fractionAt reads the curve through pts at ms: the fraction of the last

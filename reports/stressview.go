@@ -200,13 +200,7 @@ func buildStressCharts(s *result.Scenario, f *result.StressFault, label, id stri
 	for i := range pts {
 		pts[i].Fraction *= share
 	}
-	var marks []cdfMarkAt
-	if n := f.Recover.N; n > 0 && len(pts) > 0 {
-		for _, p := range []struct{ p, v float64 }{{50, f.Recover.P50}, {90, f.Recover.P90}, {99, f.Recover.P99}} {
-			k := math.Ceil(p.p / 100 * float64(n))
-			marks = append(marks, cdfMarkAt{p: p.p, ms: p.v, frac: k / float64(n) * share})
-		}
-	}
+	marks := percentileMarks(pts, f.Recover)
 	var budget *cdfBudget
 	if lim, ok := targetLimit(s, label+"-recover"); ok {
 		budget = &cdfBudget{ms: lim, label: "recover target, p99"}
