@@ -160,11 +160,7 @@ func (d *eventDrawer) title(e *result.Event) string {
 		return ""
 	}
 	d.titlesUsed++
-	t := e.String()
-	if e.Via == result.ViaWire {
-		t += " · from the wire"
-	}
-	return t
+	return e.String() // which ends "(via wire)" for an event from the wire
 }
 
 // finish closes the rails still open at the end and stores the tick paths.
