@@ -127,7 +127,7 @@ func (v verdictView) Banner() string {
 	case "fail":
 		return "✗ FAIL"
 	case "interrupted":
-		return "⏸ INTERRUPTED"
+		return "⚠ INTERRUPTED"
 	}
 	return strings.ToUpper(v.Word)
 }

@@ -129,7 +129,7 @@ func TestBanner(t *testing.T) {
 	for v, want := range map[result.Verdict]string{
 		result.Pass:          `<header class="banner pass" id="top">` + "\n" + `<div class="inner">` + "\n" + `<h1>✓ PASS</h1>`,
 		result.Fail:          `<header class="banner fail" id="top">` + "\n" + `<div class="inner">` + "\n" + `<h1>✗ FAIL</h1>`,
-		result.Interrupted:   `<header class="banner interrupted" id="top">` + "\n" + `<div class="inner">` + "\n" + `<h1>⏸ INTERRUPTED</h1>`,
+		result.Interrupted:   `<header class="banner interrupted" id="top">` + "\n" + `<div class="inner">` + "\n" + `<h1>⚠ INTERRUPTED</h1>`,
 		result.NotApplicable: `<header class="banner na" id="top">` + "\n" + `<div class="inner">` + "\n" + `<h1>N/A</h1>`,
 	} {
 		r := fixedResult()
