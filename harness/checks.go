@@ -110,7 +110,7 @@ func DetectWithin(b Bound) Check {
 // within b of the last frame it received: what a heartbeat promises. A
 // client that never detected fails it, whatever its silence.
 func DetectSilenceWithin(b Bound) Check {
-	return budgetCheck("detect", b, func(tl *Timeline, m ClientMeasure) *float64 {
+	c := budgetCheck("detect", b, func(tl *Timeline, m ClientMeasure) *float64 {
 		if m.DetectedAt == nil {
 			return nil
 		}
@@ -119,6 +119,8 @@ func DetectSilenceWithin(b Bound) Check {
 		}
 		return m.Detect(tl) // no frame seen before: count from the fault
 	})
+	c.Target.From = result.FromSilence
+	return c
 }
 
 // RecoverWithin requires every client to be ready again, with a round trip

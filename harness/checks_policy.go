@@ -399,7 +399,7 @@ func SpreadAtCap(why string) Check {
 // the connection lost to come within b of that moment: teardown must not
 // wait on a dead peer beyond the client's close grace.
 func RedialAfterLossWithin(b Bound) Check {
-	return budgetCheck("redial-after-loss", b, func(tl *Timeline, m ClientMeasure) *float64 {
+	c := budgetCheck("redial-after-loss", b, func(tl *Timeline, m ClientMeasure) *float64 {
 		if m.DetectedAt == nil {
 			return nil
 		}
@@ -410,4 +410,6 @@ func RedialAfterLossWithin(b Bound) Check {
 		}
 		return nil
 	})
+	c.Target.From = result.FromLoss
+	return c
 }

@@ -10,6 +10,9 @@ import (
 	"net/url"
 	"runtime"
 
+	"github.com/rs/zerolog"
+	zlog "github.com/rs/zerolog/log"
+
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/internal/chaosnet"
 )
@@ -144,6 +147,16 @@ func (e *Env) Close() error {
 		errs = append(errs, e.Server.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// QuietToxiproxy silences zerolog's global logger, which Toxiproxy's
+// bandwidth toxic writes to (at trace level, on standard error) when
+// Toxiproxy is embedded. It changes process-wide state, so no package of
+// this module calls it on its own: a program or a TestMain that wants
+// quiet output calls it once. The wschaos command does.
+func QuietToxiproxy() {
+	zerolog.SetGlobalLevel(zerolog.Disabled)
+	zlog.Logger = zerolog.Nop()
 }
 
 // privateLoopback returns a random address in 127.0.0.0/8 other than

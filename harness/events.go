@@ -78,16 +78,16 @@ func (r *run) onServer(ev fakeserver.Event) {
 	})
 }
 
-// tapEvent is a tap's event as the result records it, with its moments on
-// the recorder's clock.
-func (r *run) tapEvent(ev chaosnet.TapEvent) result.Event {
+// TapEvent is a wire tap's event as the result records it; since converts
+// a moment to the timeline's milliseconds.
+func TapEvent(ev chaosnet.TapEvent, since func(time.Time) float64) result.Event {
 	e := result.Event{Source: result.SourceTap, Kind: ev.Kind, Conn: ev.Conn,
 		BytesUp: ev.BytesUp, BytesDown: ev.BytesDown, Reset: ev.Reset, Text: ev.Text}
 	if ev.Kind == result.KindTapConnect {
 		e.Text = ev.Client
 	}
 	if !ev.LastDown.IsZero() {
-		e.LastDownMS = r.rec.since(ev.LastDown)
+		e.LastDownMS = since(ev.LastDown)
 	}
 	if ev.Stopped {
 		e.Cause = result.CauseStopped
@@ -96,7 +96,7 @@ func (r *run) tapEvent(ev chaosnet.TapEvent) result.Event {
 }
 
 func (r *run) onTap(ev chaosnet.TapEvent) {
-	e := r.tapEvent(ev)
+	e := TapEvent(ev, r.rec.since)
 	r.note(ev.Time, e, nil)
 	r.observe(ev.Time, e)
 }

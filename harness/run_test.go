@@ -17,6 +17,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	QuietToxiproxy()
 	goleak.VerifyTestMain(m, leaktest.Toxiproxy()...)
 }
 

@@ -37,8 +37,15 @@ func budgetSpans(s *result.Scenario) []span {
 		sp.check = checkNamed(s, sp.name)
 		out = append(out, sp)
 	}
-	add(span{name: "detect", from: finitePtr(m.DetectFromMS), at: finitePtr(m.DetectedAtMS), figure: finitePtr(m.DetectMS),
-		silenceFrom: finitePtr(m.SilenceFromMS), silenceFigure: finitePtr(m.DetectSilenceMS)})
+	detect := span{name: "detect", from: finitePtr(m.DetectFromMS), at: finitePtr(m.DetectedAtMS), figure: finitePtr(m.DetectMS),
+		silenceFrom: finitePtr(m.SilenceFromMS), silenceFigure: finitePtr(m.DetectSilenceMS)}
+	if t := targetNamed(s, "detect"); t != nil && t.From == result.FromSilence && detect.silenceFrom != nil {
+		// The target counts from the silence: so does its budget, and the
+		// figure from the fault is the one drawn beside it.
+		detect.from, detect.silenceFrom = detect.silenceFrom, detect.from
+		detect.figure, detect.silenceFigure = detect.silenceFigure, detect.figure
+	}
+	add(detect)
 	add(span{name: "recover", from: finitePtr(m.RecoverFromMS), at: finitePtr(m.RecoveredAtMS), figure: finitePtr(m.RecoverMS)})
 	return out
 }
@@ -53,12 +60,20 @@ func finitePtr(p *float64) *float64 {
 
 // targetLimit returns the limit of s's target called name.
 func targetLimit(s *result.Scenario, name string) (float64, bool) {
-	for _, t := range s.Targets {
-		if t.Name == name && finite(t.Limit) {
-			return t.Limit, true
-		}
+	if t := targetNamed(s, name); t != nil && finite(t.Limit) {
+		return t.Limit, true
 	}
 	return 0, false
+}
+
+// targetNamed returns s's target called name, or nil.
+func targetNamed(s *result.Scenario, name string) *result.Target {
+	for i := range s.Targets {
+		if s.Targets[i].Name == name {
+			return &s.Targets[i]
+		}
+	}
+	return nil
 }
 
 // checkNamed returns s's check called name, or nil.

@@ -82,8 +82,7 @@ type Client struct {
 	CaughtBy []string `json:"caught_by,omitempty"`
 	Missed   []string `json:"missed,omitempty"`
 	// Outside marks a program measured from the wire; Command is its
-	// command line, Processes how many ran at once in multi-client
-	// scenarios.
+	// command line.
 	Outside bool   `json:"outside,omitempty"`
 	Command string `json:"command,omitempty"`
 	// Plain marks a client that does not speak the session protocol: it is
@@ -223,10 +222,29 @@ type Target struct {
 	Allowance float64 `json:"allowance,omitempty"`
 	// Why says where the numbers come from.
 	Why string `json:"why,omitempty"`
+	// From names the moment a time target counts from; empty for the
+	// target's usual origin (the fault for detection, its end for
+	// recovery).
+	From Origin `json:"from,omitempty"`
 	// Defining marks the check the scenario is about: when it has nothing
 	// to judge the scenario's verdict is n/a.
 	Defining bool `json:"defining,omitempty"`
 }
+
+// Origin is the moment a time target counts from.
+type Origin string
+
+// Origins.
+const (
+	// FromFault: the fault took effect (detection) or ended (recovery).
+	FromFault Origin = "fault"
+	// FromSilence: the last inbound frame the client could observe before
+	// it declared the connection dead, which is what a heartbeat's bound
+	// is about.
+	FromSilence Origin = "silence"
+	// FromLoss: the client's own declared loss.
+	FromLoss Origin = "loss"
+)
 
 // Check is one measured value held against its target.
 type Check struct {
@@ -275,7 +293,8 @@ type Measured struct {
 	Resumed int `json:"resumed"`
 	// The moments the figures above count from and to, for drawing:
 	// detection runs from DetectFromMS (or SilenceFromMS) to DetectedAtMS,
-	// recovery from RecoverFromMS to RecoveredAtMS.
+	// recovery from RecoverFromMS to RecoveredAtMS. With several clients
+	// they are the worst client's for each figure.
 	DetectFromMS  *float64 `json:"detect_from_ms,omitempty"`
 	SilenceFromMS *float64 `json:"silence_from_ms,omitempty"`
 	DetectedAtMS  *float64 `json:"detected_at_ms,omitempty"`

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -194,6 +195,11 @@ func CatalogAt(scale float64) []h.Scenario {
 }
 
 func (c cat) base() []h.Scenario {
+	return slices.Concat(c.drops(), c.cuts(), c.slowLinks(), c.serverCloses(), c.refusals(), c.sessions())
+}
+
+// drops: connections dropped or black-holed.
+func (c cat) drops() []h.Scenario {
 	return []h.Scenario{
 		{
 			Name:        "ProxyDownFIN",
@@ -255,6 +261,12 @@ func (c cat) base() []h.Scenario {
 				}
 			},
 		},
+	}
+}
+
+// cuts: connections reset or cut mid-frame, and a peer slow to close.
+func (c cat) cuts() []h.Scenario {
+	return []h.Scenario{
 		{
 			Name:        "ResetMidStream",
 			Description: "Toxiproxy's reset_peer, armed when the connection was accepted, is switched on: the connection gets a TCP RST in the middle of the stream. The client must notice at once and reconnect.",
@@ -298,6 +310,12 @@ func (c cat) base() []h.Scenario {
 				}
 			},
 		},
+	}
+}
+
+// slowLinks: links that are slow, fragmented, flapping or down for long.
+func (c cat) slowLinks() []h.Scenario {
+	return []h.Scenario{
 		{
 			Name:        "Slicer",
 			Description: "Toxiproxy's slicer re-fragments both directions into chunks of about 8 bytes. WebSocket frames arrive in pieces; the client must reassemble them, deliver every message intact and not reconnect.",
@@ -362,6 +380,12 @@ func (c cat) base() []h.Scenario {
 				}
 			},
 		},
+	}
+}
+
+// serverCloses: the server closing, going silent or stalling.
+func (c cat) serverCloses() []h.Scenario {
+	return []h.Scenario{
 		c.closeCode("ServerGoingAway1001", 1001, "going away"),
 		c.closeCode("ServerError1011", 1011, "internal error"),
 		c.closeCode("ServiceRestart1012", 1012, "service restart"),
@@ -421,6 +445,12 @@ func (c cat) base() []h.Scenario {
 				}
 			},
 		},
+	}
+}
+
+// refusals: the server refusing: fatal codes and statuses, and hints to wait.
+func (c cat) refusals() []h.Scenario {
+	return []h.Scenario{
 		c.fatal("Reject401", h.Reject(c.warm(), c.d(time.Second), 401, "", false), 401, "unauthorized"),
 		c.fatal("Reject403", h.Reject(c.warm(), c.d(time.Second), 403, "", false), 403, "forbidden"),
 		{
@@ -442,6 +472,12 @@ func (c cat) base() []h.Scenario {
 		c.hinted("Reject503RetryAfter", 503),
 		c.fatal("LoggedOut4401", h.ServerClose(c.warm(), 4401, "logged out"), 4401, "logged out"),
 		c.fatal("Replaced4440", h.ServerClose(c.warm(), 4440, "replaced"), 4440, "session replaced by another connection"),
+	}
+}
+
+// sessions: sessions across restarts and gaps, and many clients at once.
+func (c cat) sessions() []h.Scenario {
+	return []h.Scenario{
 		{
 			Name:        "ServerRestart",
 			Description: "The server's listener goes away for 500 ms (every connection dropped, dials fail) and comes back with its sessions. The client must reconnect once it is back and resume with nothing lost.",

@@ -18,6 +18,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	harness.QuietToxiproxy()
 	// Scenarios spend most of their time waiting on timers, so they run far
 	// more at once than go test's default of GOMAXPROCS (2 on CI machines).
 	// An explicit -parallel wins.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wschaos/wschaos/client"
+	"github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/quirks"
 )
 
@@ -15,7 +16,7 @@ type Mutant struct {
 	Description string
 	Mutate      func(*client.Options)
 	// CaughtBy maps scenario names to the check that must fail there.
-	CaughtBy map[string]string
+	CaughtBy harness.Expect
 }
 
 // quirk is a Mutate that switches on deliberate defects through the
@@ -30,22 +31,22 @@ func Mutants() []Mutant {
 		{
 			Name: "NoHeartbeat", Description: "never pings and never declares a silent connection dead",
 			Mutate:   quirk(quirks.Set{NoHeartbeat: true}),
-			CaughtBy: map[string]string{"BlackHoleHalfOpen": "detect", "MutedPongs": "detect"},
+			CaughtBy: harness.Expect{"BlackHoleHalfOpen": "detect", "MutedPongs": "detect"},
 		},
 		{
 			Name: "SlowPongTimeout", Description: "waits ten times too long for a pong",
 			Mutate:   func(o *client.Options) { o.PongTimeout *= 10 },
-			CaughtBy: map[string]string{"BlackHoleHalfOpen": "detect", "MutedPongs": "detect"},
+			CaughtBy: harness.Expect{"BlackHoleHalfOpen": "detect", "MutedPongs": "detect"},
 		},
 		{
 			Name: "NoAckTimeout", Description: "trusts the link while data arrives, however long its own messages go unacknowledged",
 			Mutate:   func(o *client.Options) { o.AckTimeout = time.Hour },
-			CaughtBy: map[string]string{"BlackHoleUpstream": "detect"},
+			CaughtBy: harness.Expect{"BlackHoleUpstream": "detect"},
 		},
 		{
 			Name: "NoJitter", Description: "backs off without jitter: every client waits exactly the same delays",
 			Mutate:   func(o *client.Options) { o.Backoff.Jitter, o.Backoff.NoJitter = 0, true },
-			CaughtBy: map[string]string{"MassDrop": "herd-spread", "LongOutage": "spread-at-cap"},
+			CaughtBy: harness.Expect{"MassDrop": "herd-spread", "LongOutage": "spread-at-cap"},
 		},
 		{
 			Name: "HotLoop", Description: "retries after 1 ms, always",
@@ -53,42 +54,42 @@ func Mutants() []Mutant {
 				o.Backoff.Initial, o.Backoff.Max = time.Millisecond, time.Millisecond
 				o.HintMax = time.Millisecond
 			},
-			CaughtBy: map[string]string{"Reject428": "attempts", "DialRefused": "attempts"},
+			CaughtBy: harness.Expect{"Reject428": "attempts", "DialRefused": "attempts"},
 		},
 		{
 			Name: "BackoffResetOnConnect", Description: "resets its backoff as soon as a connection opens, so a flapping server keeps it fast",
 			Mutate:   quirk(quirks.Set{ResetBackoffOnConnect: true}),
-			CaughtBy: map[string]string{"Flapping": "backoff-not-reset"},
+			CaughtBy: harness.Expect{"Flapping": "backoff-not-reset"},
 		},
 		{
 			Name: "RetryFatal", Description: "retries after 401 and 'logged out' instead of stopping",
 			Mutate:   quirk(quirks.Set{RetryFatal: true}),
-			CaughtBy: map[string]string{"Reject401": "no-retry-after-fatal", "LoggedOut4401": "no-retry-after-fatal"},
+			CaughtBy: harness.Expect{"Reject401": "no-retry-after-fatal", "LoggedOut4401": "no-retry-after-fatal"},
 		},
 		{
 			Name: "IgnoreRetryAfter", Description: "ignores Retry-After and the 1013 hint",
 			Mutate:   quirk(quirks.Set{IgnoreHints: true}),
-			CaughtBy: map[string]string{"Reject429RetryAfter": "waits-hint", "TryAgainLater1013": "waits-hint"},
+			CaughtBy: harness.Expect{"Reject429RetryAfter": "waits-hint", "TryAgainLater1013": "waits-hint"},
 		},
 		{
 			Name: "DropOutbox", Description: "discards unacknowledged messages on reconnect",
 			Mutate:   quirk(quirks.Set{DropOutboxOnReconnect: true}),
-			CaughtBy: map[string]string{"BlackHoleHalfOpen": "continuity"},
+			CaughtBy: harness.Expect{"BlackHoleHalfOpen": "continuity"},
 		},
 		{
 			Name: "NoResume", Description: "never resumes its session: what was pushed while it was away is lost",
 			Mutate:   quirk(quirks.Set{NoResume: true}),
-			CaughtBy: map[string]string{"LongOutage": "continuity"},
+			CaughtBy: harness.Expect{"LongOutage": "continuity"},
 		},
 		{
 			Name: "DeliverDuplicates", Description: "hands the application every copy a server replays",
 			Mutate:   quirk(quirks.Set{DeliverDuplicates: true}),
-			CaughtBy: map[string]string{"ResumeOverlap": "continuity"},
+			CaughtBy: harness.Expect{"ResumeOverlap": "continuity"},
 		},
 		{
 			Name: "WaitForDeadPeer", Description: "waits for the close handshake to finish, however long the peer takes",
 			Mutate:   quirk(quirks.Set{WaitForDeadPeer: true}),
-			CaughtBy: map[string]string{"BlackHoleHalfOpen": "redial-after-loss", "SlowClose": "redial-after-loss"},
+			CaughtBy: harness.Expect{"BlackHoleHalfOpen": "redial-after-loss", "SlowClose": "redial-after-loss"},
 		},
 	}
 }

@@ -12,10 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/leaktest"
 )
 
 func TestMain(m *testing.M) {
+	harness.QuietToxiproxy()
 	goleak.VerifyTestMain(m, leaktest.Toxiproxy()...)
 }
 

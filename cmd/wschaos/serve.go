@@ -12,13 +12,14 @@ import (
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/chaosnet"
+	"github.com/wschaos/wschaos/result"
 )
 
 // Server events that happen once per message, ping or ack: printed only
 // with -v.
-var chattyServerKinds = map[string]bool{
-	fakeserver.KindSend: true, fakeserver.KindRecv: true, fakeserver.KindDup: true, fakeserver.KindAckRecv: true,
-	fakeserver.KindEcho: true, fakeserver.KindRaw: true, fakeserver.KindPing: true, fakeserver.KindPongWithheld: true,
+var chattyServerKinds = map[result.Kind]bool{
+	result.KindSend: true, result.KindRecv: true, result.KindDup: true, result.KindAckRecv: true, result.KindPush: true,
+	result.KindEcho: true, result.KindRaw: true, result.KindPingRecv: true, result.KindPongWithheld: true,
 }
 
 // cmdServe starts the fake server behind Toxiproxy and the wire tap for a
@@ -45,10 +46,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	// come first.
 	var mu sync.Mutex
 	started := time.Now()
+	since := func(t time.Time) float64 { return float64(t.Sub(started)) / float64(time.Millisecond) }
 	var held []string
 	bannerDone := false
 	printf := func(format string, a ...any) {
-		line := fmt.Sprintf("%8.3fs ", time.Since(started).Seconds()) + fmt.Sprintf(format, a...)
+		line := fmt.Sprintf(format, a...)
 		mu.Lock()
 		defer mu.Unlock()
 		if !bannerDone {
@@ -61,10 +63,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 		if chattyServerKinds[ev.Kind] && !*verbose {
 			return
 		}
-		printf("server %s", describeServer(ev))
+		e := harness.ServerEvent(ev)
+		e.TMS = since(ev.Time)
+		printf("%s", e.String())
 	}
 	onTap := func(ev chaosnet.TapEvent) {
-		printf("tap    %s", describeTap(ev))
+		e := harness.TapEvent(ev, since)
+		e.TMS = since(ev.Time)
+		printf("%s", e.String())
 	}
 
 	env, err := harness.NewEnv(ctx, harness.EnvOptions{
@@ -123,49 +129,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	mu.Unlock()
 
 	<-ctx.Done()
-	printf("stopping")
+	printf("%.1f ms stopping", since(time.Now()))
 	return exitOK
-}
-
-func describeServer(ev fakeserver.Event) string {
-	parts := []string{ev.Kind}
-	if ev.Conn != 0 {
-		parts = append(parts, fmt.Sprintf("conn=%d", ev.Conn))
-	}
-	if ev.ClientID != "" {
-		parts = append(parts, "client="+ev.ClientID)
-	}
-	if ev.Session != "" {
-		parts = append(parts, "session="+ev.Session)
-	}
-	if ev.Seq != 0 {
-		parts = append(parts, fmt.Sprintf("seq=%d", ev.Seq))
-	}
-	if ev.Code != 0 {
-		parts = append(parts, fmt.Sprintf("code=%d", ev.Code))
-	}
-	if ev.Reason != "" {
-		parts = append(parts, fmt.Sprintf("reason=%q", ev.Reason))
-	}
-	if ev.Kind == fakeserver.KindAccept && ev.Remote != "" {
-		parts = append(parts, "remote="+ev.Remote)
-	}
-	if ev.Detail != "" {
-		parts = append(parts, ev.Detail)
-	}
-	return strings.Join(parts, " ")
-}
-
-func describeTap(ev chaosnet.TapEvent) string {
-	s := fmt.Sprintf("%s conn=%d client=%s", ev.Kind, ev.Conn, ev.Client)
-	if ev.Kind != chaosnet.TapConnect {
-		s += fmt.Sprintf(" up=%dB down=%dB", ev.BytesUp, ev.BytesDown)
-	}
-	if ev.Reset {
-		s += " reset"
-	}
-	if ev.Detail != "" {
-		s += " " + ev.Detail
-	}
-	return s
 }
