@@ -105,6 +105,7 @@ func (c *Client) Send(ctx context.Context, body string) (uint64, error) {
 		return 0, fmt.Errorf("client: body is %d bytes, at most %d allowed", len(body), maxBody)
 	}
 	switch {
+	case c.opts.quirks.UnboundedOutbox:
 	case len(c.outbox) >= c.opts.OutboxMessages:
 		return 0, fmt.Errorf("client: %d messages queued, at most %d allowed: %w", len(c.outbox), c.opts.OutboxMessages, ErrOutboxFull)
 	case c.obBytes+len(body) > c.opts.OutboxBytes:
@@ -246,6 +247,9 @@ func (c *Client) run(ctx context.Context) error {
 		if end.class == ClassFatal && !c.opts.quirks.RetryFatal {
 			c.emit(Event{Kind: EventFatal, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Status: end.status, Reason: end.reason, Class: end.class})
 			err := &FatalError{Cause: end.cause, Code: end.code, Status: end.status, Reason: end.reason, Undelivered: c.giveUpOutbox()}
+			if c.opts.quirks.SilentFatal {
+				err.Undelivered = nil
+			}
 			if len(err.Undelivered) > 0 {
 				c.emit(Event{Kind: EventUndelivered, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Undelivered: err.Undelivered})
 			}
@@ -255,6 +259,9 @@ func (c *Client) run(ctx context.Context) error {
 			c.attempt.Store(0)
 		}
 		c.attempt.Add(1)
+		if c.opts.quirks.GiveUpAfterRetry && c.att() > 1 {
+			return fmt.Errorf("client: gave up after a failed reconnect: %s", end.cause)
+		}
 		delay, hint := c.nextDelay(end)
 		c.emit(Event{Kind: EventBackoff, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Status: end.status, Class: end.class, NextDelay: delay, Hint: hint})
 		t := time.NewTimer(delay)
@@ -273,7 +280,7 @@ func (c *Client) run(ctx context.Context) error {
 func (c *Client) nextDelay(end connEnd) (delay, hint time.Duration) {
 	b := c.opts.Backoff
 	delay = b.Delay(c.att(), c.opts.Rand.Float64())
-	if end.class != ClassRetryHint || c.opts.quirks.IgnoreHints {
+	if end.class != ClassRetryHint || c.opts.quirks.IgnoreHints || (c.opts.quirks.IgnoreCloseHint && end.cause == CauseCloseFrame) {
 		return delay, 0
 	}
 	hint = end.hint

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -268,6 +269,9 @@ func (cc *conn) writeLoop() {
 					cc.werr <- err
 					return
 				}
+				if cc.c.opts.quirks.LivenessOnOutbound {
+					cc.touch()
+				}
 			}
 		}
 	}
@@ -279,6 +283,9 @@ func (cc *conn) ping() {
 	cc.wg.Add(1)
 	go func() {
 		defer cc.wg.Done()
+		if cc.c.opts.quirks.LivenessOnOutbound {
+			cc.touch()
+		}
 		_ = cc.ws.Ping(cc.ctx)
 	}()
 }
@@ -536,7 +543,12 @@ func (c *Client) flushOutbox(cc *conn) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, m := range c.outbox {
+	order := c.outbox
+	if c.opts.quirks.ResendReversed {
+		order = slices.Clone(order)
+		slices.Reverse(order)
+	}
+	for _, m := range order {
 		if m.sentConn == cc.no {
 			continue
 		}

@@ -123,6 +123,40 @@ func DetectSilenceWithin(b Bound) Check {
 	return c
 }
 
+// DetectAckWithin requires every client to declare the connection lost
+// within b of writing the first message that went unanswered: what an ack
+// timeout promises when data still arrives but its own messages vanish.
+func DetectAckWithin(b Bound) Check {
+	c := budgetCheck("detect", b, func(tl *Timeline, m ClientMeasure) *float64 {
+		if m.DetectedAt == nil {
+			return nil
+		}
+		if from := tl.firstUnanswered(m.Client, *m.DetectedAt); from != nil {
+			return sub(m.DetectedAt, *from)
+		}
+		return m.Detect(tl)
+	})
+	c.Target.From = result.FromUnanswered
+	return c
+}
+
+// firstUnanswered is when client id handed over the first message the
+// server had not received by `by`, or nil if there was none.
+func (tl *Timeline) firstUnanswered(id string, by float64) *float64 {
+	received := map[uint64]bool{}
+	for _, e := range tl.Events {
+		if e.Kind == result.KindRecv && e.Client == id && e.TMS <= by {
+			received[e.Seq] = true
+		}
+	}
+	for _, e := range tl.ClientEvents(id) {
+		if e.Kind == result.KindSent && e.TMS <= by && !received[e.Seq] {
+			return ptr(e.TMS)
+		}
+	}
+	return nil
+}
+
 // RecoverWithin requires every client to be ready again, with a round trip
 // done, within b of the fault end.
 func RecoverWithin(b Bound) Check {

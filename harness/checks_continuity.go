@@ -214,6 +214,30 @@ func UndeliveredReported(why string) Check {
 
 func clip(s []uint64) []uint64 { return s[:min(len(s), 10)] }
 
+// BackpressureReported is for scenarios where the application sends faster
+// than an outage lets the client deliver: the client must refuse messages
+// (outbox full) rather than take them without bound; what it accepted must
+// still arrive (NoLoss judges that).
+func BackpressureReported(why string) Check {
+	t := result.Target{Name: "backpressure", Want: "Send refused with outbox-full while the link was down", Unit: result.UnitCount, Why: why}
+	return perClient(t, func(tl *Timeline, id string) clientVerdict {
+		if tl.Outside(id) {
+			return nothingToJudge("outside client: its sends are not seen")
+		}
+		refused, accepted := 0, 0
+		for _, e := range tl.ClientEvents(id) {
+			switch {
+			case e.Kind == result.KindSendError && e.Cause == result.CauseOutboxFull:
+				refused++
+			case e.Kind == result.KindSent:
+				accepted++
+			}
+		}
+		return judgedIf(fmt.Sprintf("%d refused, %d accepted", refused, accepted),
+			fmt.Sprintf("accepted all %d messages: no backpressure, the outbox grew without bound", accepted), refused > 0)
+	})
+}
+
 // GapReported is for scenarios that lose server messages on purpose: every
 // client must have been told exactly how many it lost, and nothing else may
 // be lost, duplicated or reordered.

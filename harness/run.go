@@ -344,7 +344,11 @@ func (r *run) workload(ctx context.Context, id string, c *client.Client, every t
 			if ctx.Err() != nil {
 				return
 			}
-			r.note(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindSendError, Client: id, Text: err.Error()}, nil)
+			e := result.Event{Source: result.SourceClient, Kind: result.KindSendError, Client: id, Text: err.Error()}
+			if errors.Is(err, client.ErrOutboxFull) {
+				e.Cause = result.CauseOutboxFull
+			}
+			r.note(time.Now(), e, nil)
 			continue
 		}
 		r.note(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindSent, Client: id, Seq: seq}, func() {

@@ -130,7 +130,7 @@ var vocabulary = []KindInfo{
 	{KindPong, SourceClient, "conn", "A pong arrived."},
 	{KindSent, SourceClient, "seq", "The workload handed message seq to the client (accepted into its outbox)."},
 	{KindReceived, SourceClient, "seq", "The client delivered server message seq to the application."},
-	{KindSendError, SourceClient, "text", "The client refused a message from the workload (backpressure: outbox full)."},
+	{KindSendError, SourceClient, "cause, text", "The client refused a message from the workload; cause outbox-full is backpressure."},
 	{KindReturned, SourceClient, "text, pid", "The client's Run returned, or the outside client's process exited; text says how."},
 	{KindStdout, SourceClient, "text", "A line the outside client wrote to standard output."},
 	{KindStderr, SourceClient, "text", "A line the outside client wrote to standard error."},
@@ -212,6 +212,8 @@ const (
 	CauseHTTPStatus       Cause = "http-status"       // the upgrade was refused with an HTTP status
 	CauseProtocolError    Cause = "protocol-error"    // the server broke the protocol
 	CauseStopped          Cause = "stopped"           // the harness (or the application) stopped the client
+
+	CauseOutboxFull Cause = "outbox-full" // on send-error: the client refused a message (backpressure)
 
 	CauseSocketClosed Cause = "socket-closed" // wire: the client closed its socket
 	CauseRedialed     Cause = "redialed"      // wire: the client opened a new connection while the old one was open

@@ -244,6 +244,9 @@ const (
 	FromSilence Origin = "silence"
 	// FromLoss: the client's own declared loss.
 	FromLoss Origin = "loss"
+	// FromUnanswered: the first message the client wrote that the server
+	// never received, which is what an ack timeout is about.
+	FromUnanswered Origin = "unanswered"
 )
 
 // Check is one measured value held against its target.

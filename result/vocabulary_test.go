@@ -37,7 +37,7 @@ func eventsDoc() string {
 	}
 	b.WriteString("\n## Causes\n\n")
 	for _, c := range []Cause{CauseHeartbeat, CauseAckTimeout, CauseReadError, CauseCloseFrame, CauseWriteError, CauseDialError,
-		CauseHandshakeTimeout, CauseHTTPStatus, CauseProtocolError, CauseStopped, CauseSocketClosed, CauseRedialed, CauseNetwork} {
+		CauseHandshakeTimeout, CauseHTTPStatus, CauseProtocolError, CauseStopped, CauseOutboxFull, CauseSocketClosed, CauseRedialed, CauseNetwork} {
 		fmt.Fprintf(&b, "- `%s`\n", c)
 	}
 	b.WriteString("\nThe meaning of each cause is in the doc comments of `result.Cause`.\n")

@@ -27,6 +27,74 @@ func quirk(q quirks.Set) func(*client.Options) {
 
 // Mutants returns the built-in mutant clients.
 func Mutants() []Mutant {
+	return append(classicMutants(), tightMutants()...)
+}
+
+// tightMutants are off their own configuration by a little (a fifth) or
+// wrong in one decision; the targets must be tight enough to catch them.
+func tightMutants() []Mutant {
+	return []Mutant{
+		{
+			Name: "SlowHeartbeat", Description: "declares a silent peer dead at 1.2x its configured PingInterval + PongTimeout",
+			Mutate:   func(o *client.Options) { o.PongTimeout += (o.PingInterval + o.PongTimeout) / 5 },
+			CaughtBy: harness.Expect{"BlackHoleHalfOpen": "detect", "MutedPongs": "detect"},
+		},
+		{
+			Name: "SlowAckTimeout", Description: "waits 1.2x its configured AckTimeout for its messages to be acknowledged",
+			Mutate: func(o *client.Options) {
+				ack := o.AckTimeout
+				if ack == 0 {
+					ack = o.PingInterval + o.PongTimeout // the default
+				}
+				o.AckTimeout = ack * 6 / 5
+			},
+			CaughtBy: harness.Expect{"BlackHoleUpstream": "detect"},
+		},
+		{
+			Name: "OutboundLiveness", Description: "counts its own writes (messages, pings) as liveness instead of what arrives",
+			Mutate:   quirk(quirks.Set{LivenessOnOutbound: true}),
+			CaughtBy: harness.Expect{"MutedPongs": "detect"},
+		},
+		{
+			Name: "FlatBackoff", Description: "backs off without ever growing the delay (multiplier 1)",
+			Mutate:   func(o *client.Options) { o.Backoff.Multiplier = 1 },
+			CaughtBy: harness.Expect{"LongOutage": "delays-in-policy", "DialRefused": "delays-in-policy"},
+		},
+		{
+			Name: "UncappedBackoff", Description: "lets the backoff delay grow past its cap",
+			Mutate:   func(o *client.Options) { o.Backoff.Max = time.Hour },
+			CaughtBy: harness.Expect{"LongOutage": "delays-in-policy"},
+		},
+		{
+			Name: "GivesUpEarly", Description: "stops for good after one failed reconnect",
+			Mutate:   quirk(quirks.Set{GiveUpAfterRetry: true}),
+			CaughtBy: harness.Expect{"DialRefused": "recover", "LongOutage": "recover"},
+		},
+		{
+			Name: "Ignores1013", Description: "ignores the wait a 1013 close asks for (honours Retry-After)",
+			Mutate:   quirk(quirks.Set{IgnoreCloseHint: true}),
+			CaughtBy: harness.Expect{"TryAgainLater1013": "waits-hint"},
+		},
+		{
+			Name: "ResendsOutOfOrder", Description: "resends unacknowledged messages newest first after a reconnect",
+			Mutate:   quirk(quirks.Set{ResendReversed: true}),
+			CaughtBy: harness.Expect{"BlackHoleHalfOpen": "continuity"},
+		},
+		{
+			Name: "UnboundedOutbox", Description: "accepts every message however many are queued: no backpressure",
+			Mutate:   quirk(quirks.Set{UnboundedOutbox: true}),
+			CaughtBy: harness.Expect{"OutboxBackpressure": "backpressure"},
+		},
+		{
+			Name: "SilentFatal", Description: "drops its unacknowledged messages without a word when the server ends the session",
+			Mutate:   quirk(quirks.Set{SilentFatal: true}),
+			CaughtBy: harness.Expect{"Reject401": "undelivered-reported", "LoggedOut4401": "undelivered-reported"},
+		},
+	}
+}
+
+// classicMutants are the bugs most often reported against real clients.
+func classicMutants() []Mutant {
 	return []Mutant{
 		{
 			Name: "NoHeartbeat", Description: "never pings and never declares a silent connection dead",

@@ -35,6 +35,25 @@ type Set struct {
 	// WaitForDeadPeer: teardown waits for the close handshake to finish
 	// (coder/websocket's own 5 s per step) instead of CloseGrace.
 	WaitForDeadPeer bool
+	// LivenessOnOutbound: the heartbeat counts the client's own writes (its
+	// messages and pings) as liveness instead of inbound frames, so a peer
+	// that stopped answering looks alive for as long as the client talks.
+	LivenessOnOutbound bool
+	// GiveUpAfterRetry: stop for good after the first failed reconnect,
+	// as if every error were fatal.
+	GiveUpAfterRetry bool
+	// IgnoreCloseHint: ignore the wait a 1013 or 4429 close asks for (but
+	// honour Retry-After).
+	IgnoreCloseHint bool
+	// ResendReversed: after a reconnect, resend unacknowledged messages
+	// newest first.
+	ResendReversed bool
+	// UnboundedOutbox: Send never refuses a message, however many are
+	// queued: no backpressure, memory grows without bound.
+	UnboundedOutbox bool
+	// SilentFatal: on a fatal close, drop the unacknowledged messages
+	// without telling the application.
+	SilentFatal bool
 }
 
 // Attach sets the defects of the client options target points to (a
