@@ -151,7 +151,7 @@ func NoLoss(why string) Check {
 			up, down := tl.Flows(id)
 			for i, f := range []result.Flow{up, down} {
 				dir := []string{DirUp, DirDown}[i]
-				addFlow(&tot[i], f)
+				AddFlow(&tot[i], f)
 				if f.Lost+f.Duplicated+f.Reordered > 0 {
 					bad = append(bad, fmt.Sprintf("%s %s: lost %d %v, duplicated %d, reordered %d",
 						id, dir, f.Lost, f.Missing, f.Duplicated, f.Reordered))
