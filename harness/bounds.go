@@ -46,6 +46,10 @@ type Bound struct {
 	D         time.Duration
 	Reason    string
 	Allowance time.Duration
+	// AllowanceReason says where an allowance other than the standard one
+	// comes from, with the measurement that sized it (the stress run's herd
+	// allowance, say); empty for the standard Allowance(D).
+	AllowanceReason string
 }
 
 // NewBound is a bound of d for the stated reason, with the standard
@@ -57,13 +61,18 @@ func NewBound(d time.Duration, reason string) Bound {
 // Limit is the bound plus its allowance: the most a figure may be.
 func (b Bound) Limit() time.Duration { return b.D + b.Allowance }
 
-// Why states where the limit comes from.
+// Why states where the limit comes from: the bound's reason and the
+// allowance's.
 func (b Bound) Why() string {
-	return fmt.Sprintf("%s; + allowance %v (10%% of %v + 25ms, for measurement and scheduling)", b.Reason, b.Allowance.Round(time.Millisecond/10), b.D)
+	why := b.AllowanceReason
+	if why == "" {
+		why = fmt.Sprintf("10%% of %v + 25ms, for measurement and scheduling", b.D)
+	}
+	return fmt.Sprintf("%s; + allowance %v (%s)", b.Reason, b.Allowance.Round(time.Millisecond/10), why)
 }
 
 // Plus adds another bound's time and reason; the allowance is recomputed
-// for the sum.
+// for the sum, and is the standard one.
 func (b Bound) Plus(o Bound) Bound {
 	return NewBound(b.D+o.D, b.Reason+" + "+o.Reason)
 }
@@ -116,6 +125,14 @@ func AtOnceBound(k Scale, what string) Bound {
 // can be pending when it ends, plus one handshake.
 func Recovery(o client.Options, outage time.Duration, k Scale) Bound {
 	return PendingDelay(o, outage).Plus(OneHandshake(k))
+}
+
+// DrainTime is how long a run waits, once the workload and the push have
+// stopped, for the messages in flight to arrive: one unacknowledged for
+// AckTimeout is sent again, and a client that lost its connection meanwhile
+// waits out at most the backoff cap and a handshake before it can.
+func DrainTime(o client.Options) time.Duration {
+	return o.AckTimeout + o.Backoff.Max + o.HandshakeTimeout
 }
 
 // WorstDelayAfter bounds the backoff delay a client can be waiting out at

@@ -17,8 +17,14 @@ func fmtMS(v float64) string { return fmt.Sprintf("%.0f ms", v) }
 
 func isNaN(v float64) bool { return math.IsNaN(v) }
 
-// verdict turns a judgement into a check result for target t.
-func verdict(t result.Target, ok bool, got string, value *float64, margin string) result.Check {
+// Verdict is the result of holding a figure against t: pass when ok, fail
+// otherwise. got is the figure for people, value the same as a number in
+// t's unit (nil when no one number states it), and margin how close it
+// came or why it missed. A check of one's own (a Check's Eval, or a runner
+// such as the stress run) builds its results with Verdict and
+// NotApplicable, so they carry the target's limit and unit as the
+// catalogue's do.
+func Verdict(t result.Target, ok bool, got string, value *float64, margin string) result.Check {
 	v := result.Fail
 	if ok {
 		v = result.Pass
@@ -27,9 +33,9 @@ func verdict(t result.Target, ok bool, got string, value *float64, margin string
 		Limit: t.Limit, Unit: t.Unit, Margin: margin, Defining: t.Defining}
 }
 
-// notApplicable is a check with nothing to judge: never a pass. why says
-// what was missing.
-func notApplicable(t result.Target, why string) result.Check {
+// NotApplicable is the result of a check with nothing to judge: never a
+// pass. why says what was missing.
+func NotApplicable(t result.Target, why string) result.Check {
 	return result.Check{Name: t.Name, Verdict: result.NotApplicable, Got: "n/a", Want: t.Want,
 		Limit: t.Limit, Unit: t.Unit, Margin: why, Defining: t.Defining}
 }
@@ -65,7 +71,7 @@ func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figur
 			t = timeTarget(name, boundAt(tl))
 		}
 		if len(tl.Clients) == 0 {
-			return notApplicable(t, "no client ran")
+			return NotApplicable(t, "no client ran")
 		}
 		var worst float64
 		var missing []string
@@ -80,12 +86,12 @@ func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figur
 		var c result.Check
 		switch {
 		case len(missing) > 0:
-			c = verdict(t, false, fmt.Sprintf("never, for %d of %d clients (%s)", len(missing), len(tl.Clients), abbrev(missing)), nil,
+			c = Verdict(t, false, fmt.Sprintf("never, for %d of %d clients (%s)", len(missing), len(tl.Clients), abbrev(missing)), nil,
 				fmt.Sprintf("no %s within the %s the run lasted after the fault", name, fmtMS(tl.runAfterFault())))
 		case worst > t.Limit:
-			c = verdict(t, false, fmtMS(worst), ptr(worst), "missed by "+fmtMS(worst-t.Limit))
+			c = Verdict(t, false, fmtMS(worst), ptr(worst), "missed by "+fmtMS(worst-t.Limit))
 		default:
-			c = verdict(t, true, fmtMS(worst), ptr(worst), fmt.Sprintf("%s of a %s budget", fmtMS(worst), fmtMS(t.Limit)))
+			c = Verdict(t, true, fmtMS(worst), ptr(worst), fmt.Sprintf("%s of a %s budget", fmtMS(worst), fmtMS(t.Limit)))
 		}
 		return tl.viaWire(c)
 	}}
@@ -185,7 +191,7 @@ func NoReconnect(why string) Check {
 	t := result.Target{Name: "no-reconnect", Want: "0 disconnects", Unit: result.UnitCount, Why: why}
 	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if len(tl.Clients) == 0 {
-			return notApplicable(t, "no client ran")
+			return NotApplicable(t, "no client ran")
 		}
 		total, bad := 0, []string{}
 		for _, m := range tl.MeasureAll() {
@@ -198,7 +204,7 @@ func NoReconnect(why string) Check {
 		if total > 0 {
 			margin = fmt.Sprintf("clients %s reconnected", abbrev(bad))
 		}
-		return tl.viaWire(verdict(t, total == 0, fmt.Sprintf("%d disconnects", total), ptr(float64(total)), margin))
+		return tl.viaWire(Verdict(t, total == 0, fmt.Sprintf("%d disconnects", total), ptr(float64(total)), margin))
 	}}
 }
 
@@ -208,7 +214,7 @@ func SawCloseCode(code int, why string) Check {
 	t := result.Target{Name: "close-code", Want: result.CloseCode(code).String(), Limit: float64(code), Why: why}
 	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
-			return notApplicable(t, abbrev(out)+": outside client; the close code its library reported is not on the wire")
+			return NotApplicable(t, abbrev(out)+": outside client; the close code its library reported is not on the wire")
 		}
 		ok := true
 		var got []string
@@ -225,9 +231,9 @@ func SawCloseCode(code int, why string) Check {
 			}
 		}
 		if len(got) == 0 {
-			return notApplicable(t, "no client ran")
+			return NotApplicable(t, "no client ran")
 		}
-		return verdict(t, ok, abbrev(uniq(got)), nil, "")
+		return Verdict(t, ok, abbrev(uniq(got)), nil, "")
 	}}
 }
 

@@ -140,10 +140,10 @@ func NoLoss(why string) Check {
 	t := result.Target{Name: "continuity", Want: "lost 0, duplicated 0, reordered 0, both ways", Unit: result.UnitCount, Why: why}
 	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
-			return notApplicable(t, needsCooperation(out))
+			return NotApplicable(t, needsCooperation(out))
 		}
 		if len(tl.Clients) == 0 {
-			return notApplicable(t, "no client ran")
+			return NotApplicable(t, "no client ran")
 		}
 		var tot [2]result.Flow
 		var bad []string
@@ -151,7 +151,7 @@ func NoLoss(why string) Check {
 			up, down := tl.Flows(id)
 			for i, f := range []result.Flow{up, down} {
 				dir := []string{DirUp, DirDown}[i]
-				addFlow(&tot[i], f)
+				AddFlow(&tot[i], f)
 				if f.Lost+f.Duplicated+f.Reordered > 0 {
 					bad = append(bad, fmt.Sprintf("%s %s: lost %d %v, duplicated %d, reordered %d",
 						id, dir, f.Lost, f.Missing, f.Duplicated, f.Reordered))
@@ -165,7 +165,7 @@ func NoLoss(why string) Check {
 			tot[0].Sent, tot[0].Lost, tot[0].Duplicated, tot[0].Reordered,
 			tot[1].Delivered, tot[1].Lost, tot[1].Duplicated, tot[1].Reordered)
 		bad0 := float64(tot[0].Lost + tot[0].Duplicated + tot[0].Reordered + tot[1].Lost + tot[1].Duplicated + tot[1].Reordered)
-		return verdict(t, len(bad) == 0, got, ptr(bad0), abbrev(bad))
+		return Verdict(t, len(bad) == 0, got, ptr(bad0), abbrev(bad))
 	}}
 }
 
@@ -177,7 +177,7 @@ func UndeliveredReported(why string) Check {
 	t := result.Target{Name: "undelivered-reported", Want: "reported undelivered = accepted and never received", Why: why}
 	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
-			return notApplicable(t, needsCooperation(out))
+			return NotApplicable(t, needsCooperation(out))
 		}
 		var got, bad []string
 		sent := 0
@@ -206,9 +206,9 @@ func UndeliveredReported(why string) Check {
 			}
 		}
 		if sent == 0 {
-			return notApplicable(t, "no message was sent")
+			return NotApplicable(t, "no message was sent")
 		}
-		return verdict(t, len(bad) == 0, abbrev(got), nil, abbrev(bad))
+		return Verdict(t, len(bad) == 0, abbrev(got), nil, abbrev(bad))
 	}}
 }
 
@@ -245,7 +245,7 @@ func GapReported(why string) Check {
 	t := result.Target{Name: "gap-reported", Want: "reported gap = missing messages > 0", Why: why}
 	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
-			return notApplicable(t, needsCooperation(out))
+			return NotApplicable(t, needsCooperation(out))
 		}
 		var got, bad []string
 		missing := 0
@@ -263,9 +263,9 @@ func GapReported(why string) Check {
 			}
 		}
 		if len(bad) == 0 && missing == 0 {
-			return notApplicable(t, "nothing went missing: the outage did not outlast what the server keeps for resume")
+			return NotApplicable(t, "nothing went missing: the outage did not outlast what the server keeps for resume")
 		}
-		return verdict(t, len(bad) == 0, abbrev(got), nil, abbrev(bad))
+		return Verdict(t, len(bad) == 0, abbrev(got), nil, abbrev(bad))
 	}}
 }
 

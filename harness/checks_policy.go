@@ -49,9 +49,9 @@ func perClient(t result.Target, eval func(tl *Timeline, id string) clientVerdict
 			if len(skipped) > 0 {
 				why = abbrev(skipped)
 			}
-			return tl.viaWire(notApplicable(t, why))
+			return tl.viaWire(NotApplicable(t, why))
 		}
-		return tl.viaWire(verdict(t, len(bads) == 0, abbrev(uniq(gots)), nil, abbrev(bads)))
+		return tl.viaWire(Verdict(t, len(bads) == 0, abbrev(uniq(gots)), nil, abbrev(bads)))
 	}}
 }
 
@@ -95,11 +95,11 @@ func WaitsAtLeastHint(code int, hint time.Duration, why string) Check {
 		var c result.Check
 		switch {
 		case seen == 0:
-			c = verdict(t, false, fmt.Sprintf("no retry after %d", code), nil, fmt.Sprintf("never saw a loss with %d followed by a dial", code))
+			c = Verdict(t, false, fmt.Sprintf("no retry after %d", code), nil, fmt.Sprintf("never saw a loss with %d followed by a dial", code))
 		case len(bad) > 0:
-			c = verdict(t, false, "waited "+fmtMS(shortest), ptr(shortest), abbrev(bad))
+			c = Verdict(t, false, "waited "+fmtMS(shortest), ptr(shortest), abbrev(bad))
 		default:
-			c = verdict(t, true, fmt.Sprintf("waited at least %s (%d retries)", fmtMS(shortest), seen), ptr(shortest),
+			c = Verdict(t, true, fmt.Sprintf("waited at least %s (%d retries)", fmtMS(shortest), seen), ptr(shortest),
 				fmtMS(shortest-limit)+" over the hint")
 		}
 		return tl.viaWire(c)
@@ -257,7 +257,7 @@ func outsideNA(why string, c Check) Check {
 	eval := c.Eval
 	c.Eval = func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
-			return notApplicable(c.Target, abbrev(out)+": outside client; "+why)
+			return NotApplicable(c.Target, abbrev(out)+": outside client; "+why)
 		}
 		return eval(tl)
 	}
@@ -280,7 +280,7 @@ func HerdSpread(window, spread time.Duration, why string) Check {
 		tt.Want, tt.Limit, tt.Bound = fmt.Sprintf("<= %.0f per %v", limit, window), limit, limit
 		first, _ := tl.dials()
 		if len(first) == 0 {
-			return notApplicable(tt, "no client dialled after the fault ended")
+			return NotApplicable(tt, "no client dialled after the fault ended")
 		}
 		worst, at := 0, 0
 		for _, b := range buckets(first, tl.FaultEnd(), ms(window)) {
@@ -292,7 +292,7 @@ func HerdSpread(window, spread time.Duration, why string) Check {
 		if float64(worst) > limit {
 			margin = fmt.Sprintf("%d clients in one %v window; the policy spreads them over %v", worst, window, spread)
 		}
-		return tl.viaWire(verdict(tt, float64(worst) <= limit,
+		return tl.viaWire(Verdict(tt, float64(worst) <= limit,
 			fmt.Sprintf("%d in one window (+%v), %d clients dialled", worst, time.Duration(at)*window, len(first)), ptr(float64(worst)), margin))
 	}
 	return c

@@ -31,15 +31,15 @@ func CrossCheck(b Bound) Check {
 	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		switch {
 		case len(tl.Clients) != 1:
-			return notApplicable(t, fmt.Sprintf("%d clients: the tap cannot tell whose connection is whose", len(tl.Clients)))
+			return NotApplicable(t, fmt.Sprintf("%d clients: the tap cannot tell whose connection is whose", len(tl.Clients)))
 		case tl.Outside(tl.Clients[0]):
-			return notApplicable(t, tl.Clients[0]+": outside client; its events are the tap's own")
+			return NotApplicable(t, tl.Clients[0]+": outside client; its events are the tap's own")
 		}
 		got, dials, bad := crossCheck(tl, tl.Clients[0], tol, ms(tl.Options.CloseGrace))
 		if dials == 0 {
-			return notApplicable(t, "the client made no dial")
+			return NotApplicable(t, "the client made no dial")
 		}
-		return verdict(t, len(bad) == 0, got, nil, abbrev(bad))
+		return Verdict(t, len(bad) == 0, got, nil, abbrev(bad))
 	}}
 }
 

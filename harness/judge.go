@@ -53,11 +53,11 @@ func (r *run) validity() []result.Check {
 	var out []result.Check
 	valid := result.Target{Name: "valid-run", Want: "a warmed-up run"}
 	for _, why := range r.invalids {
-		out = append(out, verdict(valid, false, why, nil, ""))
+		out = append(out, Verdict(valid, false, why, nil, ""))
 	}
 	applied := result.Target{Name: "faults-applied", Want: fmt.Sprint(len(r.sc.Faults)), Unit: result.UnitCount, Limit: float64(len(r.sc.Faults))}
 	if want := len(r.sc.Faults); len(r.windows) != want {
-		out = append(out, verdict(applied, false, fmt.Sprintf("%d of %d faults took effect", len(r.windows), want), ptr(float64(len(r.windows))), ""))
+		out = append(out, Verdict(applied, false, fmt.Sprintf("%d of %d faults took effect", len(r.windows), want), ptr(float64(len(r.windows))), ""))
 	}
 	return out
 }

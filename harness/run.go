@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wschaos/wschaos/client"
+	"github.com/wschaos/wschaos/internal/wait"
 	"github.com/wschaos/wschaos/result"
 )
 
@@ -71,8 +72,10 @@ type run struct {
 	effective *client.Options
 	clients   []*client.Client
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every recorded event
+	mu sync.Mutex
+	// changed is told of every recorded event, under mu: the waits for
+	// warm-up, settling and the drain are woken by it.
+	changed *wait.Cond
 	state   map[string]result.Kind
 	stopped map[string]error
 	gotPush map[string]bool // the client has had a server message delivered
@@ -94,15 +97,16 @@ func newRun(sc Scenario, opts RunOptions) *run {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &run{
+	r := &run{
 		sc: sc, opts: opts, rec: newRecorder(), started: time.Now(),
-		log:     opts.Logger.With("scenario", sc.Name, "client", opts.ClientName),
-		changed: make(chan struct{}),
-		state:   map[string]result.Kind{}, stopped: map[string]error{},
+		log:   opts.Logger.With("scenario", sc.Name, "client", opts.ClientName),
+		state: map[string]result.Kind{}, stopped: map[string]error{},
 		gotPush: map[string]bool{}, gotSend: map[string]bool{}, windowOf: map[int]int{},
 		upSent: map[string]uint64{}, upDelivered: map[string]uint64{},
 		downSent: map[string]uint64{}, downDelivered: map[string]uint64{},
 	}
+	r.changed = wait.NewCond(&r.mu)
+	return r
 }
 
 // execute runs the phases in order: build the environment and the clients,
@@ -285,7 +289,7 @@ func (r *run) settle(ctx context.Context) {
 	if !settled {
 		r.harnessNote("not every client was ready again within " + budget.String())
 	}
-	sleepUntil(ctx, time.Now().Add(tail))
+	wait.Sleep(ctx, tail)
 	if settled && !r.waitFor(ctx, time.Now(), r.allSettled) {
 		r.waitFor(ctx, time.Now().Add(budget), r.allSettled)
 	}
@@ -307,7 +311,7 @@ func (r *run) drain(ctx context.Context) {
 	}
 	r.mu.Unlock()
 	r.note(time.Now(), result.Event{Source: result.SourceHarness, Kind: result.KindDrain, Text: "workload and push stopped; waiting for messages in flight"}, nil)
-	drain := eff.AckTimeout + eff.Backoff.Max + eff.HandshakeTimeout
+	drain := DrainTime(*eff)
 	if !r.waitFor(ctx, time.Now().Add(drain), r.drained) {
 		r.harnessNote("messages still in flight after a drain of " + drain.String())
 	}
@@ -364,8 +368,7 @@ func (r *run) note(at time.Time, e result.Event, update func()) {
 	if update != nil {
 		update()
 	}
-	close(r.changed)
-	r.changed = make(chan struct{})
+	r.changed.Changed()
 	r.mu.Unlock()
 }
 
@@ -374,27 +377,10 @@ func (r *run) harnessNote(text string) {
 }
 
 // waitFor blocks until cond (called with r.mu held) holds, ctx ends or the
-// deadline passes; it reports whether cond held.
+// deadline passes; it reports whether cond held. Every recorded event wakes
+// it, so it needs no polling.
 func (r *run) waitFor(ctx context.Context, deadline time.Time, cond func() bool) bool {
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	for {
-		r.mu.Lock()
-		ok, ch := cond(), r.changed
-		r.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			return cond()
-		case <-ctx.Done():
-			return false
-		}
-	}
+	return r.changed.Wait(ctx, deadline, 0, cond)
 }
 
 // allWarm: every client is ready, has received a server message (when the
@@ -461,20 +447,4 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// sleepUntil waits for t or ctx; it reports whether t was reached.
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wschaos/wschaos/internal/wait"
 	"github.com/wschaos/wschaos/result"
 )
 
@@ -71,7 +72,7 @@ func (s *schedule) applyRest() error {
 			continue
 		}
 		s.wg.Go(func() {
-			if !sleepUntil(s.ctx, warmAt.Add(f.At)) {
+			if !wait.SleepUntil(s.ctx, warmAt.Add(f.At)) {
 				return
 			}
 			if err := s.start(s.ctx, i, f); err != nil {
@@ -114,7 +115,7 @@ func (s *schedule) finish(i int, f Fault, until time.Time) error {
 		return nil
 	}
 	r := s.r
-	sleepUntil(s.ctx, until)
+	wait.SleepUntil(s.ctx, until)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), stopTimeout)
 	defer cancel()
 	stopAt := time.Now()

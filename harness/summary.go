@@ -46,8 +46,8 @@ func (tl *Timeline) Summary() result.Measured {
 		var up, down result.Flow
 		for _, id := range tl.Clients {
 			u, d := tl.Flows(id)
-			addFlow(&up, u)
-			addFlow(&down, d)
+			AddFlow(&up, u)
+			AddFlow(&down, d)
 		}
 		out.Up, out.Down = &up, &down
 		out.Undelivered = up.Undelivered
@@ -155,7 +155,10 @@ func (tl *Timeline) dials() (first, other []float64) {
 	return first, other
 }
 
-func addFlow(to *result.Flow, f result.Flow) {
+// AddFlow adds f's counts to the total to, keeping the first 10 missing
+// sequence numbers: how the totals over many clients are made, here and in
+// the stress run.
+func AddFlow(to *result.Flow, f result.Flow) {
 	to.Sent += f.Sent
 	to.Delivered += f.Delivered
 	to.Lost += f.Lost

@@ -148,7 +148,7 @@ func (c *coord) stopWorkers() {
 	c.mu.Lock()
 	ws := slices.Clone(c.workers)
 	c.mu.Unlock()
-	b, _ := json.Marshal(command{Cmd: "stop"})
+	b, _ := json.Marshal(command{Cmd: cmdStop})
 	for _, wp := range ws {
 		_ = wp.write(b)
 		wp.closeInput()

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // sampler tracks this process's resource use. The peak of goroutines is
@@ -16,14 +18,14 @@ import (
 // of the coordinator's CPU); CPU and peak RSS come from getrusage when read.
 type sampler struct {
 	mu   sync.Mutex
-	res  Resources
+	res  result.ProcessResources
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
 
 // startSampler samples every interval until Close.
 func startSampler(process string, clients int, interval time.Duration) *sampler {
-	s := &sampler{res: Resources{Process: process, PID: os.Getpid(), Clients: clients}}
+	s := &sampler{res: result.ProcessResources{Process: process, PID: os.Getpid(), Clients: clients}}
 	var lim syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
 		s.res.FDLimit = int64(lim.Cur)
@@ -73,7 +75,7 @@ func (s *sampler) sample() {
 }
 
 // Snapshot returns the figures so far.
-func (s *sampler) Snapshot() Resources {
+func (s *sampler) Snapshot() result.ProcessResources {
 	s.sample()
 	s.mu.Lock()
 	r := s.res
