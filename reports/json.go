@@ -25,6 +25,13 @@ func WriteFiles(dir string, r *result.Result) error {
 	if err != nil {
 		return fmt.Errorf("reports: %w", err)
 	}
+	// The page and the XML show the schema the JSON is written with, so
+	// rendering the stored result again gives the same bytes.
+	if r.Schema == "" {
+		cp := *r
+		cp.Schema = result.Schema
+		r = &cp
+	}
 	var html, junit bytes.Buffer
 	if err := WriteHTML(&html, r); err != nil {
 		return err

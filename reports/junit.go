@@ -12,24 +12,24 @@ import (
 	"github.com/wschaos/wschaos/result"
 )
 
+// junitCounts are the attributes a suite and the document both carry.
+type junitCounts struct {
+	Name     string `xml:"name,attr"`
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Skipped  int    `xml:"skipped,attr"`
+	Time     string `xml:"time,attr"`
+}
+
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	junitCounts
+	Suites []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
+	junitCounts
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
 	Properties []junitProperty `xml:"properties>property"`
 	Cases      []junitCase     `xml:"testcase"`
@@ -75,7 +75,7 @@ func WriteJUnit(w io.Writer, r *result.Result) error {
 	if r == nil {
 		return errNilResult
 	}
-	suite := junitSuite{Name: "wschaos", Time: seconds(r.Run.DurationMS), Properties: junitProperties(r)}
+	suite := junitSuite{junitCounts: junitCounts{Name: "wschaos", Time: seconds(r.Run.DurationMS)}, Properties: junitProperties(r)}
 	if !r.GeneratedAt.IsZero() {
 		suite.Timestamp = r.GeneratedAt.UTC().Format(time.RFC3339)
 	}
@@ -100,10 +100,7 @@ func WriteJUnit(w io.Writer, r *result.Result) error {
 		}
 	}
 	suite.Tests = len(suite.Cases)
-	doc := junitSuites{
-		Name: "wschaos", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped,
-		Time: suite.Time, Suites: []junitSuite{suite},
-	}
+	doc := junitSuites{junitCounts: suite.junitCounts, Suites: []junitSuite{suite}}
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
 	enc := xml.NewEncoder(&buf)

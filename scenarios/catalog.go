@@ -16,7 +16,10 @@ import (
 // Profile is the client timing profile the catalogue runs with at time
 // scale 1: the shape of a production profile, compressed so that the quick
 // suite takes seconds. Every target in the catalogue is derived from it.
-func Profile() client.Options { return cat{k: 1}.profile() }
+func Profile() client.Options { return ProfileAt(1) }
+
+// ProfileAt is Profile with every duration multiplied by scale.
+func ProfileAt(scale float64) client.Options { return cat{k: h.Scale(scale)}.profile() }
 
 // cat builds the catalogue at a time scale: every duration of the client
 // profile, the fault schedule, the server and the workload is multiplied by
@@ -128,19 +131,26 @@ func (c cat) closeCode(name string, code int, meaning string) h.Scenario {
 	}
 }
 
-// fatal is a scenario where the server says the client must stop.
+// fatal is a scenario where the server says the client must stop. For the
+// last moments before it does, the client's messages vanish on the way
+// (an upstream black hole shorter than any detector), so that messages are
+// certainly outstanding when the session ends: the client must hand back
+// exactly those the server never received.
 func (c cat) fatal(name string, f h.Fault, code int, meaning string) h.Scenario {
+	quiet := c.d(200 * time.Millisecond)
+	f.At = c.warm() + quiet
 	return h.Scenario{
 		Name: name,
-		Description: fmt.Sprintf("The server answers with %d (%s). Retrying cannot help: the client must stop without retrying and say why, instead of looping.",
+		Description: fmt.Sprintf("The server stops hearing the client for 200 ms, then answers with %d (%s). Retrying cannot help: the client must stop without retrying and say why, "+
+			"and report to the application every message it accepted that the server never received.",
 			code, meaning),
 		Client: c.profile(),
 		Server: c.server(),
-		Faults: []h.Fault{f},
+		Faults: []h.Fault{h.BlackHole(c.warm(), 2*quiet, h.Upstream), f},
 		Checks: func(o client.Options) []h.Check {
 			return []h.Check{
 				h.Defining(h.StopsOnFatal(code, fmt.Sprintf("%d means %s: fatal in the client's close-reason taxonomy", code, meaning))),
-				h.UndeliveredReported("the server acknowledges what it received before it ends the session; the rest the client must hand back to the application"),
+				h.UndeliveredReported(fmt.Sprintf("messages sent in the %v before the end never reach the server; the client must hand them back", quiet)),
 			}
 		},
 	}
@@ -453,8 +463,8 @@ func (c cat) serverCloses() []h.Scenario {
 // refusals: the server refusing: fatal codes and statuses, and hints to wait.
 func (c cat) refusals() []h.Scenario {
 	return []h.Scenario{
-		c.fatal("Reject401", h.Reject(c.warm(), c.d(time.Second), 401, "", false), 401, "unauthorized"),
-		c.fatal("Reject403", h.Reject(c.warm(), c.d(time.Second), 403, "", false), 403, "forbidden"),
+		c.fatal("Reject401", h.Reject(0, c.d(time.Second), 401, "", false), 401, "unauthorized"),
+		c.fatal("Reject403", h.Reject(0, c.d(time.Second), 403, "", false), 403, "forbidden"),
 		{
 			Name:        "Reject428",
 			Description: "The server refuses upgrades with 428 for 600 ms (the status Baileys reports for any dropped connection). It is not fatal: the client must retry with backoff and recover.",
@@ -472,8 +482,8 @@ func (c cat) refusals() []h.Scenario {
 		},
 		c.hinted("Reject429RetryAfter", 429),
 		c.hinted("Reject503RetryAfter", 503),
-		c.fatal("LoggedOut4401", h.ServerClose(c.warm(), 4401, "logged out"), 4401, "logged out"),
-		c.fatal("Replaced4440", h.ServerClose(c.warm(), 4440, "replaced"), 4440, "session replaced by another connection"),
+		c.fatal("LoggedOut4401", h.ServerClose(0, 4401, "logged out"), 4401, "logged out"),
+		c.fatal("Replaced4440", h.ServerClose(0, 4440, "replaced"), 4440, "session replaced by another connection"),
 	}
 }
 
@@ -489,7 +499,7 @@ func (c cat) sessions() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.ServerRestart(c.warm(), c.d(500*time.Millisecond), true)},
 			Checks: func(o client.Options) []h.Check {
-				return []h.Check{h.Defining(c.recoverAfter(o, c.d(500*time.Millisecond))), c.noLoss()}
+				return []h.Check{c.recoverAfter(o, c.d(500*time.Millisecond)), h.Defining(c.noLoss())}
 			},
 		},
 		{

@@ -11,6 +11,7 @@ import (
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/result"
+	"github.com/wschaos/wschaos/scenarios"
 )
 
 // Case is one scenario and how to derive its true figures.
@@ -113,19 +114,19 @@ func (f Figure) Want() string {
 func Tolerance(want, k float64) float64 { return 25*k + want/10 }
 
 // scaled is the configuration at one time scale.
-type scaled struct{ k float64 }
+type scaled struct{ k harness.Scale }
 
-func (s scaled) d(x time.Duration) time.Duration { return time.Duration(float64(x) * s.k) }
+func (s scaled) d(x time.Duration) time.Duration { return s.k.D(x) }
 
+// profile is the catalogue's, with jitter off so that the true retry
+// instants follow from the configuration, a shorter close grace and a
+// longer cap.
 func (s scaled) profile() client.Options {
-	return client.Options{
-		PingInterval:     s.d(200 * time.Millisecond),
-		PongTimeout:      s.d(150 * time.Millisecond),
-		HandshakeTimeout: s.d(time.Second),
-		CloseGrace:       s.d(50 * time.Millisecond),
-		Backoff:          client.Backoff{Initial: s.d(100 * time.Millisecond), Max: s.d(2 * time.Second), Multiplier: 2, NoJitter: true},
-		MinHealthyUptime: s.d(time.Second),
-	}
+	o := scenarios.ProfileAt(float64(s.k))
+	o.CloseGrace = s.d(50 * time.Millisecond)
+	o.Backoff.Max, o.Backoff.Jitter, o.Backoff.NoJitter = s.d(2*time.Second), 0, true
+	o.HintMax, o.AckDelay = 0, 0
+	return o
 }
 
 // push is the fake server's push interval: the longest inbound silence on a
@@ -147,7 +148,7 @@ func (s scaled) scenario(name string, f harness.Fault, check func(o client.Optio
 // Cases returns the ground-truth cases with every duration multiplied by
 // scale (use 3 under the race detector, as the scenarios package does).
 func Cases(scale float64) []Case {
-	s := scaled{k: scale}
+	s := scaled{k: harness.Scale(scale)}
 	return []Case{s.blackHole(), s.proxyDown("ProxyDownShort", 200*time.Millisecond), s.proxyDown("ProxyDownLong", 500*time.Millisecond)}
 }
 
@@ -181,11 +182,11 @@ func (s scaled) blackHole() Case {
 		exact := last + b - start
 		stall := stalled(last, *m.DetectedAt) // one timer: the heartbeat
 		return []Figure{
-			{Name: "detect", Got: *det, Lo: b - p, Hi: b, Tol: Tolerance(b, s.k), Stall: stall,
+			{Name: "detect", Got: *det, Lo: b - p, Hi: b, Tol: Tolerance(b, float64(s.k)), Stall: stall,
 				Why: fmt.Sprintf("PingInterval + PongTimeout %v after the last inbound frame, at most one push interval %v before the fault", bound, s.push())},
-			{Name: "detect-exact", Got: *det, Lo: exact, Hi: exact, Tol: Tolerance(exact, s.k), Stall: stall,
+			{Name: "detect-exact", Got: *det, Lo: exact, Hi: exact, Tol: Tolerance(exact, float64(s.k)), Stall: stall,
 				Why: fmt.Sprintf("PingInterval + PongTimeout %v after the last push delivered (%.1f ms), minus the fault start (%.1f ms)", bound, last, start)},
-			{Name: "detect-from-silence", Got: *silence, Lo: b, Hi: b, Tol: Tolerance(b, s.k), Stall: stall,
+			{Name: "detect-from-silence", Got: *silence, Lo: b, Hi: b, Tol: Tolerance(b, float64(s.k)), Stall: stall,
 				Why: fmt.Sprintf("PingInterval + PongTimeout %v after the last inbound frame, as the harness measures the silence", bound)},
 		}, nil
 	}}
@@ -238,9 +239,9 @@ func (s scaled) proxyDown(name string, outage time.Duration) Case {
 			}
 		}
 		return []Figure{
-			{Name: "detect", Got: *det, Lo: 0, Hi: 0, Tol: Tolerance(0, s.k), Stall: stalled(res.Faults[0].IssuedMS, *m.DetectedAt),
+			{Name: "detect", Got: *det, Lo: 0, Hi: 0, Tol: Tolerance(0, float64(s.k)), Stall: stalled(res.Faults[0].IssuedMS, *m.DetectedAt),
 				Why: "the proxy closes the connection with FIN: a reader error, at once"},
-			{Name: "recover", Got: *rec, Lo: want, Hi: want, Tol: Tolerance(want, s.k), Stall: steps * stalled(tl.FaultStart(), *m.RecoveredAt),
+			{Name: "recover", Got: *rec, Lo: want, Hi: want, Tol: Tolerance(want, float64(s.k)), Stall: steps * stalled(tl.FaultStart(), *m.RecoveredAt),
 				Why: fmt.Sprintf("retries at %v after the fault start (Initial %v, ×2, no jitter); the first at or after the %v outage is at %v",
 					retryInstants(o.Backoff, window), o.Backoff.Initial, window.Round(time.Millisecond), first)},
 		}, nil

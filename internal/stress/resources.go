@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wschaos/wschaos/result"
@@ -26,10 +25,7 @@ type sampler struct {
 // startSampler samples every interval until Close.
 func startSampler(process string, clients int, interval time.Duration) *sampler {
 	s := &sampler{res: result.ProcessResources{Process: process, PID: os.Getpid(), Clients: clients}}
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
-		s.res.FDLimit = int64(lim.Cur)
-	}
+	s.res.FDLimit = fdLimit()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.sample()
@@ -80,11 +76,7 @@ func (s *sampler) Snapshot() result.ProcessResources {
 	s.mu.Lock()
 	r := s.res
 	s.mu.Unlock()
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		r.CPUSeconds = tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
-		r.PeakRSSBytes = int64(ru.Maxrss) * 1024 // kilobytes on Linux
-	}
+	r.CPUSeconds, r.PeakRSSBytes = cpuAndRSS()
 	return r
 }
 
@@ -92,10 +84,6 @@ func (s *sampler) Snapshot() result.ProcessResources {
 func (s *sampler) Close() {
 	s.stop()
 	s.wg.Wait()
-}
-
-func tvSeconds(tv syscall.Timeval) float64 {
-	return float64(tv.Sec) + float64(tv.Usec)/1e6
 }
 
 // countFDs counts this process's open descriptors, or returns -1 without
