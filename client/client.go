@@ -105,6 +105,7 @@ func (c *Client) Send(ctx context.Context, body string) (uint64, error) {
 		return 0, fmt.Errorf("client: body is %d bytes, at most %d allowed", len(body), maxBody)
 	}
 	switch {
+	case c.opts.quirks.UnboundedOutbox:
 	case len(c.outbox) >= c.opts.OutboxMessages:
 		return 0, fmt.Errorf("client: %d messages queued, at most %d allowed: %w", len(c.outbox), c.opts.OutboxMessages, ErrOutboxFull)
 	case c.obBytes+len(body) > c.opts.OutboxBytes:
@@ -134,6 +135,20 @@ func (c *Client) ackOutbox(seq uint64) {
 	if i > 0 {
 		c.outbox = append(c.outbox[:0:0], c.outbox[i:]...)
 	}
+}
+
+// giveUpOutbox empties the outbox and returns what it held, in order: the
+// messages accepted and never acknowledged, which a fatal stop reports to
+// the application rather than dropping them silently.
+func (c *Client) giveUpOutbox() []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Message
+	for _, m := range c.outbox {
+		out = append(out, Message{Seq: m.seq, Body: m.body})
+	}
+	c.outbox, c.obBytes = nil, 0
+	return out
 }
 
 func (c *Client) dropOutbox() {
@@ -168,10 +183,13 @@ func (c *Client) emit(ev Event) {
 		slog.Int("attempt", ev.Attempt),
 	}
 	if ev.Cause != "" {
-		attrs = append(attrs, slog.String("cause", ev.Cause), slog.String("class", ev.Class.String()))
+		attrs = append(attrs, slog.String("cause", string(ev.Cause)), slog.String("class", string(ev.Class)))
 	}
 	if ev.Code != 0 {
-		attrs = append(attrs, slog.Int("code", ev.Code))
+		attrs = append(attrs, slog.Int("code", int(ev.Code)))
+	}
+	if ev.Status != 0 {
+		attrs = append(attrs, slog.Int("status", ev.Status))
 	}
 	if ev.Reason != "" {
 		attrs = append(attrs, slog.String("reason", ev.Reason))
@@ -186,10 +204,10 @@ func (c *Client) emit(ev Event) {
 		attrs = append(attrs, slog.Bool("resumed", ev.Resumed), slog.Duration("downtime", ev.Downtime))
 	}
 	if ev.Kind == EventGap {
-		attrs = append(attrs, slog.Uint64("gap", ev.Gap))
+		attrs = append(attrs, slog.Uint64("gap", ev.Gap), slog.Bool("session_lost", ev.SessionLost))
 	}
-	if ev.Detail != "" {
-		attrs = append(attrs, slog.String("detail", ev.Detail))
+	if ev.Kind == EventUndelivered {
+		attrs = append(attrs, slog.Int("undelivered", len(ev.Undelivered)))
 	}
 	c.opts.Logger.LogAttrs(context.Background(), level, "client "+string(ev.Kind), attrs...)
 }
@@ -220,22 +238,32 @@ func (c *Client) run(ctx context.Context) error {
 		c.setState(StateConnecting)
 		c.emit(Event{Kind: EventDialing, Conn: c.connNo, Attempt: c.att()})
 		end := c.runConn(ctx)
-		if end.cause == causeStopped {
+		if end.cause == CauseStopped {
 			return ctx.Err()
 		}
 		if !end.readyAt.IsZero() {
 			c.lostAt = end.at
 		}
-		if end.class == ClassFatal && !c.opts.Quirks.RetryFatal {
-			c.emit(Event{Kind: EventFatal, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Reason: end.reason, Class: end.class})
-			return &FatalError{Cause: end.cause, Code: end.code, Reason: end.reason}
+		if end.class == ClassFatal && !c.opts.quirks.RetryFatal {
+			c.emit(Event{Kind: EventFatal, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Status: end.status, Reason: end.reason, Class: end.class})
+			err := &FatalError{Cause: end.cause, Code: end.code, Status: end.status, Reason: end.reason, Undelivered: c.giveUpOutbox()}
+			if c.opts.quirks.SilentFatal {
+				err.Undelivered = nil
+			}
+			if len(err.Undelivered) > 0 {
+				c.emit(Event{Kind: EventUndelivered, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Undelivered: err.Undelivered})
+			}
+			return err
 		}
 		if !end.readyAt.IsZero() && end.at.Sub(end.readyAt) >= c.opts.MinHealthyUptime {
 			c.attempt.Store(0)
 		}
 		c.attempt.Add(1)
+		if c.opts.quirks.GiveUpAfterRetry && c.att() > 1 {
+			return fmt.Errorf("client: gave up after a failed reconnect: %s", end.cause)
+		}
 		delay, hint := c.nextDelay(end)
-		c.emit(Event{Kind: EventBackoff, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Class: end.class, NextDelay: delay, Hint: hint})
+		c.emit(Event{Kind: EventBackoff, Conn: c.connNo, Attempt: c.att(), Cause: end.cause, Code: end.code, Status: end.status, Class: end.class, NextDelay: delay, Hint: hint})
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -252,7 +280,7 @@ func (c *Client) run(ctx context.Context) error {
 func (c *Client) nextDelay(end connEnd) (delay, hint time.Duration) {
 	b := c.opts.Backoff
 	delay = b.Delay(c.att(), c.opts.Rand.Float64())
-	if end.class != ClassRetryHint || c.opts.Quirks.IgnoreHints {
+	if end.class != ClassRetryHint || c.opts.quirks.IgnoreHints || (c.opts.quirks.IgnoreCloseHint && end.cause == CauseCloseFrame) {
 		return delay, 0
 	}
 	hint = end.hint

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,12 +14,14 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wschaos/wschaos/protocol"
+	"github.com/wschaos/wschaos/result"
 )
 
 // connEnd describes how one attempt ended.
 type connEnd struct {
-	cause   string
-	code    int
+	cause   Cause
+	code    result.CloseCode
+	status  int
 	reason  string
 	class   Class
 	hint    time.Duration // server hint for ClassRetryHint; 0 if none
@@ -126,16 +129,16 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 	})
 	if err != nil {
 		cc.closeRaw()
-		end := connEnd{at: time.Now(), cause: causeDialError, code: 0, reason: err.Error(), class: ClassRetry}
+		end := connEnd{at: time.Now(), cause: CauseDialError, reason: err.Error(), class: ClassRetry}
 		switch {
 		case ctx.Err() != nil:
-			end.cause = causeStopped
+			end.cause = CauseStopped
 		case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
-			end.cause, end.code = causeHTTPStatus, resp.StatusCode
+			end.cause, end.status = CauseHTTPStatus, resp.StatusCode
 			end.reason = http.StatusText(resp.StatusCode)
 			end.class, end.hint = ClassifyHTTP(resp.StatusCode, resp.Header.Get("Retry-After"))
 		case hsCtx.Err() != nil:
-			end.cause = causeHandshakeTimeout
+			end.cause = CauseHandshakeTimeout
 		}
 		c.disconnected(cc, end)
 		return end
@@ -149,7 +152,7 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 	go cc.writeLoop()
 
 	hello := protocol.Envelope{Type: protocol.TypeHello, ClientID: o.ClientID}
-	if c.session != "" && !o.Quirks.NoResume {
+	if c.session != "" && !o.quirks.NoResume {
 		hello.Session, hello.LastSeq = c.session, c.lastIn
 	}
 	cc.write(hello)
@@ -158,10 +161,10 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 	c.disconnected(cc, end)
 	code, reason := websocket.StatusNormalClosure, ""
 	switch end.cause {
-	case causeStopped, causeHeartbeat, causeAckTimeout, causeHandshakeTimeout:
-		code, reason = websocket.StatusGoingAway, end.cause
-	case causeProtocolError:
-		code, reason = websocket.StatusProtocolError, end.cause
+	case CauseStopped, CauseHeartbeat, CauseAckTimeout, CauseHandshakeTimeout:
+		code, reason = websocket.StatusGoingAway, string(end.cause)
+	case CauseProtocolError:
+		code, reason = websocket.StatusProtocolError, string(end.cause)
 	}
 	cc.teardown(code, reason)
 	return end
@@ -170,12 +173,12 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 // disconnected moves to the state that follows end and reports it.
 func (c *Client) disconnected(cc *conn, end connEnd) {
 	switch {
-	case end.cause == causeStopped, end.class == ClassFatal && !c.opts.Quirks.RetryFatal:
+	case end.cause == CauseStopped, end.class == ClassFatal && !c.opts.quirks.RetryFatal:
 		c.setState(StateStopped)
 	default:
 		c.setState(StateBackoff)
 	}
-	c.emit(Event{Kind: EventDisconnected, Conn: cc.no, Attempt: c.att(), Cause: end.cause, Code: end.code, Reason: end.reason, Class: end.class})
+	c.emit(Event{Kind: EventDisconnected, Conn: cc.no, Attempt: c.att(), Cause: end.cause, Code: end.code, Status: end.status, Reason: end.reason, Class: end.class})
 }
 
 // teardown closes the connection without ever waiting on a dead peer: the
@@ -183,7 +186,7 @@ func (c *Client) disconnected(cc *conn, end connEnd) {
 // returns when every goroutine of cc has exited.
 func (cc *conn) teardown(code websocket.StatusCode, reason string) {
 	close(cc.done)
-	if cc.c.opts.Quirks.WaitForDeadPeer {
+	if cc.c.opts.quirks.WaitForDeadPeer {
 		_ = cc.ws.Close(code, reason)
 	} else {
 		closed := make(chan struct{})
@@ -266,6 +269,9 @@ func (cc *conn) writeLoop() {
 					cc.werr <- err
 					return
 				}
+				if cc.c.opts.quirks.LivenessOnOutbound {
+					cc.touch()
+				}
 			}
 		}
 	}
@@ -277,8 +283,26 @@ func (cc *conn) ping() {
 	cc.wg.Add(1)
 	go func() {
 		defer cc.wg.Done()
+		if cc.c.opts.quirks.LivenessOnOutbound {
+			cc.touch()
+		}
 		_ = cc.ws.Ping(cc.ctx)
 	}()
+}
+
+// connState is one connection's state while it is served: whether it is
+// ready, the heartbeat's and the acks' bookkeeping. It lives on Run's
+// goroutine only.
+type connState struct {
+	c          *Client
+	cc         *conn
+	hsDeadline time.Time
+	ready      bool
+	readyAt    time.Time
+	pingedFor  int64 // the lastIn value a ping was sent for; -1 for none
+	ackPending bool
+	ackDue     time.Time
+	unackedIn  int
 }
 
 // serve runs the connection's state machine on Run's goroutine until the
@@ -286,137 +310,160 @@ func (cc *conn) ping() {
 // (handshake, ping, heartbeat, ack timeout, ack flush), so detection happens
 // exactly PingInterval+PongTimeout after the last inbound frame.
 func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) connEnd {
-	o := &c.opts
-	var (
-		ready      bool
-		readyAt    time.Time
-		pingedFor  int64 = -1 // the lastIn value a ping was sent for
-		ackPending bool
-		ackDue     time.Time
-		unackedIn  int
-	)
-	ending := func(cause string, code int, reason string, class Class, hint time.Duration) connEnd {
-		return connEnd{cause: cause, code: code, reason: reason, class: class, hint: hint, at: time.Now(), readyAt: readyAt}
-	}
-	flushAck := func() {
-		if c.lastIn > 0 {
-			cc.write(protocol.Envelope{Type: protocol.TypeAck, Seq: c.lastIn})
-		}
-		ackPending, unackedIn = false, 0
-	}
+	s := &connState{c: c, cc: cc, hsDeadline: hsDeadline, pingedFor: -1}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		now := time.Now()
-		next := hsDeadline
-		if ready {
-			next = now.Add(24 * time.Hour)
-			if !o.Quirks.NoHeartbeat {
-				last, lastNs := cc.lastInbound()
-				if pingedFor != lastNs {
-					next = earliest(next, last.Add(o.PingInterval))
-				}
-				next = earliest(next, last.Add(o.PingInterval+o.PongTimeout))
-				if sentAt, ok := c.oldestSent(cc.no); ok {
-					next = earliest(next, sentAt.Add(o.AckTimeout))
-				}
-			}
-			if ackPending {
-				next = earliest(next, ackDue)
-			}
-		}
-		timer.Reset(next.Sub(now))
-
+		timer.Reset(s.nextDeadline(now).Sub(now))
 		select {
 		case <-ctx.Done():
-			return ending(causeStopped, 0, ctx.Err().Error(), ClassRetry, 0)
-
+			return s.ending(CauseStopped, 0, ctx.Err().Error(), ClassRetry, 0)
 		case err := <-cc.werr:
-			// A failed write usually means the connection is gone; a close
-			// frame the reader got meanwhile says more, so let it finish.
-			cc.closeRaw()
-			for f := range cc.inbound {
-				if f.err != nil {
-					if end, ok := closeFrameEnd(f.err); ok {
-						end.at, end.readyAt = time.Now(), readyAt
-						return end
-					}
-					break
-				}
-			}
-			return ending(causeWriteError, int(websocket.StatusAbnormalClosure), err.Error(), ClassRetry, 0)
-
+			return s.writeFailed(err)
 		case f := <-cc.inbound:
-			if f.err != nil {
-				if end, ok := closeFrameEnd(f.err); ok {
-					end.at, end.readyAt = time.Now(), readyAt
-					return end
-				}
-				return ending(causeReadError, int(websocket.StatusAbnormalClosure), f.err.Error(), ClassRetry, 0)
+			if end, over := s.inbound(f); over {
+				return end
 			}
-			env, err := protocol.Decode(f.data)
-			if err != nil {
-				return ending(causeProtocolError, 0, err.Error(), ClassRetry, 0)
-			}
-			switch env.Type {
-			case protocol.TypeWelcome:
-				if ready {
-					return ending(causeProtocolError, 0, "second welcome", ClassRetry, 0)
-				}
-				ready, readyAt = true, time.Now()
-				c.welcome(cc, env)
-				c.flushOutbox(cc)
-			case protocol.TypeMsg:
-				if !ready {
-					return ending(causeProtocolError, 0, "msg before welcome", ClassRetry, 0)
-				}
-				c.deliver(cc, env)
-				unackedIn++
-				if unackedIn >= ackBatch {
-					flushAck()
-				} else if !ackPending {
-					ackPending, ackDue = true, time.Now().Add(o.AckDelay)
-				}
-			case protocol.TypeAck:
-				c.ackOutbox(env.Seq)
-			case protocol.TypeEcho:
-				// The server answers echoes; an echo from the server needs nothing.
-			default:
-				return ending(causeProtocolError, 0, "unexpected "+string(env.Type)+" from server", ClassRetry, 0)
-			}
-
 		case <-c.wake:
-			if ready {
+			if s.ready {
 				c.flushOutbox(cc)
 			}
-
 		case <-timer.C:
-			now := time.Now()
-			if !ready {
-				if !now.Before(hsDeadline) {
-					return ending(causeHandshakeTimeout, 0, "no welcome within "+o.HandshakeTimeout.String(), ClassRetry, 0)
-				}
-				continue
-			}
-			if !o.Quirks.NoHeartbeat {
-				last, lastNs := cc.lastInbound()
-				if silence := now.Sub(last); silence >= o.PingInterval+o.PongTimeout {
-					return ending(causeHeartbeat, 0, "no inbound frame for "+silence.String(), ClassRetry, 0)
-				}
-				if sentAt, ok := c.oldestSent(cc.no); ok && now.Sub(sentAt) >= o.AckTimeout {
-					return ending(causeAckTimeout, 0, "msg unacknowledged for "+now.Sub(sentAt).String(), ClassRetry, 0)
-				}
-				if pingedFor != lastNs && now.Sub(last) >= o.PingInterval {
-					pingedFor = lastNs
-					c.emit(Event{Kind: EventPing, Conn: cc.no, Attempt: c.att()})
-					cc.ping()
-				}
-			}
-			if ackPending && !now.Before(ackDue) {
-				flushAck()
+			if end, over := s.deadline(time.Now()); over {
+				return end
 			}
 		}
 	}
+}
+
+func (s *connState) ending(cause Cause, code result.CloseCode, reason string, class Class, hint time.Duration) connEnd {
+	return connEnd{cause: cause, code: code, reason: reason, class: class, hint: hint, at: time.Now(), readyAt: s.readyAt}
+}
+
+// nextDeadline is the earliest moment something is due: the handshake
+// deadline before ready, then the next ping, the heartbeat's and the ack
+// timeout's deadlines and the ack flush.
+func (s *connState) nextDeadline(now time.Time) time.Time {
+	o := &s.c.opts
+	if !s.ready {
+		return s.hsDeadline
+	}
+	next := now.Add(24 * time.Hour)
+	if !o.quirks.NoHeartbeat {
+		last, lastNs := s.cc.lastInbound()
+		if s.pingedFor != lastNs {
+			next = earliest(next, last.Add(o.PingInterval))
+		}
+		next = earliest(next, last.Add(o.PingInterval+o.PongTimeout))
+		if sentAt, ok := s.c.oldestSent(s.cc.no); ok {
+			next = earliest(next, sentAt.Add(o.AckTimeout))
+		}
+	}
+	if s.ackPending {
+		next = earliest(next, s.ackDue)
+	}
+	return next
+}
+
+// writeFailed ends the connection after a failed write. A failed write
+// usually means the connection is gone; a close frame the reader got
+// meanwhile says more, so the reader is let finish.
+func (s *connState) writeFailed(err error) connEnd {
+	s.cc.closeRaw()
+	for f := range s.cc.inbound {
+		if f.err != nil {
+			if end, ok := closeFrameEnd(f.err); ok {
+				end.at, end.readyAt = time.Now(), s.readyAt
+				return end
+			}
+			break
+		}
+	}
+	return s.ending(CauseWriteError, result.CloseCode(websocket.StatusAbnormalClosure), err.Error(), ClassRetry, 0)
+}
+
+// inbound handles one frame from the reader; over is true when it ends the
+// connection.
+func (s *connState) inbound(f frame) (end connEnd, over bool) {
+	c, cc := s.c, s.cc
+	if f.err != nil {
+		if end, ok := closeFrameEnd(f.err); ok {
+			end.at, end.readyAt = time.Now(), s.readyAt
+			return end, true
+		}
+		return s.ending(CauseReadError, result.CloseCode(websocket.StatusAbnormalClosure), f.err.Error(), ClassRetry, 0), true
+	}
+	env, err := protocol.Decode(f.data)
+	if err != nil {
+		return s.ending(CauseProtocolError, 0, err.Error(), ClassRetry, 0), true
+	}
+	switch env.Type {
+	case protocol.TypeWelcome:
+		if s.ready {
+			return s.ending(CauseProtocolError, 0, "second welcome", ClassRetry, 0), true
+		}
+		s.ready, s.readyAt = true, time.Now()
+		c.welcome(cc, env)
+		c.flushOutbox(cc)
+	case protocol.TypeMsg:
+		if !s.ready {
+			return s.ending(CauseProtocolError, 0, "msg before welcome", ClassRetry, 0), true
+		}
+		c.deliver(cc, env)
+		s.unackedIn++
+		if s.unackedIn >= ackBatch {
+			s.flushAck()
+		} else if !s.ackPending {
+			s.ackPending, s.ackDue = true, time.Now().Add(c.opts.AckDelay)
+		}
+	case protocol.TypeAck:
+		c.ackOutbox(env.Seq)
+	case protocol.TypeEcho:
+		// The server answers echoes; an echo from the server needs nothing.
+	default:
+		return s.ending(CauseProtocolError, 0, "unexpected "+string(env.Type)+" from server", ClassRetry, 0), true
+	}
+	return connEnd{}, false
+}
+
+// flushAck acknowledges every inbound message so far.
+func (s *connState) flushAck() {
+	if s.c.lastIn > 0 {
+		s.cc.write(protocol.Envelope{Type: protocol.TypeAck, Seq: s.c.lastIn})
+	}
+	s.ackPending, s.unackedIn = false, 0
+}
+
+// deadline acts on whatever is due at now: the handshake timeout, the
+// heartbeat, the ack timeout, a ping, an ack flush. over is true when it
+// ends the connection.
+func (s *connState) deadline(now time.Time) (end connEnd, over bool) {
+	c, cc, o := s.c, s.cc, &s.c.opts
+	if !s.ready {
+		if !now.Before(s.hsDeadline) {
+			return s.ending(CauseHandshakeTimeout, 0, "no welcome within "+o.HandshakeTimeout.String(), ClassRetry, 0), true
+		}
+		return connEnd{}, false
+	}
+	if !o.quirks.NoHeartbeat {
+		last, lastNs := cc.lastInbound()
+		if silence := now.Sub(last); silence >= o.PingInterval+o.PongTimeout {
+			return s.ending(CauseHeartbeat, 0, "no inbound frame for "+silence.String(), ClassRetry, 0), true
+		}
+		if sentAt, ok := c.oldestSent(cc.no); ok && now.Sub(sentAt) >= o.AckTimeout {
+			return s.ending(CauseAckTimeout, 0, "msg unacknowledged for "+now.Sub(sentAt).String(), ClassRetry, 0), true
+		}
+		if s.pingedFor != lastNs && now.Sub(last) >= o.PingInterval {
+			s.pingedFor = lastNs
+			c.emit(Event{Kind: EventPing, Conn: cc.no, Attempt: c.att()})
+			cc.ping()
+		}
+	}
+	if s.ackPending && !now.Before(s.ackDue) {
+		s.flushAck()
+	}
+	return connEnd{}, false
 }
 
 // ackBatch is how many inbound messages make the client ack at once.
@@ -436,7 +483,7 @@ func closeFrameEnd(err error) (connEnd, bool) {
 		return connEnd{}, false
 	}
 	class, hint := ClassifyClose(int(ce.Code), ce.Reason)
-	return connEnd{cause: causeCloseFrame, code: int(ce.Code), reason: ce.Reason, class: class, hint: hint}, true
+	return connEnd{cause: CauseCloseFrame, code: result.CloseCode(ce.Code), reason: ce.Reason, class: class, hint: hint}, true
 }
 
 // welcome makes the connection Ready: it records the session, settles the
@@ -447,10 +494,10 @@ func (c *Client) welcome(cc *conn, w protocol.Envelope) {
 	reconnect := c.everReady
 	c.everReady = true
 	c.session = w.Session
-	if o.Quirks.ResetBackoffOnConnect {
+	if o.quirks.ResetBackoffOnConnect {
 		c.attempt.Store(0)
 	}
-	if reconnect && o.Quirks.DropOutboxOnReconnect {
+	if reconnect && o.quirks.DropOutboxOnReconnect {
 		c.dropOutbox()
 	}
 	if w.Ack > 0 {
@@ -464,9 +511,9 @@ func (c *Client) welcome(cc *conn, w protocol.Envelope) {
 	c.emit(ev)
 	switch {
 	case w.Gap > 0:
-		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: w.Gap, Detail: "server could not resume every message"})
-	case !w.Resumed && hadSession && !o.Quirks.NoResume:
-		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Detail: "session lost"})
+		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: w.Gap})
+	case !w.Resumed && hadSession && !o.quirks.NoResume:
+		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), SessionLost: true})
 	}
 	if !w.Resumed || w.Gap > 0 {
 		c.lastIn = 0
@@ -479,11 +526,11 @@ func (c *Client) welcome(cc *conn, w protocol.Envelope) {
 // deliver hands an inbound msg to OnMessage once, in order: duplicates are
 // dropped and a jump in sequence is reported as a gap.
 func (c *Client) deliver(cc *conn, m protocol.Envelope) {
-	if m.Seq <= c.lastIn && !c.opts.Quirks.DeliverDuplicates {
+	if m.Seq <= c.lastIn && !c.opts.quirks.DeliverDuplicates {
 		return
 	}
 	if m.Seq > c.lastIn+1 {
-		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: m.Seq - c.lastIn - 1, Detail: "sequence jump"})
+		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: m.Seq - c.lastIn - 1})
 	}
 	c.lastIn = max(c.lastIn, m.Seq)
 	if c.opts.OnMessage != nil {
@@ -496,7 +543,12 @@ func (c *Client) flushOutbox(cc *conn) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, m := range c.outbox {
+	order := c.outbox
+	if c.opts.quirks.ResendReversed {
+		order = slices.Clone(order)
+		slices.Reverse(order)
+	}
+	for _, m := range order {
 		if m.sentConn == cc.no {
 			continue
 		}

@@ -85,7 +85,10 @@
 // hello names the session and the last server sequence received; inbound
 // messages are delivered to OnMessage once and in order, duplicates dropped,
 // a jump in sequence reported as EventGap, and a session the server forgot
-// reported as EventGap with Detail "session lost".
+// reported as EventGap with SessionLost set. When the server ends the
+// session fatally, the messages accepted and never acknowledged are not
+// dropped silently: they are listed in FatalError.Undelivered and reported
+// as EventUndelivered.
 //
 // # Testing
 //
@@ -93,10 +96,4 @@
 // jitter from Options.Rand, so its unit tests run it inside a testing/synctest
 // bubble over net.Pipe (Options.Dial) and assert exact fake-clock times: see
 // liveness_test.go and reconnect_test.go.
-//
-// # Quirks
-//
-// Options.Quirks switches on deliberate defects, one per field, so the
-// harness can show that its checks catch broken clients. Never set them in
-// production.
 package client

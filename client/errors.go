@@ -3,6 +3,8 @@ package client
 import (
 	"errors"
 	"fmt"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // ErrOutboxFull is returned, wrapped with the limit that was hit, by Send
@@ -19,21 +21,32 @@ var errRunTwice = errors.New("client: Run called twice; a Client runs once, make
 // FatalError is returned by Run when the server ended the session in a way
 // that retrying cannot fix (see the taxonomy in the package documentation).
 type FatalError struct {
-	// Cause is the event cause: "close-frame" or "http-status".
-	Cause string
-	// Code is the WebSocket close code, or the HTTP status for "http-status".
-	Code int
+	// Cause is CauseCloseFrame or CauseHTTPStatus.
+	Cause Cause
+	// Code is the WebSocket close code, for CauseCloseFrame.
+	Code result.CloseCode
+	// Status is the HTTP status, for CauseHTTPStatus.
+	Status int
 	// Reason is the close reason or the HTTP status text.
 	Reason string
+	// Undelivered lists, in order, the messages Send accepted that the
+	// server never acknowledged: the client gives up on them, and the
+	// application decides what to do with them. The same list is reported
+	// as an EventUndelivered before Run returns.
+	Undelivered []Message
 }
 
 func (e *FatalError) Error() string {
-	what := "close"
-	if e.Cause == causeHTTPStatus {
-		what = "http status"
+	what := fmt.Sprintf("close %d", int(e.Code))
+	if e.Cause == CauseHTTPStatus {
+		what = fmt.Sprintf("http status %d", e.Status)
 	}
-	if e.Reason == "" {
-		return fmt.Sprintf("client: fatal %s %d: not retrying", what, e.Code)
+	if e.Reason != "" {
+		what += " (" + e.Reason + ")"
 	}
-	return fmt.Sprintf("client: fatal %s %d (%s): not retrying", what, e.Code, e.Reason)
+	msg := "client: fatal " + what + ": not retrying"
+	if n := len(e.Undelivered); n > 0 {
+		msg += fmt.Sprintf("; %d accepted messages undelivered (seq %d..%d)", n, e.Undelivered[0].Seq, e.Undelivered[n-1].Seq)
+	}
+	return msg
 }

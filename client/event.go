@@ -3,6 +3,8 @@ package client
 import (
 	"strconv"
 	"time"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // State is where a Client is in its life.
@@ -37,35 +39,41 @@ func (s State) String() string {
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
 
-// EventKind names an event.
-type EventKind string
+// EventKind names an event. The kinds are those of the result package's
+// vocabulary with source client, so the harness records the client's events
+// as they are.
+type EventKind = result.Kind
 
 // The events a Client reports through Options.OnEvent and its logger.
 const (
-	EventDialing      EventKind = "dialing"      // a dial attempt starts
-	EventConnected    EventKind = "connected"    // the WebSocket upgrade completed
-	EventReady        EventKind = "ready"        // the welcome arrived: one application round trip done
-	EventDisconnected EventKind = "disconnected" // an attempt or a connection ended; Cause says why
-	EventBackoff      EventKind = "backoff"      // waiting NextDelay before the next dial
-	EventGap          EventKind = "gap"          // server messages were lost for good
-	EventFatal        EventKind = "fatal"        // a fatal close or status: Run returns a *FatalError
-	EventStopped      EventKind = "stopped"      // Run is returning
-	EventPing         EventKind = "ping"         // a ping was sent after PingInterval of silence
-	EventPong         EventKind = "pong"         // a pong arrived
+	EventDialing      = result.KindDialing      // a dial attempt starts
+	EventConnected    = result.KindConnected    // the WebSocket upgrade completed
+	EventReady        = result.KindReady        // ready: the upgrade, plus the welcome with a session
+	EventDisconnected = result.KindDisconnected // an attempt or a connection ended; Cause says why
+	EventBackoff      = result.KindBackoff      // waiting NextDelay before the next dial
+	EventGap          = result.KindGap          // server messages were lost for good
+	EventUndelivered  = result.KindUndelivered  // accepted messages given up on: Undelivered lists them
+	EventFatal        = result.KindFatal        // a fatal close or status: Run returns a *FatalError
+	EventStopped      = result.KindStopped      // Run is returning
+	EventPing         = result.KindPing         // a ping was sent after PingInterval of silence
+	EventPong         = result.KindPong         // a pong arrived
 )
 
-// Causes reported in Event.Cause.
+// Cause says why a connection ended (Event.Cause, FatalError.Cause).
+type Cause = result.Cause
+
+// Causes the client reports.
 const (
-	causeHeartbeat        = "heartbeat"         // PingInterval+PongTimeout of inbound silence
-	causeAckTimeout       = "ack-timeout"       // a sent msg unacknowledged for AckTimeout
-	causeReadError        = "read-error"        // the transport failed without a close frame
-	causeCloseFrame       = "close-frame"       // the peer sent a close frame
-	causeWriteError       = "write-error"       // a write failed
-	causeDialError        = "dial-error"        // the TCP or TLS dial, or the upgrade, failed
-	causeHandshakeTimeout = "handshake-timeout" // no welcome within HandshakeTimeout
-	causeHTTPStatus       = "http-status"       // the upgrade was refused with an HTTP status
-	causeProtocolError    = "protocol-error"    // the server broke the protocol
-	causeStopped          = "stopped"           // Run's context ended
+	CauseHeartbeat        = result.CauseHeartbeat        // PingInterval+PongTimeout of inbound silence
+	CauseAckTimeout       = result.CauseAckTimeout       // a sent msg unacknowledged for AckTimeout
+	CauseReadError        = result.CauseReadError        // the transport failed without a close frame
+	CauseCloseFrame       = result.CauseCloseFrame       // the peer sent a close frame
+	CauseWriteError       = result.CauseWriteError       // a write failed
+	CauseDialError        = result.CauseDialError        // the TCP or TLS dial, or the upgrade, failed
+	CauseHandshakeTimeout = result.CauseHandshakeTimeout // no upgrade (or welcome) within HandshakeTimeout
+	CauseHTTPStatus       = result.CauseHTTPStatus       // the upgrade was refused with an HTTP status
+	CauseProtocolError    = result.CauseProtocolError    // the server broke the protocol
+	CauseStopped          = result.CauseStopped          // Run's context ended
 )
 
 // Event is one state change or observation, reported to Options.OnEvent.
@@ -79,16 +87,17 @@ type Event struct {
 	// Attempt counts consecutive failed attempts: 0 on the first connect and
 	// after a healthy connection, 1 for the first retry.
 	Attempt int
-	// Cause, on disconnected and fatal: "heartbeat", "ack-timeout",
-	// "read-error", "close-frame", "write-error", "dial-error",
-	// "handshake-timeout", "http-status", "protocol-error" or "stopped".
-	Cause string
-	// Code is the peer's close code for "close-frame", 1006 for "read-error"
-	// and "write-error" (the transport died without a close frame), the HTTP
-	// status for "http-status", and 0 when the client itself ended the
-	// connection (detectors, protocol error, stop).
-	Code int
-	// Reason is the close reason or the error text.
+	// Cause, on disconnected, backoff and fatal, says why the connection
+	// ended.
+	Cause Cause
+	// Code is the peer's close code for CauseCloseFrame, 1006 for
+	// CauseReadError and CauseWriteError (the transport died without a
+	// close frame), and 0 otherwise.
+	Code result.CloseCode
+	// Status is the HTTP status that refused the upgrade, for
+	// CauseHTTPStatus.
+	Status int
+	// Reason is the close reason, the HTTP status text or the error text.
 	Reason string
 	// Class is the taxonomy class of a disconnect.
 	Class Class
@@ -101,12 +110,14 @@ type Event struct {
 	Downtime time.Duration
 	// Resumed, on ready, says the server resumed the session.
 	Resumed bool
-	// Gap, on gap, is how many server messages were lost; 0 with Detail
-	// "session lost" when the server forgot the session and the count is
-	// unknown.
+	// Gap, on gap, is how many server messages were lost; 0 when the server
+	// forgot the session and the count is unknown (SessionLost).
 	Gap uint64
-	// Detail is free text.
-	Detail string
+	// SessionLost, on gap, says the server no longer knew the session.
+	SessionLost bool
+	// Undelivered, on undelivered, lists the messages the client accepted
+	// and gives up on.
+	Undelivered []Message
 }
 
 // Message is one inbound application message.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"github.com/wschaos/wschaos/internal/quirks"
 	"net/http"
 	"testing"
 	"testing/synctest"
@@ -35,7 +36,7 @@ func TestHeartbeatDetectsSilentPeer(t *testing.T) {
 		ping := r.rec.first(t, EventPing)
 		dead := r.rec.first(t, EventDisconnected)
 		assert.Equal(t, ready.Time.Add(time.Second), ping.Time, "ping: got %v after ready, want 1s", ping.Time.Sub(ready.Time))
-		assert.Equal(t, "heartbeat", dead.Cause)
+		assert.Equal(t, CauseHeartbeat, dead.Cause)
 		assert.Equal(t, ready.Time.Add(1500*time.Millisecond), dead.Time, "detection: got %v after the last frame, want 1.5s", dead.Time.Sub(ready.Time))
 		assert.Equal(t, r.c.DetectionBound(), dead.Time.Sub(ready.Time))
 		assert.Len(t, r.rec.events(EventPing), 1, "pings on the first connection")
@@ -74,7 +75,7 @@ func TestHeartbeatDataKeepsAlive(t *testing.T) {
 		assert.Empty(t, r.rec.events(EventPing), "pings")
 		disc := r.rec.events(EventDisconnected)
 		require.Len(t, disc, 1)
-		assert.Equal(t, "stopped", disc[0].Cause)
+		assert.Equal(t, CauseStopped, disc[0].Cause)
 		assert.Len(t, r.rec.messages(), 20)
 	})
 }
@@ -100,7 +101,7 @@ func TestHeartbeatPongsKeepAlive(t *testing.T) {
 		assert.Len(t, r.rec.events(EventPong), 10)
 		disc := r.rec.events(EventDisconnected)
 		require.Len(t, disc, 1)
-		assert.Equal(t, "stopped", disc[0].Cause)
+		assert.Equal(t, CauseStopped, disc[0].Cause)
 	})
 }
 
@@ -125,7 +126,7 @@ func TestAckTimeout(t *testing.T) {
 
 		ready := r.rec.first(t, EventReady)
 		dead := r.rec.first(t, EventDisconnected)
-		assert.Equal(t, "ack-timeout", dead.Cause)
+		assert.Equal(t, CauseAckTimeout, dead.Cause)
 		assert.Equal(t, 2500*time.Millisecond, dead.Time.Sub(ready.Time))
 	})
 }
@@ -142,7 +143,7 @@ func TestQuirkNoHeartbeat(t *testing.T) {
 			p.welcome("s1")
 			p.drain()
 		})
-		r := start(t, ts, Options{PingInterval: time.Second, PongTimeout: 500 * time.Millisecond, Quirks: Quirks{NoHeartbeat: true}})
+		r := start(t, ts, Options{PingInterval: time.Second, PongTimeout: 500 * time.Millisecond, quirks: quirks.Set{NoHeartbeat: true}})
 		time.Sleep(time.Minute)
 		stopAndClose(t, r, ts)
 		assert.Empty(t, r.rec.events(EventPing))
@@ -165,7 +166,7 @@ func TestHandshakeTimeout(t *testing.T) {
 		stopAndClose(t, r, ts)
 		dialing := r.rec.first(t, EventDialing)
 		dead := r.rec.first(t, EventDisconnected)
-		assert.Equal(t, "handshake-timeout", dead.Cause)
+		assert.Equal(t, CauseHandshakeTimeout, dead.Cause)
 		assert.Equal(t, 3*time.Second, dead.Time.Sub(dialing.Time))
 	})
 }
@@ -184,7 +185,7 @@ func TestHandshakeTimeoutUpgradeStalled(t *testing.T) {
 		stopAndClose(t, r, ts)
 		dialing := r.rec.first(t, EventDialing)
 		dead := r.rec.first(t, EventDisconnected)
-		assert.Equal(t, "handshake-timeout", dead.Cause)
+		assert.Equal(t, CauseHandshakeTimeout, dead.Cause)
 		assert.Equal(t, 2*time.Second, dead.Time.Sub(dialing.Time))
 	})
 }
@@ -229,7 +230,7 @@ func TestTeardownDeadPeerBoundedByCloseGrace(t *testing.T) {
 	}
 }
 
-// Quirks.WaitForDeadPeer leaves the bound to coder/websocket: seconds.
+// quirks.WaitForDeadPeer leaves the bound to coder/websocket: seconds.
 func TestQuirkWaitForDeadPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
@@ -246,7 +247,7 @@ func TestQuirkWaitForDeadPeer(t *testing.T) {
 			_ = ws.Write(t.Context(), websocket.MessageText, mustEncode(t, protocol.Envelope{Type: protocol.TypeWelcome, Session: "s1"}))
 			<-release
 		})
-		r := start(t, ts, quiet(Options{Quirks: Quirks{WaitForDeadPeer: true}}))
+		r := start(t, ts, quiet(Options{quirks: quirks.Set{WaitForDeadPeer: true}}))
 		time.Sleep(time.Second)
 		begin := time.Now()
 		r.cancel()

@@ -245,7 +245,7 @@ func (r *recorder) kinds() []string {
 	for _, e := range r.evs {
 		s := string(e.Kind)
 		if e.Cause != "" {
-			s += "(" + e.Cause + ")"
+			s += "(" + string(e.Cause) + ")"
 		}
 		out = append(out, s)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wschaos/wschaos/internal/quirks"
 	"github.com/wschaos/wschaos/protocol"
 )
 
@@ -75,36 +76,20 @@ type Options struct {
 	// OnMessage is called for each inbound application message exactly once,
 	// in order, serialised, from Run's goroutine. It must not block.
 	OnMessage func(Message)
-	// Quirks are deliberate defects for the harness's mutant clients. Never
-	// set them in production. The zero value means none.
-	Quirks Quirks
+
+	// quirks are the deliberate defects of the harness's mutant clients,
+	// set through internal/quirks; never in production.
+	quirks quirks.Set
 }
 
-// Quirks are deliberate defects, each one a bug seen in real clients, so the
-// harness can prove its checks catch them. The zero value means none.
-type Quirks struct {
-	// NoHeartbeat: never ping and never declare a silent connection dead
-	// (neither the heartbeat nor the ack-timeout detector runs); only read and
-	// write errors end a connection.
-	NoHeartbeat bool
-	// ResetBackoffOnConnect: reset the attempt counter as soon as a
-	// connection is Ready, so a flapping server keeps the client hot.
-	ResetBackoffOnConnect bool
-	// RetryFatal: treat fatal closes and statuses as retryable.
-	RetryFatal bool
-	// IgnoreHints: ignore Retry-After and 1013/4429 hints.
-	IgnoreHints bool
-	// DropOutboxOnReconnect: discard unacknowledged messages when a
-	// reconnect becomes Ready.
-	DropOutboxOnReconnect bool
-	// NoResume: never send session and last_seq in hello, and do not report
-	// the resulting gap.
-	NoResume bool
-	// DeliverDuplicates: deliver inbound duplicates instead of dropping them.
-	DeliverDuplicates bool
-	// WaitForDeadPeer: teardown waits for coder/websocket's own close
-	// handshake timeout (5s per step) instead of CloseGrace.
-	WaitForDeadPeer bool
+func init() {
+	quirks.Attach = func(target any, s quirks.Set) bool {
+		o, ok := target.(*Options)
+		if ok {
+			o.quirks = s
+		}
+		return ok
+	}
 }
 
 // validate reports the first problem with o and the URL.

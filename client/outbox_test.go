@@ -1,6 +1,7 @@
 package client
 
 import (
+	"github.com/wschaos/wschaos/internal/quirks"
 	"net/http"
 	"sync"
 	"testing"
@@ -139,7 +140,7 @@ func TestOutboxResendUnackedOnly(t *testing.T) {
 						readFor(p, n, log, time.Hour)
 					}
 				})
-				r := start(t, ts, quiet(Options{Quirks: Quirks{DropOutboxOnReconnect: drop}}))
+				r := start(t, ts, quiet(Options{quirks: quirks.Set{DropOutboxOnReconnect: drop}}))
 				for _, b := range []string{"one", "two", "three"} {
 					_, err := r.c.Send(t.Context(), b)
 					require.NoError(t, err)
@@ -192,7 +193,7 @@ func TestInboundDuplicatesAndGap(t *testing.T) {
 					log.record(n, e)
 					readFor(p, n, log, time.Hour)
 				})
-				r := start(t, ts, quiet(Options{AckDelay: 30 * time.Millisecond, Quirks: Quirks{DeliverDuplicates: dup}}))
+				r := start(t, ts, quiet(Options{AckDelay: 30 * time.Millisecond, quirks: quirks.Set{DeliverDuplicates: dup}}))
 				time.Sleep(time.Second)
 				stopAndClose(t, r, ts)
 
@@ -242,26 +243,26 @@ func TestSessionLostGap(t *testing.T) {
 	tests := []struct {
 		name    string
 		welcome protocol.Envelope
-		quirks  Quirks
+		quirks  quirks.Set
 		gap     *Event
 		hello   protocol.Envelope
 	}{
 		{
 			name:    "SessionLost",
 			welcome: protocol.Envelope{Type: protocol.TypeWelcome, Session: "s2", FromSeq: 1},
-			gap:     &Event{Gap: 0, Detail: "session lost"},
+			gap:     &Event{Gap: 0, SessionLost: true},
 			hello:   protocol.Envelope{Type: protocol.TypeHello, Session: "s1", LastSeq: 2},
 		},
 		{
 			name:    "Counted",
 			welcome: protocol.Envelope{Type: protocol.TypeWelcome, Session: "s1", FromSeq: 10, Gap: 7},
-			gap:     &Event{Gap: 7, Detail: "server could not resume every message"},
+			gap:     &Event{Gap: 7},
 			hello:   protocol.Envelope{Type: protocol.TypeHello, Session: "s1", LastSeq: 2},
 		},
 		{
 			name:    "QuirkNoResume",
 			welcome: protocol.Envelope{Type: protocol.TypeWelcome, Session: "s2", FromSeq: 1},
-			quirks:  Quirks{NoResume: true},
+			quirks:  quirks.Set{NoResume: true},
 			hello:   protocol.Envelope{Type: protocol.TypeHello},
 		},
 	}
@@ -283,7 +284,7 @@ func TestSessionLostGap(t *testing.T) {
 						readFor(p, n, log, time.Hour)
 					}
 				})
-				r := start(t, ts, quiet(Options{ClientID: "c1", Quirks: tt.quirks}))
+				r := start(t, ts, quiet(Options{ClientID: "c1", quirks: tt.quirks}))
 				time.Sleep(time.Second)
 				stopAndClose(t, r, ts)
 
@@ -297,7 +298,7 @@ func TestSessionLostGap(t *testing.T) {
 				} else {
 					require.Len(t, gaps, 1)
 					assert.Equal(t, tt.gap.Gap, gaps[0].Gap)
-					assert.Equal(t, tt.gap.Detail, gaps[0].Detail)
+					assert.Equal(t, tt.gap.SessionLost, gaps[0].SessionLost)
 				}
 				msgs := r.rec.messages()
 				require.Len(t, msgs, 3)

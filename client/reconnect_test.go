@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"github.com/wschaos/wschaos/internal/quirks"
 	"net/http"
 	"testing"
 	"testing/synctest"
@@ -49,8 +50,8 @@ func TestBackoffResetsOnlyAfterHealthyUptime(t *testing.T) {
 		assert.Equal(t, []time.Duration{100 * ms, 200 * ms, 100 * ms, 200 * ms}, delays)
 		disc := r.rec.events(EventDisconnected)
 		require.NotEmpty(t, disc)
-		assert.Equal(t, "close-frame", disc[0].Cause)
-		assert.Equal(t, 1012, disc[0].Code)
+		assert.Equal(t, CauseCloseFrame, disc[0].Cause)
+		assert.EqualValues(t, 1012, disc[0].Code)
 		assert.Equal(t, ClassRetry, disc[0].Class)
 
 		// Downtime on the second ready: from the loss to the welcome, which is
@@ -61,11 +62,11 @@ func TestBackoffResetsOnlyAfterHealthyUptime(t *testing.T) {
 	})
 }
 
-// Quirks.ResetBackoffOnConnect lets a flapping server keep the client hot.
+// quirks.ResetBackoffOnConnect lets a flapping server keep the client hot.
 func TestQuirkResetBackoffOnConnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ts := flapServer(t, 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond, time.Hour)
-		r := start(t, ts, quiet(Options{MinHealthyUptime: 2 * time.Second, Quirks: Quirks{ResetBackoffOnConnect: true}}))
+		r := start(t, ts, quiet(Options{MinHealthyUptime: 2 * time.Second, quirks: quirks.Set{ResetBackoffOnConnect: true}}))
 		time.Sleep(5 * time.Second)
 		stopAndClose(t, r, ts)
 		attempts, _ := backoffs(r.rec)
@@ -112,21 +113,21 @@ func TestFatalHTTPStatusStops(t *testing.T) {
 		err := <-r.done
 		var fe *FatalError
 		require.ErrorAs(t, err, &fe)
-		assert.Equal(t, "http-status", fe.Cause)
-		assert.Equal(t, 401, fe.Code)
+		assert.Equal(t, CauseHTTPStatus, fe.Cause)
+		assert.Equal(t, 401, fe.Status)
 		assert.Equal(t, int64(1), ts.net.dials.Load())
 		r.cancel()
 		ts.close()
 	})
 }
 
-// Quirks.RetryFatal keeps dialing after a fatal close.
+// quirks.RetryFatal keeps dialing after a fatal close.
 func TestQuirkRetryFatal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ts := newTestServer(func(n int, w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "forbidden", http.StatusForbidden)
 		})
-		r := start(t, ts, quiet(Options{Quirks: Quirks{RetryFatal: true}}))
+		r := start(t, ts, quiet(Options{quirks: quirks.Set{RetryFatal: true}}))
 		time.Sleep(time.Second)
 		stopAndClose(t, r, ts)
 		assert.Greater(t, ts.net.dials.Load(), int64(3))
@@ -158,13 +159,13 @@ func TestInitialConnectRetried(t *testing.T) {
 }
 
 // Server hints (Retry-After, 1013 reasons) are honoured within clamps, unless
-// Quirks.IgnoreHints.
+// quirks.IgnoreHints.
 func TestHints(t *testing.T) {
 	const ms = time.Millisecond
 	tests := []struct {
 		name   string
 		handle func(t *testing.T, w http.ResponseWriter, r *http.Request)
-		quirks Quirks
+		quirks quirks.Set
 		hint   time.Duration
 		delay  time.Duration
 	}{
@@ -226,7 +227,7 @@ func TestHints(t *testing.T) {
 				w.Header().Set("Retry-After", "3")
 				http.Error(w, "busy", http.StatusServiceUnavailable)
 			},
-			quirks: Quirks{IgnoreHints: true},
+			quirks: quirks.Set{IgnoreHints: true},
 			hint:   0, delay: 100 * ms,
 		},
 	}
@@ -234,7 +235,7 @@ func TestHints(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ts := newTestServer(func(n int, w http.ResponseWriter, r *http.Request) { tt.handle(t, w, r) })
-				r := start(t, ts, quiet(Options{HintMax: 20 * time.Second, Quirks: tt.quirks}))
+				r := start(t, ts, quiet(Options{HintMax: 20 * time.Second, quirks: tt.quirks}))
 				time.Sleep(50 * ms)
 				stopAndClose(t, r, ts)
 				b := r.rec.first(t, EventBackoff)

@@ -5,35 +5,26 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // Class says what a lost connection or a refused upgrade means for the next
 // attempt. The table in the package documentation gives the class of every
 // close code and HTTP status.
-type Class int
+type Class = result.Class
 
+// The classes.
 const (
 	// ClassRetry: reconnect after the normal backoff delay.
-	ClassRetry Class = iota
+	ClassRetry = result.ClassRetry
 	// ClassRetryHint: reconnect, but not before the server's hint (Retry-After,
 	// or the reason of a 1013 or 4429 close), clamped to [Backoff.Initial,
 	// HintMax]. A hint class without a hint waits Backoff.Max.
-	ClassRetryHint
+	ClassRetryHint = result.ClassRetryHint
 	// ClassFatal: do not reconnect; Run returns a *FatalError.
-	ClassFatal
+	ClassFatal = result.ClassFatal
 )
-
-func (c Class) String() string {
-	switch c {
-	case ClassRetry:
-		return "retry"
-	case ClassRetryHint:
-		return "retry-hint"
-	case ClassFatal:
-		return "fatal"
-	}
-	return "class(" + strconv.Itoa(int(c)) + ")"
-}
 
 // Application close codes with a meaning in the taxonomy.
 const (

@@ -119,8 +119,10 @@ func TestHintClamps(t *testing.T) {
 }
 
 func TestStrings(t *testing.T) {
-	assert.Equal(t, []string{"retry", "retry-hint", "fatal"}, []string{ClassRetry.String(), ClassRetryHint.String(), ClassFatal.String()})
+	assert.Equal(t, []Class{"retry", "retry-hint", "fatal"}, []Class{ClassRetry, ClassRetryHint, ClassFatal})
 	assert.Equal(t, []string{"idle", "connecting", "ready", "backoff", "stopped"},
 		[]string{StateIdle.String(), StateConnecting.String(), StateReady.String(), StateBackoff.String(), StateStopped.String()})
-	assert.Equal(t, "client: fatal http status 401: not retrying", (&FatalError{Cause: "http-status", Code: 401}).Error())
+	assert.Equal(t, "client: fatal http status 401: not retrying", (&FatalError{Cause: CauseHTTPStatus, Status: 401}).Error())
+	assert.Equal(t, "client: fatal close 4440 (replaced): not retrying; 2 accepted messages undelivered (seq 7..8)",
+		(&FatalError{Cause: CauseCloseFrame, Code: 4440, Reason: "replaced", Undelivered: []Message{{Seq: 7}, {Seq: 8}}}).Error())
 }

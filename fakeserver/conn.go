@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wschaos/wschaos/protocol"
+	"github.com/wschaos/wschaos/result"
 )
 
 // maxPending bounds the control messages (welcome, echo replies, raw echoes)
@@ -56,10 +57,13 @@ type conn struct {
 
 // outMsg is a queued control message and the event its write produces.
 type outMsg struct {
-	env    protocol.Envelope
-	raw    []byte // non-nil: a raw echo, written as is
-	kind   string // event after the write, "" for none
-	detail string
+	env  protocol.Envelope
+	raw  []byte      // non-nil: a raw echo, written as is
+	kind result.Kind // event after the write, "" for none
+	text string
+	// resumed and gap describe a welcome for its event.
+	resumed bool
+	gap     uint64
 }
 
 // serveHTTP answers /ws: it refuses, stalls or upgrades and then serves the
@@ -73,7 +77,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ev := Event{Conn: tc.id, Remote: r.RemoteAddr}
 	if r.URL.Path != "/ws" {
 		http.NotFound(w, r)
-		ev.Kind, ev.Code, ev.Detail = KindReject, http.StatusNotFound, "path "+truncate(r.URL.Path)
+		ev.Kind, ev.Status, ev.Text = result.KindReject, http.StatusNotFound, "path "+truncate(r.URL.Path)
 		s.emit(ev)
 		return
 	}
@@ -94,7 +98,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if stall != nil {
-		ev.Kind = KindStall
+		ev.Kind = result.KindStall
 		s.emit(ev)
 		select {
 		case <-stall:
@@ -103,7 +107,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 		_ = tc.Close()
-		ev.Kind, ev.Code, ev.Detail = KindClosed, int(websocket.StatusAbnormalClosure), "stalled upgrade closed"
+		ev.Kind, ev.Code, ev.Text = result.KindServerClosed, result.CloseCode(websocket.StatusAbnormalClosure), "stalled upgrade closed"
 		s.emit(ev)
 		return
 	}
@@ -112,7 +116,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", retry)
 		}
 		http.Error(w, http.StatusText(status), status)
-		ev.Kind, ev.Code, ev.Detail = KindReject, status, "Retry-After: "+retry
+		ev.Kind, ev.Status, ev.Text = result.KindReject, status, "Retry-After: "+retry
 		s.emit(ev)
 		return
 	}
@@ -123,7 +127,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		ra := retryAfterSeconds(s.opts.LimitRetryAfter)
 		w.Header().Set("Retry-After", ra)
 		http.Error(w, "fakeserver: connection limit reached", http.StatusServiceUnavailable)
-		ev.Kind, ev.Code, ev.Detail = KindReject, http.StatusServiceUnavailable, "connection limit; Retry-After: "+ra
+		ev.Kind, ev.Status, ev.Text = result.KindReject, http.StatusServiceUnavailable, "connection limit; Retry-After: "+ra
 		s.emit(ev)
 		return
 	}
@@ -161,7 +165,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if err != nil {
 		// Accept has written the HTTP error.
-		ev.Kind, ev.Code, ev.Detail = KindReject, sw.status, err.Error()
+		ev.Kind, ev.Status, ev.Text = result.KindReject, sw.status, err.Error()
 		s.emit(ev)
 		return
 	}
@@ -171,7 +175,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(protocol.MaxFrameSize)
-	ev.Kind = KindAccept
+	ev.Kind = result.KindAccept
 	s.emit(ev)
 	c.serve()
 }
@@ -196,34 +200,34 @@ func (c *conn) serve() {
 		seen = c.closeSeen
 	}
 
-	ev := c.event(KindClosed)
+	ev := c.event(result.KindServerClosed)
 	ev.ClientID = client
 	if sess != nil {
 		ev.Session = sess.id
 	}
 	var ce websocket.CloseError
 	if errors.As(c.readErr, &ce) {
-		ev.Code, ev.Reason = int(ce.Code), ce.Reason
+		ev.Code, ev.Reason = result.CloseCode(ce.Code), ce.Reason
 	} else if seen != nil {
 		// The handshake, not the reader, read the peer's close frame.
-		ev.Code, ev.Reason = int(seen.Code), seen.Reason
+		ev.Code, ev.Reason = result.CloseCode(seen.Code), seen.Reason
 	} else {
-		ev.Code = int(websocket.StatusAbnormalClosure)
-		ev.Detail = c.readErr.Error()
+		ev.Code = result.CloseCode(websocket.StatusAbnormalClosure)
+		ev.Text = c.readErr.Error()
 		if sent != 0 {
-			ev.Detail = fmt.Sprintf("no close frame back after close-sent %d: %v", sent, c.readErr)
+			ev.Text = fmt.Sprintf("no close frame back after close-sent %d: %v", sent, c.readErr)
 		}
 	}
 	c.s.emit(ev)
 	close(c.finished)
 }
 
-func (c *conn) event(kind string) Event {
+func (c *conn) event(kind result.Kind) Event {
 	return Event{Kind: kind, Conn: c.id, Remote: c.remote}
 }
 
 // eventWithClient is event plus the client id and session, read under s.mu.
-func (c *conn) eventWithClient(kind string) Event {
+func (c *conn) eventWithClient(kind result.Kind) Event {
 	ev := c.event(kind)
 	c.s.mu.Lock()
 	ev.ClientID = c.clientID
@@ -242,11 +246,11 @@ func (c *conn) poke() {
 }
 
 func (c *conn) onPing(_ context.Context, payload []byte) bool {
-	ev := c.event(KindPing)
-	ev.Detail = truncate(string(payload))
+	ev := c.event(result.KindPingRecv)
+	ev.Text = truncate(string(payload))
 	c.s.emit(ev)
 	if c.s.mute.Load() {
-		ev.Kind = KindPongWithheld
+		ev.Kind = result.KindPongWithheld
 		c.s.emit(ev)
 		return false
 	}
@@ -260,7 +264,7 @@ func (c *conn) drop() {
 	c.dropped = true
 	c.s.mu.Unlock()
 	if !already {
-		c.s.emit(c.eventWithClient(KindDrop))
+		c.s.emit(c.eventWithClient(result.KindDrop))
 	}
 }
 
@@ -276,8 +280,8 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) bool {
 	c.closing, c.sentCode = true, code
 	s.wg.Add(1)
 	s.mu.Unlock()
-	ev := c.eventWithClient(KindCloseSent)
-	ev.Code, ev.Reason = int(code), reason
+	ev := c.eventWithClient(result.KindCloseSent)
+	ev.Code, ev.Reason = result.CloseCode(code), reason
 	s.emit(ev)
 	go func() {
 		defer s.wg.Done()
@@ -306,8 +310,8 @@ func (c *conn) readLoop() {
 		if err != nil {
 			c.readErr = err
 			if errors.Is(err, websocket.ErrMessageTooBig) {
-				ev := c.eventWithClient(KindBadFrame)
-				ev.Code, ev.Detail = int(websocket.StatusMessageTooBig), err.Error()
+				ev := c.eventWithClient(result.KindBadFrame)
+				ev.Code, ev.Text = result.CloseCode(websocket.StatusMessageTooBig), err.Error()
 				c.s.emit(ev)
 			}
 			return
@@ -328,8 +332,8 @@ func (c *conn) readLoop() {
 
 // bad records a protocol violation and closes the connection with code.
 func (c *conn) bad(code websocket.StatusCode, reason, detail string) {
-	ev := c.eventWithClient(KindBadFrame)
-	ev.Code, ev.Reason, ev.Detail = int(code), reason, detail
+	ev := c.eventWithClient(result.KindBadFrame)
+	ev.Code, ev.Reason, ev.Text = result.CloseCode(code), reason, detail
 	c.s.emit(ev)
 	c.closeWith(code, reason)
 }
@@ -337,8 +341,8 @@ func (c *conn) bad(code websocket.StatusCode, reason, detail string) {
 func (c *conn) handle(data []byte) {
 	s := c.s
 	if !protocol.IsEnvelope(data) {
-		ev := c.eventWithClient(KindRaw)
-		ev.Detail = strconv.Itoa(len(data)) + " bytes"
+		ev := c.eventWithClient(result.KindRaw)
+		ev.Text = strconv.Itoa(len(data)) + " bytes"
 		s.emit(ev)
 		c.enqueue(outMsg{raw: data})
 		return
@@ -350,7 +354,7 @@ func (c *conn) handle(data []byte) {
 	}
 	switch env.Type {
 	case protocol.TypeHello:
-		ev := c.event(KindHello)
+		ev := c.event(result.KindHello)
 		ev.ClientID, ev.Session, ev.Seq = env.ClientID, env.Session, env.LastSeq
 		s.emit(ev)
 		s.mu.Lock()
@@ -368,7 +372,7 @@ func (c *conn) handle(data []byte) {
 			res.replaced.closeWith(StatusReplaced, "replaced")
 		}
 		if res.newSess {
-			ev := c.event(KindSessionNew)
+			ev := c.event(result.KindSessionNew)
 			ev.ClientID, ev.Session, ev.Seq = env.ClientID, res.welcome.Session, res.welcome.FromSeq
 			s.emit(ev)
 		}
@@ -380,12 +384,12 @@ func (c *conn) handle(data []byte) {
 			c.bad(websocket.StatusPolicyViolation, "msg before hello", "msg seq "+strconv.FormatUint(env.Seq, 10))
 			return
 		}
-		ev := Event{Kind: KindRecv, Conn: c.id, Remote: c.remote, ClientID: c.clientID, Session: ss.id, Seq: env.Seq}
+		ev := Event{Kind: result.KindRecv, Conn: c.id, Remote: c.remote, ClientID: c.clientID, Session: ss.id, Seq: env.Seq}
 		switch {
 		case env.Seq <= ss.lastC2S:
-			ev.Kind = KindDup
+			ev.Kind = result.KindDup
 		case env.Seq > ss.lastC2S+1:
-			ev.Detail = fmt.Sprintf("hole: %d..%d never received", ss.lastC2S+1, env.Seq-1)
+			ev.Text = fmt.Sprintf("hole: %d..%d never received", ss.lastC2S+1, env.Seq-1)
 			ss.lastC2S = env.Seq
 		default:
 			ss.lastC2S = env.Seq
@@ -395,12 +399,12 @@ func (c *conn) handle(data []byte) {
 		s.mu.Unlock()
 		s.emit(ev)
 	case protocol.TypeAck:
-		ev := c.eventWithClient(KindAckRecv)
+		ev := c.eventWithClient(result.KindAckRecv)
 		ev.Seq = env.Seq
 		s.emit(ev)
 	case protocol.TypeEcho:
-		ev := c.eventWithClient(KindEcho)
-		ev.Detail = "id " + strconv.FormatUint(env.ID, 10)
+		ev := c.eventWithClient(result.KindEcho)
+		ev.Text = "id " + strconv.FormatUint(env.ID, 10)
 		s.emit(ev)
 		c.enqueue(outMsg{env: protocol.Envelope{Type: protocol.TypeEcho, ID: env.ID, Body: env.Body}})
 	default: // welcome: only the server sends it
@@ -460,10 +464,10 @@ func (c *conn) next() (outMsg, bool) {
 	if c.cursor > ss.lastSeq {
 		return outMsg{}, false
 	}
-	m := outMsg{kind: KindSend}
+	m := outMsg{kind: result.KindSend}
 	if oldest := ss.oldest(s.opts.ResumeMessages); c.cursor < oldest {
 		// The client reads slower than the ring turns over.
-		m.detail = fmt.Sprintf("overrun: %d..%d skipped", c.cursor, oldest-1)
+		m.text = fmt.Sprintf("overrun: %d..%d skipped", c.cursor, oldest-1)
 		c.cursor = oldest
 	}
 	m.env = pushMsg(c.cursor)
@@ -525,9 +529,10 @@ func (c *conn) write(m outMsg) error {
 	}
 	if m.kind != "" {
 		ev := c.eventWithClient(m.kind)
-		ev.Seq, ev.Detail = m.env.Seq, m.detail
-		if m.kind == KindWelcome {
+		ev.Seq, ev.Text = m.env.Seq, m.text
+		if m.kind == result.KindWelcome {
 			ev.Session, ev.Seq = m.env.Session, m.env.FromSeq
+			ev.Resumed, ev.Count = m.resumed, m.gap
 		}
 		c.s.emit(ev)
 	}
@@ -556,10 +561,10 @@ func (c *conn) midFrame() {
 	frame = append(frame, payload[:len(payload)/2]...)
 	_ = c.wire.SetWriteDeadline(time.Now().Add(time.Second))
 	_, err := c.wire.Write(frame)
-	ev := c.eventWithClient(KindDrop)
-	ev.Detail = fmt.Sprintf("mid-frame: wrote %d of %d payload bytes", len(payload)/2, len(payload))
+	ev := c.eventWithClient(result.KindDrop)
+	ev.Text = fmt.Sprintf("mid-frame: wrote %d of %d payload bytes", len(payload)/2, len(payload))
 	if err != nil {
-		ev.Detail += ": " + err.Error()
+		ev.Text += ": " + err.Error()
 	}
 	c.s.emit(ev)
 	_ = c.tcp.Close()

@@ -61,24 +61,16 @@
 // # Events
 //
 // Everything the server does or sees is an Event handed to Options.OnEvent,
-// serialised, stamped with time.Now. Kinds (constants Kind*):
-//
-//	listen, stop                 the listener came up or went away
-//	accept                       an upgrade succeeded (Conn, Remote)
-//	reject                       an upgrade was refused (Code = HTTP status)
-//	stall                        an upgrade is being held
-//	hello, welcome               the handshake (welcome: Seq = from_seq, Detail = resumed/new, gap)
-//	session-new, session-expired a session began or its resume window ran out (Seq = last server seq)
-//	sessions-forgotten           ForgetSessions ran
-//	recv, dup                    a client msg delivered or dropped as duplicate (Seq)
-//	send                         a server msg written (Seq)
-//	ack-recv                     the client acknowledged up to Seq
-//	echo, raw                    an echo envelope or raw text was received and answered
-//	bad-frame                    hostile input (Code = close code sent, Detail = why)
-//	ping, pong-withheld          a ping arrived; its pong was withheld
-//	close-sent                   the server started a close handshake (Code, Reason)
-//	drop                         the server closed TCP abruptly (Detail says if mid-frame)
-//	closed                       a connection ended (Code = the peer's close code, 1006 if none)
+// serialised, stamped with time.Now. Its Kind is one of the result
+// package's kinds with source server (result.Vocabulary lists them with
+// their meaning; docs/events.md in the repository renders the list):
+// listen and listener-stop, accept, reject (Status), stall, hello, welcome
+// (Seq = from_seq, Resumed, Count = gap), session-new, session-expired,
+// sessions-forgotten, recv, dup, send, ack-recv, echo, raw, bad-frame
+// (Code = the close code sent), ping-recv, pong-withheld, close-sent (Code,
+// Reason), drop (abrupt TCP close) and server-closed (Code = the peer's
+// close code, 1006 if none). Text is for people and is never needed to
+// read a figure.
 //
 // Conn numbers TCP connections from 1 in accept order, so all events of one
 // connection share it.

@@ -3,6 +3,7 @@ package fakeserver
 import (
 	"context"
 	"crypto/tls"
+	"github.com/wschaos/wschaos/result"
 	"net/http"
 	"sync"
 	"testing"
@@ -63,13 +64,13 @@ func (e *events) waitFor(t *testing.T, from int, match func(Event) bool) (Event,
 	}
 }
 
-func (e *events) waitKind(t *testing.T, kind string) Event {
+func (e *events) waitKind(t *testing.T, kind result.Kind) Event {
 	t.Helper()
 	ev, _ := e.waitFor(t, 0, func(ev Event) bool { return ev.Kind == kind })
 	return ev
 }
 
-func (e *events) count(kind string) int {
+func (e *events) count(kind result.Kind) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
@@ -86,7 +87,7 @@ func (e *events) snapshot() []string {
 	defer e.mu.Unlock()
 	kinds := make([]string, len(e.all))
 	for i, ev := range e.all {
-		kinds[i] = ev.Kind
+		kinds[i] = string(ev.Kind)
 	}
 	return kinds
 }
@@ -175,6 +176,6 @@ func push(s *Server, n int) {
 func closeClient(t *testing.T, c *websocket.Conn, ev *events, from int) int {
 	t.Helper()
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "bye"))
-	_, next := ev.waitFor(t, from, func(e Event) bool { return e.Kind == KindClosed })
+	_, next := ev.waitFor(t, from, func(e Event) bool { return e.Kind == result.KindServerClosed })
 	return next
 }

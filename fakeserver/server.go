@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // StatusReplaced is the close code sent to a connection whose client id
@@ -32,32 +34,6 @@ var (
 	ErrListening = errors.New("fakeserver: already listening")
 	// ErrBadOptions is wrapped by every error New returns for invalid Options.
 	ErrBadOptions = errors.New("fakeserver: invalid options")
-)
-
-// Event kinds. See the package documentation for what each carries.
-const (
-	KindListen            = "listen"
-	KindStop              = "stop"
-	KindAccept            = "accept"
-	KindReject            = "reject"
-	KindStall             = "stall"
-	KindHello             = "hello"
-	KindWelcome           = "welcome"
-	KindRecv              = "recv"
-	KindDup               = "dup"
-	KindSend              = "send"
-	KindAckRecv           = "ack-recv"
-	KindEcho              = "echo"
-	KindRaw               = "raw"
-	KindBadFrame          = "bad-frame"
-	KindPing              = "ping"
-	KindPongWithheld      = "pong-withheld"
-	KindCloseSent         = "close-sent"
-	KindDrop              = "drop"
-	KindClosed            = "closed"
-	KindSessionNew        = "session-new"
-	KindSessionExpired    = "session-expired"
-	KindSessionsForgotten = "sessions-forgotten"
 )
 
 // Options configure a Server. The zero value is usable: a plain ws:// server
@@ -107,16 +83,24 @@ type Options struct {
 // Event is one thing the server did or saw. Fields that do not apply to a
 // Kind are zero.
 type Event struct {
-	Time     time.Time // when it happened (carries a monotonic reading)
-	Kind     string    // one of the Kind constants
-	Conn     uint64    // TCP connection number, 1-based, in accept order
-	ClientID string    // from the connection's hello
+	Time     time.Time   // when it happened (carries a monotonic reading)
+	Kind     result.Kind // a kind of the result vocabulary with source server
+	Conn     uint64      // TCP connection number, 1-based, in accept order
+	ClientID string      // from the connection's hello
 	Session  string
 	Seq      uint64
-	Code     int // close code or HTTP status
-	Reason   string
-	Detail   string
-	Remote   string // the client's address as the server sees it
+	// Code is a WebSocket close code; Status the HTTP status of a refused
+	// upgrade.
+	Code   result.CloseCode
+	Status int
+	Reason string
+	// Resumed, on welcome, says the session was resumed; Count is the gap
+	// the welcome reports (or, on sessions-forgotten, how many sessions).
+	Resumed bool
+	Count   uint64
+	// Text is for people (an error message, what a hostile frame was).
+	Text   string
+	Remote string // the client's address as the server sees it
 }
 
 // Server is a fake WebSocket server that speaks package protocol and
@@ -287,7 +271,7 @@ func (s *Server) listen(addr string) error {
 		defer close(l.serveDone)
 		_ = l.hs.Serve(l.ln) // returns when Stop or Close closes the listener
 	}()
-	s.emit(Event{Kind: KindListen, Detail: s.scheme + "://" + s.addr})
+	s.emit(Event{Kind: result.KindListen, Text: s.scheme + "://" + s.addr})
 	return nil
 }
 
@@ -310,7 +294,7 @@ func (s *Server) Stop() error {
 	<-l.serveDone
 	s.dropTCP()
 	s.waitConns()
-	s.emit(Event{Kind: KindStop})
+	s.emit(Event{Kind: result.KindListenerStop})
 	if err != nil {
 		return fmt.Errorf("fakeserver: stop: %w", err)
 	}
@@ -472,7 +456,7 @@ func (s *Server) ForgetSessions() {
 	}
 	clear(s.tombstones)
 	s.mu.Unlock()
-	s.emit(Event{Kind: KindSessionsForgotten, Detail: strconv.Itoa(n) + " sessions"})
+	s.emit(Event{Kind: result.KindSessionsForgotten, Count: uint64(n)})
 }
 
 // SetPush changes the push interval of every session; 0 stops pushing.
@@ -531,8 +515,8 @@ func (s *Server) emit(e Event) {
 		s.opts.OnEvent(e)
 	}
 	s.log.Debug("fakeserver", "kind", e.Kind, "conn", e.Conn, "client", e.ClientID,
-		"session", e.Session, "seq", e.Seq, "code", e.Code, "reason", e.Reason,
-		"detail", e.Detail, "remote", e.Remote)
+		"session", e.Session, "seq", e.Seq, "code", int(e.Code), "status", e.Status, "reason", e.Reason,
+		"text", e.Text, "remote", e.Remote)
 }
 
 // pushLoop appends a message to every session each push interval. It exits

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"github.com/wschaos/wschaos/result"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,8 +39,8 @@ func TestHelloWelcomeAndPush(t *testing.T) {
 		require.Equal(t, want, m.Seq, "got seq %d, want %d", m.Seq, want)
 		require.Equal(t, "s"+itoa(want), m.Body)
 	}
-	ev.waitKind(t, KindSessionNew)
-	send, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == KindSend && e.Seq == 20 })
+	ev.waitKind(t, result.KindSessionNew)
+	send, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindSend && e.Seq == 20 })
 	assert.Equal(t, "c1", send.ClientID)
 	assert.Equal(t, w.Session, send.Session)
 	assert.Equal(t, 1, s.LiveConns())
@@ -58,12 +59,12 @@ func TestEchoAndRaw(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, websocket.MessageText, typ)
 	assert.Equal(t, "plain text", string(b))
-	ev.waitKind(t, KindRaw)
+	ev.waitKind(t, result.KindRaw)
 
 	send(t, ctx, c, protocol.Envelope{Type: protocol.TypeEcho, ID: 7, Body: "ping"})
 	e := recv(t, ctx, c)
 	assert.Equal(t, protocol.Envelope{Type: protocol.TypeEcho, ID: 7, Body: "ping"}, e)
-	ev.waitKind(t, KindEcho)
+	ev.waitKind(t, result.KindEcho)
 
 	hello(t, ctx, c, "c1", "", 0)
 	send(t, ctx, c, protocol.Envelope{Type: protocol.TypeEcho, ID: 8})
@@ -97,8 +98,8 @@ func TestResume(t *testing.T) {
 	}
 	push(s, 1)
 	require.Equal(t, uint64(9), recv(t, ctx, c2).Seq)
-	wel, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == KindWelcome && e.Conn == 2 })
-	assert.Contains(t, wel.Detail, "resumed")
+	wel, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindWelcome && e.Conn == 2 })
+	assert.True(t, wel.Resumed)
 }
 
 func TestResumeGap(t *testing.T) {
@@ -132,7 +133,7 @@ func TestForgetSessions(t *testing.T) {
 	closeClient(t, c, ev, 0)
 
 	s.ForgetSessions()
-	ev.waitKind(t, KindSessionsForgotten)
+	ev.waitKind(t, result.KindSessionsForgotten)
 
 	c2 := dial(t, ctx, s)
 	w2 := hello(t, ctx, c2, "c1", w.Session, 2)
@@ -153,7 +154,7 @@ func TestSessionExpiredReportsGap(t *testing.T) {
 	require.Equal(t, uint64(1), recv(t, ctx, c).Seq)
 	closeClient(t, c, ev, 0)
 
-	exp := ev.waitKind(t, KindSessionExpired)
+	exp := ev.waitKind(t, result.KindSessionExpired)
 	assert.Equal(t, w.Session, exp.Session)
 	assert.Equal(t, uint64(5), exp.Seq)
 
@@ -183,12 +184,12 @@ func TestDedup(t *testing.T) {
 	send(t, ctx, c, msg(3)) // s2 never arrived
 	assert.Equal(t, uint64(3), recvType(t, ctx, c, protocol.TypeAck).Seq)
 
-	dup := ev.waitKind(t, KindDup)
+	dup := ev.waitKind(t, result.KindDup)
 	assert.Equal(t, uint64(1), dup.Seq)
-	hole, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == KindRecv && e.Seq == 3 })
-	assert.Contains(t, hole.Detail, "hole")
-	assert.Equal(t, 2, ev.count(KindRecv))
-	assert.Equal(t, 1, ev.count(KindDup))
+	hole, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindRecv && e.Seq == 3 })
+	assert.Contains(t, hole.Text, "hole")
+	assert.Equal(t, 2, ev.count(result.KindRecv))
+	assert.Equal(t, 1, ev.count(result.KindDup))
 }
 
 func TestReplaced(t *testing.T) {
@@ -202,7 +203,7 @@ func TestReplaced(t *testing.T) {
 
 	_, _, err := c1.Read(ctx)
 	assert.Equal(t, StatusReplaced, websocket.CloseStatus(err), "got %v, want close 4440", err)
-	ev.waitFor(t, 0, func(e Event) bool { return e.Kind == KindClosed && e.Conn == 1 })
+	ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindServerClosed && e.Conn == 1 })
 	// The session stays with the new connection.
 	push(s, 1)
 	assert.Equal(t, uint64(1), recv(t, ctx, c2).Seq)
@@ -223,10 +224,10 @@ func TestCloseAll(t *testing.T) {
 	assert.Equal(t, websocket.StatusCode(4001), ce.Code)
 	assert.Equal(t, "go away", ce.Reason)
 
-	sent := ev.waitKind(t, KindCloseSent)
-	assert.Equal(t, 4001, sent.Code)
-	closed := ev.waitKind(t, KindClosed)
-	assert.Equal(t, 4001, closed.Code)
+	sent := ev.waitKind(t, result.KindCloseSent)
+	assert.EqualValues(t, 4001, sent.Code)
+	closed := ev.waitKind(t, result.KindServerClosed)
+	assert.EqualValues(t, 4001, closed.Code)
 }
 
 func TestDropAll(t *testing.T) {
@@ -239,9 +240,9 @@ func TestDropAll(t *testing.T) {
 	_, _, err := c.Read(ctx)
 	require.Error(t, err)
 	assert.Equal(t, websocket.StatusCode(-1), websocket.CloseStatus(err), "got %v, want no close frame", err)
-	ev.waitKind(t, KindDrop)
-	closed := ev.waitKind(t, KindClosed)
-	assert.Equal(t, int(websocket.StatusAbnormalClosure), closed.Code)
+	ev.waitKind(t, result.KindDrop)
+	closed := ev.waitKind(t, result.KindServerClosed)
+	assert.EqualValues(t, websocket.StatusAbnormalClosure, closed.Code)
 }
 
 func TestDropMidFrame(t *testing.T) {
@@ -256,9 +257,9 @@ func TestDropMidFrame(t *testing.T) {
 	typ, b, err := c.Read(ctx)
 	require.Error(t, err, "got message %v %q, want a read error", typ, b)
 	assert.Equal(t, websocket.StatusCode(-1), websocket.CloseStatus(err))
-	drop := ev.waitKind(t, KindDrop)
-	assert.Contains(t, drop.Detail, "mid-frame")
-	ev.waitKind(t, KindClosed)
+	drop := ev.waitKind(t, result.KindDrop)
+	assert.Contains(t, drop.Text, "mid-frame")
+	ev.waitKind(t, result.KindServerClosed)
 
 	// The cut message was not counted as sent: a resume replays it.
 	push(s, 1)
@@ -280,7 +281,7 @@ func TestMutePongs(t *testing.T) {
 	defer cancel()
 	err := c.Ping(pctx)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	ev.waitKind(t, KindPongWithheld)
+	ev.waitKind(t, result.KindPongWithheld)
 	assert.NoError(t, readCtx.Err(), "the connection must stay up")
 
 	s.SetMutePongs(false)
@@ -296,8 +297,8 @@ func TestReject(t *testing.T) {
 	require.NotNil(t, resp)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	assert.Equal(t, "2", resp.Header.Get("Retry-After"))
-	rej := ev.waitKind(t, KindReject)
-	assert.Equal(t, http.StatusTooManyRequests, rej.Code)
+	rej := ev.waitKind(t, result.KindReject)
+	assert.Equal(t, http.StatusTooManyRequests, rej.Status)
 
 	s.SetReject(0, "")
 	dial(t, ctx, s)
@@ -321,8 +322,8 @@ func TestNotAnUpgrade(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, http.StatusUpgradeRequired, resp.StatusCode)
-	rej := ev.waitKind(t, KindReject)
-	assert.Equal(t, http.StatusUpgradeRequired, rej.Code)
+	rej := ev.waitKind(t, result.KindReject)
+	assert.Equal(t, http.StatusUpgradeRequired, rej.Status)
 	http.DefaultClient.CloseIdleConnections()
 }
 
@@ -335,7 +336,7 @@ func TestStall(t *testing.T) {
 	_, _, err := websocket.Dial(dctx, s.URL(), nil)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	ev.waitKind(t, KindStall)
+	ev.waitKind(t, result.KindStall)
 
 	s.SetStall(false)
 	dial(t, ctx, s)
@@ -350,7 +351,7 @@ func TestStallReleasedClosesHeldConnection(t *testing.T) {
 		_, _, err := websocket.Dial(ctx, s.URL(), nil)
 		errc <- err
 	}()
-	ev.waitKind(t, KindStall)
+	ev.waitKind(t, result.KindStall)
 	s.SetStall(false)
 	select {
 	case err := <-errc:
@@ -373,7 +374,7 @@ func TestStopStart(t *testing.T) {
 	assert.Equal(t, websocket.StatusCode(-1), websocket.CloseStatus(err), "got %v, want an abrupt close", err)
 	_, _, err = websocket.Dial(ctx, s.URL(), nil)
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
-	ev.waitKind(t, KindStop)
+	ev.waitKind(t, result.KindListenerStop)
 
 	require.NoError(t, s.Start())
 	assert.ErrorIs(t, s.Start(), ErrListening)
@@ -392,7 +393,7 @@ func TestMaxConnections(t *testing.T) {
 	require.NotNil(t, resp)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
-	ev.waitKind(t, KindReject)
+	ev.waitKind(t, result.KindReject)
 
 	closeClient(t, c, ev, 0)
 	dial(t, ctx, s)
@@ -442,8 +443,8 @@ func TestHostileFrames(t *testing.T) {
 			assert.Equal(t, uint64(i+1), recv(t, ctx, good).ID, "the server must keep serving others")
 		})
 	}
-	for _, want := range []int{int(websocket.StatusPolicyViolation), int(websocket.StatusUnsupportedData), int(websocket.StatusMessageTooBig)} {
-		ev.waitFor(t, 0, func(e Event) bool { return e.Kind == KindBadFrame && e.Code == want })
+	for _, want := range []result.CloseCode{result.CloseCode(websocket.StatusPolicyViolation), result.CloseCode(websocket.StatusUnsupportedData), result.CloseCode(websocket.StatusMessageTooBig)} {
+		ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindBadFrame && e.Code == want })
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wschaos/wschaos/protocol"
+	"github.com/wschaos/wschaos/result"
 )
 
 // maxTombstones bounds how many expired sessions are remembered for gap
@@ -138,7 +139,7 @@ func (s *Server) hello(c *conn, h protocol.Envelope) (welcomeResult, bool) {
 			c.cursor = oldest
 		}
 	}
-	c.pending = append(c.pending, outMsg{env: w, kind: KindWelcome, detail: res.detail})
+	c.pending = append(c.pending, outMsg{env: w, kind: result.KindWelcome, text: res.detail, resumed: w.Resumed, gap: w.Gap})
 	c.poke()
 	res.welcome = w
 	return res, true
@@ -201,7 +202,7 @@ func (s *Server) expire(ss *session, gen uint64) {
 	s.tombstones[ss.id] = tombstone{clientID: ss.clientID, lastSeq: ss.lastSeq}
 	last := ss.lastSeq
 	s.mu.Unlock()
-	s.emit(Event{Kind: KindSessionExpired, ClientID: ss.clientID, Session: ss.id, Seq: last})
+	s.emit(Event{Kind: result.KindSessionExpired, ClientID: ss.clientID, Session: ss.id, Seq: last})
 }
 
 func truncate(s string) string {

@@ -5,8 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/wschaos/wschaos/client"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // Direction names.
@@ -15,84 +14,94 @@ const (
 	DirDown = "down" // server to client
 )
 
-// Flow counts one direction's messages for one client.
-type Flow = reports.Flow
-
 // Flows counts both directions for one client from the timeline:
 //
 //   - up: the workload's sent sequence numbers against the server's
-//     deliveries ("recv"); the server delivers in order and drops duplicates
-//     it detects ("dup"), so a second "recv" of a sequence is a duplicate the
-//     application saw.
-//   - down: the server's writes ("send", replays included) and the holes in
+//     deliveries (recv); the server delivers in order and drops duplicates
+//     it detects (dup), so a second recv of a sequence is a duplicate the
+//     application saw. Messages the client reported it gave up on
+//     (undelivered) are not lost: they are counted apart.
+//   - down: the server's writes (send, replays included) and the holes in
 //     the client's delivered sequence, against the client's deliveries.
 //     Messages the client was told are gone (gap events) are not lost.
-func (tl *Timeline) Flows(id string) (up, down Flow) {
+func (tl *Timeline) Flows(id string) (up, down result.Flow) {
 	up, down, _ = tl.flows(id)
 	return up, down
 }
 
-// flows is Flows plus holes: how many server sequence numbers are missing
-// from the client's deliveries between its first and last, whether or not a
-// gap event accounts for them.
-func (tl *Timeline) flows(id string) (up, down Flow, holes int) {
-	sentUp := map[uint64]bool{}
-	recvUp := map[uint64]int{}
-	var upOrder []uint64
-	sentDown := map[uint64]bool{}
-	recvDown := map[uint64]int{}
-	var downOrder []uint64
+// flowLog is one client's sequence numbers per direction, as the timeline
+// shows them.
+type flowLog struct {
+	sentUp, sentDown   map[uint64]bool
+	recvUp, recvDown   map[uint64]int
+	upOrder, downOrder []uint64
+	undelivered        map[uint64]bool
+	gap                int
+}
+
+func (tl *Timeline) flowLog(id string) flowLog {
+	l := flowLog{sentUp: map[uint64]bool{}, sentDown: map[uint64]bool{}, recvUp: map[uint64]int{}, recvDown: map[uint64]int{},
+		undelivered: map[uint64]bool{}}
 	drainAt := math.Inf(1)
-	for _, e := range tl.Events {
-		if e.Source == SourceHarness && e.Kind == KindDrain {
-			drainAt = e.TMS
-			break
-		}
+	if i := slices.IndexFunc(tl.Events, func(e result.Event) bool { return e.Kind == result.KindDrain }); i >= 0 {
+		drainAt = tl.Events[i].TMS
 	}
 	for _, e := range tl.Events {
 		if e.Client != id {
 			continue
 		}
-		if e.TMS > drainAt && (e.Kind == KindSent || e.Kind == "send") {
+		if e.TMS > drainAt && (e.Kind == result.KindSent || e.Kind == result.KindSend) {
 			continue // produced after the workload stopped: not counted
 		}
-		switch {
-		case e.Source == SourceClient && e.Kind == KindSent:
-			sentUp[e.Seq] = true
-		case e.Source == SourceServer && e.Kind == "recv":
-			recvUp[e.Seq]++
-			upOrder = append(upOrder, e.Seq)
-		case e.Source == SourceServer && e.Kind == "send":
-			sentDown[e.Seq] = true
-		case e.Source == SourceClient && e.Kind == KindReceived:
-			recvDown[e.Seq]++
-			downOrder = append(downOrder, e.Seq)
-		case e.Source == SourceClient && e.Kind == string(client.EventGap):
-			down.Gap += int(e.Seq)
+		switch e.Kind {
+		case result.KindSent:
+			l.sentUp[e.Seq] = true
+		case result.KindRecv:
+			l.recvUp[e.Seq]++
+			l.upOrder = append(l.upOrder, e.Seq)
+		case result.KindSend:
+			l.sentDown[e.Seq] = true
+		case result.KindReceived:
+			l.recvDown[e.Seq]++
+			l.downOrder = append(l.downOrder, e.Seq)
+		case result.KindGap:
+			l.gap += int(e.Count)
+		case result.KindUndelivered:
+			for _, q := range e.Seqs {
+				l.undelivered[q] = true
+			}
 		}
 	}
-	up = flow(sentUp, recvUp, upOrder)
-	down2 := flow(sentDown, recvDown, downOrder)
-	down2.Gap = down.Gap
+	return l
+}
+
+// flows is Flows plus holes: how many server sequence numbers are missing
+// from the client's deliveries between its first and last, whether or not a
+// gap event accounts for them.
+func (tl *Timeline) flows(id string) (up, down result.Flow, holes int) {
+	l := tl.flowLog(id)
+	up = flow(l.sentUp, l.recvUp, l.upOrder, l.undelivered)
+	down = flow(l.sentDown, l.recvDown, l.downOrder, nil)
+	down.Gap = l.gap
 	// Holes in the delivered sequence that no gap event accounts for are
 	// lost too, even if the server never wrote them to a connection.
-	if len(downOrder) > 0 {
+	if len(l.downOrder) > 0 {
 		unsent := 0
-		for q := slices.Min(downOrder); q <= slices.Max(downOrder); q++ {
-			if recvDown[q] == 0 {
+		for q := slices.Min(l.downOrder); q <= slices.Max(l.downOrder); q++ {
+			if l.recvDown[q] == 0 {
 				holes++
-				if !sentDown[q] {
+				if !l.sentDown[q] {
 					unsent++
 				}
 			}
 		}
-		down2.Lost += max(unsent-down2.Gap, 0)
+		down.Lost += max(unsent-down.Gap, 0)
 	}
-	return up, down2, holes
+	return up, down, holes
 }
 
-func flow(sent map[uint64]bool, recv map[uint64]int, order []uint64) Flow {
-	f := Flow{Sent: len(sent)}
+func flow(sent map[uint64]bool, recv map[uint64]int, order []uint64, undelivered map[uint64]bool) result.Flow {
+	f := result.Flow{Sent: len(sent)}
 	for _, n := range recv {
 		f.Delivered++
 		if n > 1 {
@@ -101,7 +110,11 @@ func flow(sent map[uint64]bool, recv map[uint64]int, order []uint64) Flow {
 	}
 	var missing []uint64
 	for s := range sent {
-		if recv[s] == 0 {
+		switch {
+		case recv[s] > 0:
+		case undelivered[s]:
+			f.Undelivered++
+		default:
 			f.Lost++
 			missing = append(missing, s)
 		}
@@ -124,23 +137,21 @@ func flow(sent map[uint64]bool, recv map[uint64]int, order []uint64) Flow {
 // NoLoss requires zero lost, duplicated and reordered messages in both
 // directions for every client, with messages flowing in both.
 func NoLoss(why string) Check {
-	t := reports.Target{Name: "continuity", Want: "lost 0, duplicated 0, reordered 0, both ways", Why: why}
-	return Check{Target: t, Eval: func(tl *Timeline) reports.Check {
+	t := result.Target{Name: "continuity", Want: "lost 0, duplicated 0, reordered 0, both ways", Unit: result.UnitCount, Why: why}
+	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
-			return notApplicable(t.Name, t.Want, needsCooperation(out))
+			return NotApplicable(t, needsCooperation(out))
 		}
-		c := reports.Check{Name: t.Name, Want: t.Want, OK: true}
-		var tot [2]Flow
+		if len(tl.Clients) == 0 {
+			return NotApplicable(t, "no client ran")
+		}
+		var tot [2]result.Flow
 		var bad []string
 		for _, id := range tl.Clients {
 			up, down := tl.Flows(id)
-			for i, f := range []Flow{up, down} {
+			for i, f := range []result.Flow{up, down} {
 				dir := []string{DirUp, DirDown}[i]
-				tot[i].Sent += f.Sent
-				tot[i].Delivered += f.Delivered
-				tot[i].Lost += f.Lost
-				tot[i].Duplicated += f.Duplicated
-				tot[i].Reordered += f.Reordered
+				AddFlow(&tot[i], f)
 				if f.Lost+f.Duplicated+f.Reordered > 0 {
 					bad = append(bad, fmt.Sprintf("%s %s: lost %d %v, duplicated %d, reordered %d",
 						id, dir, f.Lost, f.Missing, f.Duplicated, f.Reordered))
@@ -150,34 +161,99 @@ func NoLoss(why string) Check {
 				}
 			}
 		}
-		c.Got = fmt.Sprintf("up: %d sent, %d lost, %d dup, %d reordered; down: %d delivered, %d lost, %d dup, %d reordered",
+		got := fmt.Sprintf("up: %d sent, %d lost, %d dup, %d reordered; down: %d delivered, %d lost, %d dup, %d reordered",
 			tot[0].Sent, tot[0].Lost, tot[0].Duplicated, tot[0].Reordered,
 			tot[1].Delivered, tot[1].Lost, tot[1].Duplicated, tot[1].Reordered)
-		if len(bad) > 0 {
-			c.OK = false
-			c.Margin = abbrev(bad)
-		}
-		return c
+		bad0 := float64(tot[0].Lost + tot[0].Duplicated + tot[0].Reordered + tot[1].Lost + tot[1].Duplicated + tot[1].Reordered)
+		return Verdict(t, len(bad) == 0, got, ptr(bad0), abbrev(bad))
 	}}
+}
+
+// UndeliveredReported is for scenarios that end a session fatally: every
+// message the client accepted and the server never received must be
+// reported to the application as undelivered, and nothing else; messages
+// must not vanish silently.
+func UndeliveredReported(why string) Check {
+	t := result.Target{Name: "undelivered-reported", Want: "reported undelivered = accepted and never received", Why: why}
+	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
+		if out := tl.outsideClients(); len(out) > 0 {
+			return NotApplicable(t, needsCooperation(out))
+		}
+		var got, bad []string
+		sent := 0
+		for _, id := range tl.Clients {
+			l := tl.flowLog(id)
+			sent += len(l.sentUp)
+			var never, wrong []uint64
+			for q := range l.sentUp {
+				if l.recvUp[q] == 0 && !l.undelivered[q] {
+					never = append(never, q)
+				}
+			}
+			for q := range l.undelivered {
+				if l.recvUp[q] > 0 || !l.sentUp[q] {
+					wrong = append(wrong, q)
+				}
+			}
+			slices.Sort(never)
+			slices.Sort(wrong)
+			got = append(got, fmt.Sprintf("%s: %d reported", id, len(l.undelivered)))
+			if len(never) > 0 {
+				bad = append(bad, fmt.Sprintf("%s: %d never received and not reported (seq %v)", id, len(never), clip(never)))
+			}
+			if len(wrong) > 0 {
+				bad = append(bad, fmt.Sprintf("%s: %d reported that the server had (seq %v)", id, len(wrong), clip(wrong)))
+			}
+		}
+		if sent == 0 {
+			return NotApplicable(t, "no message was sent")
+		}
+		return Verdict(t, len(bad) == 0, abbrev(got), nil, abbrev(bad))
+	}}
+}
+
+func clip(s []uint64) []uint64 { return s[:min(len(s), 10)] }
+
+// BackpressureReported is for scenarios where the application sends faster
+// than an outage lets the client deliver: the client must refuse messages
+// (outbox full) rather than take them without bound; what it accepted must
+// still arrive (NoLoss judges that).
+func BackpressureReported(why string) Check {
+	t := result.Target{Name: "backpressure", Want: "Send refused with outbox-full while the link was down", Unit: result.UnitCount, Why: why}
+	return perClient(t, func(tl *Timeline, id string) clientVerdict {
+		if tl.Outside(id) {
+			return nothingToJudge("outside client: its sends are not seen")
+		}
+		refused, accepted := 0, 0
+		for _, e := range tl.ClientEvents(id) {
+			switch {
+			case e.Kind == result.KindSendError && e.Cause == result.CauseOutboxFull:
+				refused++
+			case e.Kind == result.KindSent:
+				accepted++
+			}
+		}
+		return judgedIf(fmt.Sprintf("%d refused, %d accepted", refused, accepted),
+			fmt.Sprintf("accepted all %d messages: no backpressure, the outbox grew without bound", accepted), refused > 0)
+	})
 }
 
 // GapReported is for scenarios that lose server messages on purpose: every
 // client must have been told exactly how many it lost, and nothing else may
 // be lost, duplicated or reordered.
 func GapReported(why string) Check {
-	t := reports.Target{Name: "gap-reported", Want: "reported gap = missing messages > 0", Why: why}
-	return Check{Target: t, Eval: func(tl *Timeline) reports.Check {
+	t := result.Target{Name: "gap-reported", Want: "reported gap = missing messages > 0", Why: why}
+	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
-			return notApplicable(t.Name, t.Want, needsCooperation(out))
+			return NotApplicable(t, needsCooperation(out))
 		}
-		c := reports.Check{Name: t.Name, Want: t.Want, OK: true}
 		var got, bad []string
+		missing := 0
 		for _, id := range tl.Clients {
 			up, down, holes := tl.flows(id)
+			missing += holes
 			got = append(got, fmt.Sprintf("%s: gap %d, missing %d", id, down.Gap, holes))
 			switch {
-			case holes == 0:
-				bad = append(bad, id+": nothing went missing, so the scenario proved nothing")
 			case down.Gap != holes:
 				bad = append(bad, fmt.Sprintf("%s: told %d lost, %d missing", id, down.Gap, holes))
 			}
@@ -186,12 +262,10 @@ func GapReported(why string) Check {
 					id, up.Lost, up.Duplicated, up.Reordered, down.Duplicated, down.Reordered))
 			}
 		}
-		c.Got = abbrev(got)
-		if len(bad) > 0 {
-			c.OK = false
-			c.Margin = abbrev(bad)
+		if len(bad) == 0 && missing == 0 {
+			return NotApplicable(t, "nothing went missing: the outage did not outlast what the server keeps for resume")
 		}
-		return c
+		return Verdict(t, len(bad) == 0, abbrev(got), nil, abbrev(bad))
 	}}
 }
 

@@ -3,56 +3,84 @@ package harness
 import (
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
-	"github.com/wschaos/wschaos/client"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
-// perClient builds a check that holds every client to want and reports the
-// first client that misses it. eval returns the client's figure as text and
-// an empty string when it is fine, or the reason it is not.
-func perClient(name, want string, limit float64, why string, eval func(tl *Timeline, id string) (got, bad string)) Check {
-	t := reports.Target{Name: name, Want: want, Limit: limit, Why: why}
-	return Check{Target: t, Eval: func(tl *Timeline) reports.Check {
-		c := reports.Check{Name: name, Want: want, OK: true}
-		var gots, bads []string
+// clientVerdict is one client's part of a per-client check: its figure for
+// people, and why it misses the target ("" when it meets it). judged is
+// false when the client gave the check nothing to judge.
+type clientVerdict struct {
+	got, bad string
+	judged   bool
+}
+
+func judgedOK(got string) clientVerdict       { return clientVerdict{got: got, judged: true} }
+func judgedBad(got, bad string) clientVerdict { return clientVerdict{got: got, bad: bad, judged: true} }
+func nothingToJudge(why string) clientVerdict { return clientVerdict{got: why} }
+func judgedIf(got, bad string, ok bool) clientVerdict {
+	if ok {
+		return judgedOK(got)
+	}
+	return judgedBad(got, bad)
+}
+
+// perClient builds a check that holds every client to t and reports the
+// clients that miss it; with no client to judge it is n/a.
+func perClient(t result.Target, eval func(tl *Timeline, id string) clientVerdict) Check {
+	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
+		var gots, bads, skipped []string
+		judged := 0
 		for _, id := range tl.Clients {
-			got, bad := eval(tl, id)
-			gots = append(gots, got)
-			if bad != "" {
-				bads = append(bads, id+": "+bad)
+			v := eval(tl, id)
+			if !v.judged {
+				skipped = append(skipped, id+": "+v.got)
+				continue
+			}
+			judged++
+			gots = append(gots, v.got)
+			if v.bad != "" {
+				bads = append(bads, id+": "+v.bad)
 			}
 		}
-		c.Got = abbrev(uniq(gots))
-		if len(bads) > 0 {
-			c.OK = false
-			c.Margin = abbrev(bads)
+		if judged == 0 {
+			why := "no client ran"
+			if len(skipped) > 0 {
+				why = abbrev(skipped)
+			}
+			return tl.viaWire(NotApplicable(t, why))
 		}
-		return c
+		return tl.viaWire(Verdict(t, len(bads) == 0, abbrev(uniq(gots)), nil, abbrev(bads)))
 	}}
+}
+
+// hasStatus reports whether e carries code as its close code or its HTTP
+// status (close codes are 1000-4999, statuses 100-599: they never clash).
+func hasStatus(e result.Event, code int) bool {
+	return int(e.Code) == code || e.Status == code
 }
 
 // WaitsAtLeastHint requires that after every loss with the given code (a
 // close code, or the HTTP status of a refused upgrade) the client's next dial
 // comes at least hint later. Clients that never saw the code are not held to
-// it, but at least one client must have, or the scenario proved nothing.
+// it; when no client did, or none retried, the check fails: the scenario
+// exists to see the wait.
 func WaitsAtLeastHint(code int, hint time.Duration, why string) Check {
 	limit := ms(hint)
-	t := reports.Target{Name: "waits-hint", Want: fmt.Sprintf(">= %s after %d", fmtMS(limit), code), Limit: limit, Why: why}
-	return Check{Target: t, Eval: func(tl *Timeline) reports.Check {
-		c := reports.Check{Name: t.Name, Want: t.Want, OK: true}
+	t := result.Target{Name: "waits-hint", Want: fmt.Sprintf(">= %s after %d", fmtMS(limit), code), Limit: limit, Unit: result.UnitMS,
+		Bound: limit, Why: why}
+	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		shortest, seen := math.Inf(1), 0
 		var bad []string
 		for _, id := range tl.Clients {
 			evs := tl.ClientEvents(id)
 			for i, e := range evs {
-				if e.Kind != string(client.EventDisconnected) || e.Code != code {
+				if e.Kind != result.KindDisconnected || !hasStatus(e, code) {
 					continue
 				}
 				for _, next := range evs[i+1:] {
-					if next.Kind == string(client.EventDialing) {
+					if next.Kind == result.KindDialing {
 						seen++
 						gap := next.TMS - e.TMS
 						shortest = math.Min(shortest, gap)
@@ -64,160 +92,148 @@ func WaitsAtLeastHint(code int, hint time.Duration, why string) Check {
 				}
 			}
 		}
+		var c result.Check
 		switch {
 		case seen == 0:
-			c.OK, c.Got = false, fmt.Sprintf("no retry after %d", code)
-			c.Margin = fmt.Sprintf("never saw a loss with %d followed by a dial", code)
+			c = Verdict(t, false, fmt.Sprintf("no retry after %d", code), nil, fmt.Sprintf("never saw a loss with %d followed by a dial", code))
 		case len(bad) > 0:
-			c.OK, c.Got = false, fmt.Sprintf("waited %s", fmtMS(shortest))
-			c.Margin = abbrev(bad)
+			c = Verdict(t, false, "waited "+fmtMS(shortest), ptr(shortest), abbrev(bad))
 		default:
-			c.Got = fmt.Sprintf("waited at least %s (%d retries)", fmtMS(shortest), seen)
-			c.Margin = fmt.Sprintf("%s over the hint", fmtMS(shortest-limit))
+			c = Verdict(t, true, fmt.Sprintf("waited at least %s (%d retries)", fmtMS(shortest), seen), ptr(shortest),
+				fmtMS(shortest-limit)+" over the hint")
 		}
-		return c
+		return tl.viaWire(c)
 	}}
 }
 
 // MaxAttempts bounds the connection attempts from the fault start to
 // recovery (or to the end of the run) per client: no hot loop.
 func MaxAttempts(n int, why string) Check {
-	return perClient("attempts", fmt.Sprintf("<= %d", n), float64(n), why, func(tl *Timeline, id string) (string, string) {
+	t := result.Target{Name: "attempts", Want: fmt.Sprintf("<= %d", n), Limit: float64(n), Unit: result.UnitCount, Bound: float64(n), Why: why}
+	return perClient(t, func(tl *Timeline, id string) clientVerdict {
 		m := tl.Measure(id)
-		got := fmt.Sprintf("%d attempts", m.Attempts)
-		if m.Attempts > n {
-			return got, fmt.Sprintf("%d attempts, %d over", m.Attempts, m.Attempts-n)
-		}
-		return got, ""
+		return judgedIf(fmt.Sprintf("%d attempts", m.Attempts), fmt.Sprintf("%d attempts, %d over", m.Attempts, m.Attempts-n), m.Attempts <= n)
 	})
 }
 
 // StopsOnFatal requires the client to stop for good after the fault: a fatal
-// event with the given code and no dial after it.
+// event with the given code (close code or HTTP status) and no dial after it.
 func StopsOnFatal(code int, why string) Check {
-	return perClient("no-retry-after-fatal", fmt.Sprintf("fatal %d, 0 dials after", code), 0, why,
-		func(tl *Timeline, id string) (string, string) {
-			if tl.Outside(id) {
-				return stopsFromWire(tl, id, code)
+	t := result.Target{Name: "no-retry-after-fatal", Want: fmt.Sprintf("fatal %d, 0 dials after", code), Unit: result.UnitCount, Why: why}
+	return perClient(t, func(tl *Timeline, id string) clientVerdict {
+		if tl.Outside(id) {
+			return stopsFromWire(tl, id, code)
+		}
+		evs := tl.ClientEvents(id)
+		fatalAt := -1
+		for i, e := range evs {
+			if e.Kind == result.KindFatal {
+				fatalAt = i
+				break
 			}
-			evs := tl.ClientEvents(id)
-			fatalAt := -1
+		}
+		from := fatalAt
+		if fatalAt < 0 {
+			// No fatal stop: count the dials after the fault started.
+			from = len(evs)
 			for i, e := range evs {
-				if e.Kind == string(client.EventFatal) {
-					fatalAt = i
+				if e.TMS >= tl.FaultStart() {
+					from = i
 					break
 				}
 			}
-			dials := 0
-			from := 0
-			if fatalAt >= 0 {
-				from = fatalAt
-			} else {
-				// No fatal stop: count the dials after the fault started.
-				for i, e := range evs {
-					if e.TMS >= tl.FaultStart() {
-						from = i
-						break
-					}
-				}
+		}
+		dials := 0
+		for _, e := range evs[from:] {
+			if e.Kind == result.KindDialing {
+				dials++
 			}
-			for _, e := range evs[from:] {
-				if e.Kind == string(client.EventDialing) {
-					dials++
-				}
-			}
-			if fatalAt < 0 {
-				return fmt.Sprintf("no fatal stop, %d dials", dials), fmt.Sprintf("kept retrying (%d dials) instead of stopping on %d", dials, code)
-			}
-			f := evs[fatalAt]
-			got := fmt.Sprintf("fatal %d, %d dials after", f.Code, dials)
-			switch {
-			case f.Code != code:
-				return got, fmt.Sprintf("stopped on %d, want %d", f.Code, code)
-			case dials > 0:
-				return got, fmt.Sprintf("%d dials after the fatal stop", dials)
-			}
-			return got, ""
-		})
+		}
+		if fatalAt < 0 {
+			return judgedBad(fmt.Sprintf("no fatal stop, %d dials", dials), fmt.Sprintf("kept retrying (%d dials) instead of stopping on %d", dials, code))
+		}
+		f := evs[fatalAt]
+		got := fmt.Sprintf("fatal %d, %d dials after", max(int(f.Code), f.Status), dials)
+		switch {
+		case !hasStatus(f, code):
+			return judgedBad(got, fmt.Sprintf("stopped on %d, want %d", max(int(f.Code), f.Status), code))
+		case dials > 0:
+			return judgedBad(got, fmt.Sprintf("%d dials after the fatal stop", dials))
+		}
+		return judgedOK(got)
+	})
 }
 
 // stopsFromWire is StopsOnFatal for an outside client, which cannot say it
 // stopped: after the first loss on which the server sent code, the wire must
 // show no dial.
-func stopsFromWire(tl *Timeline, id string, code int) (string, string) {
+func stopsFromWire(tl *Timeline, id string, code int) clientVerdict {
 	evs := tl.ClientEvents(id)
 	for i, e := range evs {
-		if e.Kind != string(client.EventDisconnected) || e.Code != code || e.TMS < tl.faultIssued() {
+		if e.Kind != result.KindDisconnected || !hasStatus(e, code) || e.TMS < tl.faultIssued() {
 			continue
 		}
 		dials := 0
 		for _, next := range evs[i+1:] {
-			if next.Kind == string(client.EventDialing) {
+			if next.Kind == result.KindDialing {
 				dials++
 			}
 		}
-		got := fmt.Sprintf("%d dials after %d (seen on the wire)", dials, code)
-		if dials > 0 {
-			return got, fmt.Sprintf("kept dialling (%d dials) after the server's %d", dials, code)
-		}
-		return got, ""
+		return judgedIf(fmt.Sprintf("%d dials after %d", dials, code),
+			fmt.Sprintf("kept dialling (%d dials) after the server's %d", dials, code), dials == 0)
 	}
-	return "no loss with " + fmt.Sprint(code), fmt.Sprintf("the wire shows no connection ended by the server's %d", code)
+	return judgedBad("no loss with "+fmt.Sprint(code), fmt.Sprintf("the wire shows no connection ended by the server's %d", code))
 }
 
-// wireSlack is how much later than the policy an outside client's delay may
-// look: the tap measures from the socket's close to the next connect, which
-// adds the client's teardown and its dial's start to the delay it chose.
-const wireSlack = AtOnce
-
-// DelaysWithinPolicy requires every announced backoff delay to lie inside the
-// policy envelope for its attempt, or at or above the hint it honoured.
+// DelaysWithinPolicy requires every backoff delay to lie inside the policy
+// envelope for its attempt, or at or above the hint it honoured. With no
+// delay taken it has nothing to judge.
 func DelaysWithinPolicy(why string) Check {
-	return perClient("delays-in-policy", "every delay inside Backoff.Envelope(attempt)", 0, why,
-		func(tl *Timeline, id string) (string, string) {
-			n, over := 0, 0.5
-			if tl.Outside(id) {
-				over += ms(wireSlack)
+	t := result.Target{Name: "delays-in-policy", Want: "every delay inside Backoff.Envelope(attempt)", Why: why}
+	return perClient(t, func(tl *Timeline, id string) clientVerdict {
+		n := 0
+		for _, e := range tl.ClientEvents(id) {
+			if e.Kind != result.KindBackoff {
+				continue
 			}
-			for _, e := range tl.ClientEvents(id) {
-				if e.Kind != string(client.EventBackoff) {
-					continue
-				}
-				n++
-				if e.HintMS > 0 {
-					if e.DelayMS+0.5 < e.HintMS {
-						return fmt.Sprintf("%d delays", n), fmt.Sprintf("attempt %d: %s is below the hint %s", e.Attempt, fmtMS(e.DelayMS), fmtMS(e.HintMS))
-					}
-					continue
-				}
-				lo, hi := tl.Options.Backoff.Envelope(max(e.Attempt, 1))
-				if e.DelayMS+0.5 < ms(lo) || e.DelayMS-over > ms(hi) || e.DelayMS <= 0 {
-					return fmt.Sprintf("%d delays", n), fmt.Sprintf("attempt %d: %s outside [%s, %s]", e.Attempt, fmtMS(e.DelayMS), fmtMS(ms(lo)), fmtMS(ms(hi)))
-				}
+			n++
+			d := tl.delayOf(e)
+			if d.InPolicy {
+				continue
 			}
-			return fmt.Sprintf("%d delays", n), ""
-		})
+			if d.HintMS > 0 {
+				return judgedBad(fmt.Sprintf("%d delays", n), fmt.Sprintf("attempt %d: %s is below the hint %s", d.Attempt, fmtMS(d.DelayMS), fmtMS(d.HintMS)))
+			}
+			return judgedBad(fmt.Sprintf("%d delays", n), fmt.Sprintf("attempt %d: %s outside [%s, %s]", d.Attempt, fmtMS(d.DelayMS), fmtMS(d.LoMS), fmtMS(d.HiMS)))
+		}
+		if n == 0 {
+			return nothingToJudge("no backoff delay taken")
+		}
+		return judgedOK(fmt.Sprintf("%d delays", n))
+	})
 }
 
 // BackoffNotReset requires that a connection which stayed ready for less than
 // MinHealthyUptime does not reset the attempt counter: a flapping server must
-// not be able to turn backoff into a hot loop.
+// not be able to turn backoff into a hot loop. With no short connection it
+// has nothing to judge.
 func BackoffNotReset(why string) Check {
-	return outsideNA("the attempt counter is inside the client; the wire shows only the delays (delays-in-policy judges those)", perClient("backoff-not-reset", "attempts keep counting across short connections", 0, why,
-		func(tl *Timeline, id string) (string, string) {
+	t := result.Target{Name: "backoff-not-reset", Want: "attempts keep counting across short connections", Why: why}
+	return outsideNA("the attempt counter is inside the client; the wire shows only the delays (delays-in-policy judges those)", perClient(t,
+		func(tl *Timeline, id string) clientVerdict {
 			minUp := ms(tl.Options.MinHealthyUptime)
 			readyAt, upFor := math.NaN(), math.Inf(1)
 			prev, resets, short := 0, 0, 0
 			for _, e := range tl.ClientEvents(id) {
 				switch e.Kind {
-				case string(client.EventReady):
+				case result.KindReady:
 					readyAt = e.TMS
-				case string(client.EventDisconnected):
-					if !math.IsNaN(readyAt) {
+				case result.KindDisconnected:
+					if !isNaN(readyAt) {
 						upFor = e.TMS - readyAt
 						readyAt = math.NaN()
 					}
-				case string(client.EventBackoff):
+				case result.KindBackoff:
 					if upFor < minUp {
 						short++
 						if e.Attempt <= prev {
@@ -228,10 +244,10 @@ func BackoffNotReset(why string) Check {
 				}
 			}
 			got := fmt.Sprintf("%d resets after %d short connections", resets, short)
-			if resets > 0 {
-				return got, fmt.Sprintf("attempt counter reset %d times after connections shorter than %s", resets, fmtMS(minUp))
+			if short == 0 {
+				return nothingToJudge("no connection shorter than MinHealthyUptime")
 			}
-			return got, ""
+			return judgedIf(got, fmt.Sprintf("attempt counter reset %d times after connections shorter than %s", resets, fmtMS(minUp)), resets == 0)
 		}))
 }
 
@@ -239,9 +255,9 @@ func BackoffNotReset(why string) Check {
 // program, for the reason why.
 func outsideNA(why string, c Check) Check {
 	eval := c.Eval
-	c.Eval = func(tl *Timeline) reports.Check {
+	c.Eval = func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
-			return notApplicable(c.Target.Name, c.Target.Want, abbrev(out)+": outside client; "+why)
+			return NotApplicable(c.Target, abbrev(out)+": outside client; "+why)
 		}
 		return eval(tl)
 	}
@@ -251,70 +267,65 @@ func outsideNA(why string, c Check) Check {
 // HerdSpread requires the clients' first dials after the fault end to be
 // spread out: no window of the given width holds more than twice its share,
 // where the share is the clients spread evenly over the jitter range the
-// policy promises (spread).
+// policy promises (spread). With no dial after the fault it has nothing to
+// judge.
 func HerdSpread(window, spread time.Duration, why string) Check {
-	name := "herd-spread"
-	t := reports.Target{Name: name, Want: fmt.Sprintf("<= 2x an even share per %v", window), Why: why}
-	return Check{Target: t, Eval: func(tl *Timeline) reports.Check {
+	t := result.Target{Name: "herd-spread", Want: fmt.Sprintf("<= 2x an even share per %v", window), Unit: result.UnitCount, Why: why}
+	c := Check{Target: t, window: window}
+	c.Eval = func(tl *Timeline) result.Check {
 		n := len(tl.Clients)
 		windows := max(float64(spread)/float64(window), 1)
-		share := float64(n) / windows
-		limit := int(math.Ceil(2 * share))
-		c := reports.Check{Name: name, Want: fmt.Sprintf("<= %d per %v", limit, window)}
-		end := tl.FaultEnd()
-		counts := map[int]int{}
-		firsts := 0
-		for _, id := range tl.Clients {
-			for _, e := range tl.ClientEvents(id) {
-				if e.Kind == string(client.EventDialing) && e.TMS >= end {
-					counts[int((e.TMS-end)/ms(window))]++
-					firsts++
-					break
-				}
-			}
+		limit := math.Ceil(2 * float64(n) / windows)
+		tt := t
+		tt.Want, tt.Limit, tt.Bound = fmt.Sprintf("<= %.0f per %v", limit, window), limit, limit
+		first, _ := tl.dials()
+		if len(first) == 0 {
+			return NotApplicable(tt, "no client dialled after the fault ended")
 		}
 		worst, at := 0, 0
-		for w, k := range counts {
-			if k > worst || (k == worst && w < at) {
-				worst, at = k, w
+		for _, b := range buckets(first, tl.FaultEnd(), ms(window)) {
+			if b.Count > worst {
+				worst, at = b.Count, b.Index
 			}
 		}
-		c.Got = fmt.Sprintf("%d in one window (+%v), %d clients dialled", worst, time.Duration(at)*window, firsts)
-		c.OK = worst <= limit && firsts > 0
-		if !c.OK {
-			c.Margin = fmt.Sprintf("%d clients in one %v window; the policy spreads them over %v", worst, window, spread)
+		margin := ""
+		if float64(worst) > limit {
+			margin = fmt.Sprintf("%d clients in one %v window; the policy spreads them over %v", worst, window, spread)
 		}
-		return c
-	}}
+		return tl.viaWire(Verdict(tt, float64(worst) <= limit,
+			fmt.Sprintf("%d in one window (+%v), %d clients dialled", worst, time.Duration(at)*window, len(first)), ptr(float64(worst)), margin))
+	}
+	return c
 }
 
 // StableAfterRecovery requires every client to stay connected once it has
-// recovered: no disconnect after the recovery moment.
+// recovered: no disconnect after the recovery moment. A client that never
+// recovered gives it nothing to judge (the recover check fails it).
 func StableAfterRecovery(why string) Check {
-	return perClient("stable", "0 disconnects after recovery", 0, why, func(tl *Timeline, id string) (string, string) {
+	t := result.Target{Name: "stable", Want: "0 disconnects after recovery", Unit: result.UnitCount, Why: why}
+	return perClient(t, func(tl *Timeline, id string) clientVerdict {
 		m := tl.Measure(id)
 		if m.RecoveredAt == nil {
-			return "not recovered", "never recovered"
+			return nothingToJudge("never recovered")
 		}
-		var lost []string
+		lost := 0
+		var at []string
 		for _, e := range tl.ClientEvents(id) {
-			if e.Kind == string(client.EventDisconnected) && e.TMS > *m.RecoveredAt {
-				lost = append(lost, fmt.Sprintf("%s at %s", e.Detail, fmtMS(e.TMS)))
+			if e.Kind == result.KindDisconnected && e.TMS > *m.RecoveredAt {
+				lost++
+				at = append(at, fmt.Sprintf("%s at %s", e.Cause, fmtMS(e.TMS)))
 			}
 		}
-		if len(lost) > 0 {
-			return fmt.Sprintf("%d disconnects", len(lost)), "lost again: " + strings.Join(lost, "; ")
-		}
-		return "0 disconnects", ""
+		return judgedIf(fmt.Sprintf("%d disconnects", lost), "lost again: "+abbrev(at), lost == 0)
 	})
 }
 
 // RedialWithin requires every client's first dial after the fault start to
-// come within bound: a client must not wait on a peer that is gone.
-func RedialWithin(bound time.Duration, why string) Check {
-	return budgetCheck("redial", bound, why, func(tl *Timeline, m ClientMeasure) *float64 {
+// come within b: a client must not wait on a peer that is gone.
+func RedialWithin(b Bound) Check {
+	return budgetCheck("redial", b, func(tl *Timeline, m ClientMeasure) *float64 {
 		for _, e := range tl.ClientEvents(m.Client) {
-			if e.Kind == string(client.EventDialing) && e.TMS >= tl.FaultStart() {
+			if e.Kind == result.KindDialing && e.TMS >= tl.FaultStart() {
 				return ptr(e.TMS - tl.FaultStart())
 			}
 		}
@@ -323,44 +334,43 @@ func RedialWithin(bound time.Duration, why string) Check {
 }
 
 // GivesUpWithin requires that every loss with the given cause (such as
-// "handshake-timeout") comes at most bound after the dial it ended, and that
-// there was at least one.
-func GivesUpWithin(cause string, bound time.Duration, why string) Check {
-	limit := ms(bound)
-	return perClient("gives-up", fmt.Sprintf("%s within %s of the dial", cause, fmtMS(limit)), limit, why,
-		func(tl *Timeline, id string) (string, string) {
-			dialAt, longest, seen := math.NaN(), 0.0, 0
-			for _, e := range tl.ClientEvents(id) {
-				switch e.Kind {
-				case string(client.EventDialing):
-					dialAt = e.TMS
-				case string(client.EventDisconnected):
-					if strings.Contains(e.Detail, "cause="+cause) && !math.IsNaN(dialAt) {
-						seen++
-						longest = math.Max(longest, e.TMS-dialAt)
-					}
+// result.CauseHandshakeTimeout) comes at most b after the dial it ended,
+// and that there was at least one.
+func GivesUpWithin(cause result.Cause, b Bound) Check {
+	t := timeTarget("gives-up", b)
+	t.Want = fmt.Sprintf("%s within %s of the dial", cause, fmtMS(t.Limit))
+	return perClient(t, func(tl *Timeline, id string) clientVerdict {
+		dialAt, longest, seen := math.NaN(), 0.0, 0
+		for _, e := range tl.ClientEvents(id) {
+			switch e.Kind {
+			case result.KindDialing:
+				dialAt = e.TMS
+			case result.KindDisconnected:
+				if e.Cause == cause && !isNaN(dialAt) {
+					seen++
+					longest = math.Max(longest, e.TMS-dialAt)
 				}
 			}
-			if seen == 0 {
-				return "never", "no " + cause + " seen"
-			}
-			got := fmt.Sprintf("%d, longest %s", seen, fmtMS(longest))
-			if longest > limit {
-				return got, fmt.Sprintf("held on %s, %s too long", fmtMS(longest), fmtMS(longest-limit))
-			}
-			return got, ""
-		})
+		}
+		if seen == 0 {
+			return judgedBad("never", fmt.Sprintf("no %s seen", cause))
+		}
+		return judgedIf(fmt.Sprintf("%d, longest %s", seen, fmtMS(longest)),
+			fmt.Sprintf("held on %s, %s too long", fmtMS(longest), fmtMS(longest-t.Limit)), longest <= t.Limit)
+	})
 }
 
 // SpreadAtCap requires the backoff delays taken at the cap to differ from one
 // another: jitter applied after the cap keeps clients apart during a long
-// outage, where most libraries let them all wait exactly the cap.
+// outage, where most libraries let them all wait exactly the cap. With
+// fewer than two delays at the cap it has nothing to judge.
 func SpreadAtCap(why string) Check {
-	return perClient("spread-at-cap", "delays at the cap not all equal", 0, why, func(tl *Timeline, id string) (string, string) {
+	t := result.Target{Name: "spread-at-cap", Want: "delays at the cap not all equal", Why: why}
+	return perClient(t, func(tl *Timeline, id string) clientVerdict {
 		capMS := ms(tl.Options.Backoff.Max)
 		var at []float64
 		for _, e := range tl.ClientEvents(id) {
-			if e.Kind != string(client.EventBackoff) || e.HintMS > 0 {
+			if e.Kind != result.KindBackoff || e.HintMS > 0 {
 				continue
 			}
 			if _, hi := tl.Options.Backoff.Envelope(max(e.Attempt, 1)); ms(hi) >= capMS {
@@ -368,39 +378,38 @@ func SpreadAtCap(why string) Check {
 			}
 		}
 		if len(at) < 2 {
-			return fmt.Sprintf("%d delays at the cap", len(at)), "fewer than 2 delays reached the cap: the outage was too short to tell"
+			return nothingToJudge(fmt.Sprintf("%d delays reached the cap: the outage was too short to tell", len(at)))
 		}
 		lo, hi := at[0], at[0]
 		for _, d := range at {
 			lo, hi = math.Min(lo, d), math.Max(hi, d)
 		}
-		got := fmt.Sprintf("%d at the cap, %s..%s", len(at), fmtMS(lo), fmtMS(hi))
 		// Delays seen on the wire vary by scheduling alone: a fixed delay
 		// must not pass as jitter.
 		least := 1.0
 		if tl.Outside(id) {
 			least = ms(wireSlack) / 4
 		}
-		if hi-lo < least {
-			return got, "every delay at the cap is the same: clients would come back together"
-		}
-		return got, ""
+		return judgedIf(fmt.Sprintf("%d at the cap, %s..%s", len(at), fmtMS(lo), fmtMS(hi)),
+			"every delay at the cap is the same: clients would come back together", hi-lo >= least)
 	})
 }
 
 // RedialAfterLossWithin requires every client's first dial after it declared
-// the connection lost to come within bound of that moment: teardown must not
+// the connection lost to come within b of that moment: teardown must not
 // wait on a dead peer beyond the client's close grace.
-func RedialAfterLossWithin(bound time.Duration, why string) Check {
-	return budgetCheck("redial-after-loss", bound, why, func(tl *Timeline, m ClientMeasure) *float64 {
+func RedialAfterLossWithin(b Bound) Check {
+	c := budgetCheck("redial-after-loss", b, func(tl *Timeline, m ClientMeasure) *float64 {
 		if m.DetectedAt == nil {
 			return nil
 		}
 		for _, e := range tl.ClientEvents(m.Client) {
-			if e.Kind == string(client.EventDialing) && e.TMS >= *m.DetectedAt {
+			if e.Kind == result.KindDialing && e.TMS >= *m.DetectedAt {
 				return ptr(e.TMS - *m.DetectedAt)
 			}
 		}
 		return nil
 	})
+	c.Target.From = result.FromLoss
+	return c
 }

@@ -3,12 +3,8 @@ package harness
 import (
 	"fmt"
 	"math"
-	"strings"
-	"time"
 
-	"github.com/wschaos/wschaos/client"
-	"github.com/wschaos/wschaos/internal/chaosnet"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // CrossCheck holds the client's own account against the wire tap's, so that
@@ -28,25 +24,22 @@ import (
 // The tap cannot tell one client's connections from another's, so the check
 // is not applicable when several clients run; nor for an outside client,
 // whose events are the tap's own.
-func CrossCheck(tolerance time.Duration, why string) Check {
-	tol := ms(tolerance)
-	t := reports.Target{Name: "cross-check", Limit: tol, Why: why,
+func CrossCheck(b Bound) Check {
+	tol := ms(b.Limit())
+	t := result.Target{Name: "cross-check", Limit: tol, Unit: result.UnitMS, Bound: ms(b.D), Allowance: ms(b.Allowance), Why: b.Why(),
 		Want: fmt.Sprintf("client and tap agree within %s (socket closed within CloseGrace of the loss)", fmtMS(tol))}
-	return Check{Target: t, Eval: func(tl *Timeline) reports.Check {
+	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		switch {
 		case len(tl.Clients) != 1:
-			return notApplicable(t.Name, t.Want, fmt.Sprintf("%d clients: the tap cannot tell whose connection is whose", len(tl.Clients)))
+			return NotApplicable(t, fmt.Sprintf("%d clients: the tap cannot tell whose connection is whose", len(tl.Clients)))
 		case tl.Outside(tl.Clients[0]):
-			return notApplicable(t.Name, t.Want, tl.Clients[0]+": outside client; its events are the tap's own")
+			return NotApplicable(t, tl.Clients[0]+": outside client; its events are the tap's own")
 		}
-		c := reports.Check{Name: t.Name, Want: t.Want, OK: true}
-		got, bad := crossCheck(tl, tl.Clients[0], tol, ms(tl.Options.CloseGrace))
-		c.Got = got
-		if len(bad) > 0 {
-			c.OK = false
-			c.Margin = abbrev(bad)
+		got, dials, bad := crossCheck(tl, tl.Clients[0], tol, ms(tl.Options.CloseGrace))
+		if dials == 0 {
+			return NotApplicable(t, "the client made no dial")
 		}
-		return c
+		return Verdict(t, len(bad) == 0, got, nil, abbrev(bad))
 	}}
 }
 
@@ -56,11 +49,11 @@ type tapConn struct {
 	paired                             bool
 }
 
-func crossCheck(tl *Timeline, id string, tol, grace float64) (got string, bad []string) {
+func crossCheck(tl *Timeline, id string, tol, grace float64) (got string, dials int, bad []string) {
 	var order []uint64
 	conns := map[uint64]*tapConn{}
 	for _, e := range tl.Events {
-		if e.Source != SourceTap {
+		if e.Source != result.SourceTap {
 			continue
 		}
 		tc := conns[e.Conn]
@@ -70,12 +63,12 @@ func crossCheck(tl *Timeline, id string, tol, grace float64) (got string, bad []
 			order = append(order, e.Conn)
 		}
 		switch e.Kind {
-		case chaosnet.TapConnect:
+		case result.KindTapConnect:
 			tc.connectAt = e.TMS
-		case chaosnet.TapClientClose:
+		case result.KindTapClientClose:
 			tc.clientCloseAt = e.TMS
-		case chaosnet.TapClosed:
-			if !strings.Contains(e.Detail, "tap closed") {
+		case result.KindTapClosed:
+			if !e.Teardown() {
 				tc.closedAt = e.TMS
 			}
 		}
@@ -83,10 +76,10 @@ func crossCheck(tl *Timeline, id string, tol, grace float64) (got string, bad []
 
 	// Pair each dial with the first unpaired tap connect after it.
 	byClientConn := map[uint64]*tapConn{}
-	dials, losses := 0, 0
+	losses := 0
 	var worstDial, worstLoss float64
 	for _, e := range tl.ClientEvents(id) {
-		if e.Kind != string(client.EventDialing) {
+		if e.Kind != result.KindDialing {
 			continue
 		}
 		dials++
@@ -113,7 +106,7 @@ func crossCheck(tl *Timeline, id string, tol, grace float64) (got string, bad []
 	}
 
 	for _, e := range tl.ClientEvents(id) {
-		if e.Kind != string(client.EventDisconnected) {
+		if e.Kind != result.KindDisconnected {
 			continue
 		}
 		tc := byClientConn[e.Conn]
@@ -141,5 +134,5 @@ func crossCheck(tl *Timeline, id string, tol, grace float64) (got string, bad []
 		}
 	}
 	got = fmt.Sprintf("%d dials, %d losses; off by at most %s (dial) and %s (loss)", dials, losses, fmtMS(worstDial), fmtMS(worstLoss))
-	return got, bad
+	return got, dials, bad
 }

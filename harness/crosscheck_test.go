@@ -9,8 +9,7 @@ import (
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
-	"github.com/wschaos/wschaos/internal/chaosnet"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // crossTimeline: the client dials conn 1 at 10 (tap connect 11), declares
@@ -18,7 +17,7 @@ import (
 // again at 1400 (tap connect 1401); that dial is refused by the network at
 // 1402, the third dial at 1500 (tap connect 1501) succeeds.
 func crossTimeline() *Timeline {
-	cev := func(t float64, kind client.EventKind, conn uint64) reports.Event {
+	cev := func(t float64, kind result.Kind, conn uint64) result.Event {
 		e := ce(t, kind)
 		e.Conn = conn
 		return e
@@ -26,21 +25,20 @@ func crossTimeline() *Timeline {
 	return &Timeline{
 		Clients: []string{"c1"},
 		Options: client.Options{CloseGrace: 50 * time.Millisecond},
-		Faults:  []reports.Fault{{Kind: "proxy-down", StartMS: 1000, EndMS: 1450}},
-		Events: []reports.Event{
-			cev(10, client.EventDialing, 1), tapEv(11, chaosnet.TapConnect, 1), cev(20, client.EventReady, 1),
-			cev(1300, client.EventDisconnected, 1), tapEv(1340, chaosnet.TapClientClose, 1), tapEv(1341, chaosnet.TapClosed, 1),
-			cev(1400, client.EventDialing, 2), tapEv(1401, chaosnet.TapConnect, 2),
-			tapEv(1402, chaosnet.TapUpstreamRefused, 2), tapEv(1402, chaosnet.TapClosed, 2), cev(1403, client.EventDisconnected, 2),
-			cev(1500, client.EventDialing, 3), tapEv(1501, chaosnet.TapConnect, 3), cev(1520, client.EventReady, 3),
+		Faults:  []result.Fault{{Kind: FaultProxyDown, StartMS: 1000, EndMS: 1450}},
+		Events: []result.Event{
+			cev(10, result.KindDialing, 1), tapEv(11, result.KindTapConnect, 1), cev(20, result.KindReady, 1),
+			cev(1300, result.KindDisconnected, 1), tapEv(1340, result.KindTapClientClose, 1), tapEv(1341, result.KindTapClosed, 1),
+			cev(1400, result.KindDialing, 2), tapEv(1401, result.KindTapConnect, 2),
+			tapEv(1402, result.KindTapRefused, 2), tapEv(1402, result.KindTapClosed, 2), cev(1403, result.KindDisconnected, 2),
+			cev(1500, result.KindDialing, 3), tapEv(1501, result.KindTapConnect, 3), cev(1520, result.KindReady, 3),
 		},
 	}
 }
 
 func TestCrossCheckAgrees(t *testing.T) {
-	c := CrossCheck(10*time.Millisecond, "").Eval(crossTimeline())
-	assert.True(t, c.OK, "%+v", c)
-	assert.False(t, c.NotApplicable)
+	c := CrossCheck(Bound{D: 10 * time.Millisecond}).Eval(crossTimeline())
+	assert.Equal(t, result.Pass, c.Verdict, "%+v", c)
 	assert.Equal(t, "3 dials, 2 losses; off by at most 1 ms (dial) and 1 ms (loss)", c.Got)
 }
 
@@ -52,7 +50,7 @@ func TestCrossCheckDisagrees(t *testing.T) {
 		"loss reported long after the network ended":  func(tl *Timeline) { tl.Events[10].TMS = 1450 },
 		"dial with no connection on the wire":         func(tl *Timeline) { tl.Events[7].TMS = 1480 },
 		"connection the client never reported": func(tl *Timeline) {
-			tl.Events = append(tl.Events, tapEv(1600, chaosnet.TapConnect, 4))
+			tl.Events = append(tl.Events, tapEv(1600, result.KindTapConnect, 4))
 		},
 		"loss of a connection still open": func(tl *Timeline) {
 			tl.Events = append(tl.Events[:4], tl.Events[6:]...) // no client-close, no closed
@@ -61,8 +59,8 @@ func TestCrossCheckDisagrees(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			tl := crossTimeline()
 			doctor(tl)
-			c := CrossCheck(10*time.Millisecond, "").Eval(tl)
-			assert.False(t, c.OK, "got %+v, want a failed cross-check", c)
+			c := CrossCheck(Bound{D: 10 * time.Millisecond}).Eval(tl)
+			assert.Equal(t, result.Fail, c.Verdict, "got %+v, want a failed cross-check", c)
 			assert.NotEmpty(t, c.Margin)
 		})
 	}
@@ -71,19 +69,19 @@ func TestCrossCheckDisagrees(t *testing.T) {
 func TestCrossCheckNotApplicable(t *testing.T) {
 	tl := crossTimeline()
 	tl.Clients = []string{"c1", "c2"}
-	c := CrossCheck(10*time.Millisecond, "").Eval(tl)
-	assert.True(t, c.OK && c.NotApplicable, "%+v", c)
+	c := CrossCheck(Bound{D: 10 * time.Millisecond}).Eval(tl)
+	assert.Equal(t, result.NotApplicable, c.Verdict, "%+v", c)
 
 	tl = crossTimeline()
-	tl.Events = append(tl.Events, reports.Event{Source: SourceHarness, Kind: KindOutside, Client: "c1"})
-	c = CrossCheck(10*time.Millisecond, "").Eval(tl)
-	assert.True(t, c.OK && c.NotApplicable, "%+v", c)
+	tl.Events = append(tl.Events, result.Event{Source: result.SourceHarness, Kind: result.KindOutside, Client: "c1"})
+	c = CrossCheck(Bound{D: 10 * time.Millisecond}).Eval(tl)
+	assert.Equal(t, result.NotApplicable, c.Verdict, "%+v", c)
 }
 
 // On real sockets the reference client's account and the tap's agree.
 func TestCrossCheckOnRealRuns(t *testing.T) {
 	checks := func(o client.Options) []Check {
-		return []Check{CrossCheck(AtOnce, "the client's events and the tap's are taken on one clock")}
+		return []Check{CrossCheck(AtOnceBound(1, "the client's events and the tap's are taken on one clock"))}
 	}
 	for _, sc := range []Scenario{
 		{Name: "CrossProxyDownFIN", Faults: []Fault{ProxyDown(300*time.Millisecond, 25*time.Millisecond)}},
@@ -98,8 +96,7 @@ func TestCrossCheckOnRealRuns(t *testing.T) {
 			res := Run(t.Context(), sc, RunOptions{Seed: 1})
 			require.Empty(t, res.Error)
 			c := checkNamed(t, res, "cross-check")
-			assert.True(t, c.OK, "%+v", c)
-			assert.False(t, c.NotApplicable)
+			assert.Equal(t, result.Pass, c.Verdict, "%+v", c)
 			assert.NotContains(t, c.Got, "0 losses", "the fault must have caused a loss to compare")
 			t.Log(c.Got)
 		})

@@ -8,23 +8,62 @@
 // Toxiproxy runs embedded in-process unless RunOptions.ToxiproxyURL (the
 // wschaos command reads TOXIPROXY_URL) names an external toxiproxy-server.
 //
-// Measurements follow DESIGN.md: detection is the client's declared loss
-// minus the fault start; recovery is the first moment after the fault end at
-// which the client is ready on a new connection with a hello/welcome round
-// trip done, minus the fault end; downtime is that moment minus the last
-// message delivered before the fault. Checks are pure functions of the
-// recorded Timeline, so a stored result can be checked again offline.
+// # A run
 //
-// Every time target is a bound derived from the client's options plus Slack,
-// a stated scheduling allowance; see the scenarios package for the catalogue.
+// Run executes one Scenario in named phases: build the environment and the
+// clients, arm the faults, start the clients and their workload, warm up
+// (every client ready with traffic both ways), apply the schedule, settle,
+// drain, judge. Every component's events are typed result.Event values on
+// one timeline; the checks are pure functions of that timeline (a Timeline),
+// so a stored result can be checked again offline. Conclude turns the
+// scenarios of a run into its verdict and summary.
+//
+// # What is measured
+//
+//   - detection: the client's first declared loss after the fault was
+//     issued, counted from the fault taking effect and, beside it, from the
+//     start of the silence the client could observe (the last frame it
+//     received before declaring the loss: the tap's last bytes towards it,
+//     or its own deliveries and pongs), which is what a heartbeat promises;
+//   - recovery: the first moment after the fault's end at which the client
+//     is ready on a new connection (with the hello/welcome round trip for a
+//     client that speaks the session protocol), counted from the fault's
+//     end; downtime counts it from the last message delivered before the
+//     fault;
+//   - attempts, backoff delays against the policy's envelope, reconnects
+//     per window across clients, and lost, duplicated and reordered
+//     messages in each direction.
+//
+// A check with nothing to judge is n/a, never a pass; a scenario whose
+// defining check (Defining) is n/a has verdict n/a.
+//
+// # Targets
+//
+// Every time target is a Bound: what the client's own configuration
+// promises (HeartbeatBound, FirstRetry, PendingDelay, Recovery,
+// OneHandshake, AtOnceBound) plus an allowance of 10 % of the bound and
+// 25 ms for measurement and scheduling, stated in the target's reason. A
+// slow machine stretches the profile (Scale), never the allowance.
+//
+// # Writing a scenario
+//
+// A scenario is data: a client profile, a fake server configuration, a
+// fault schedule and the checks that derive their targets from the profile.
+// A fault is a value with a start and a stop against the Env; the built-in
+// ones cover Toxiproxy's toxics and the fake server's misbehaviour, and
+// ToxicFault adds any Toxiproxy toxic by type and attributes. See
+// Example_customScenario for a scenario of your own, run and written as a
+// report, in about twenty lines.
+//
+// # Outside clients
 //
 // The client under test is the in-process reference client, or an outside
 // program in any language (RunOptions.Command): it gets the URL to dial in
 // WSCHAOS_URL, runs in its own process group, and is stopped with it
 // (SIGTERM, then SIGKILL after 2 s) when the scenario ends. Its lifecycle is
 // read off the wire tap and the fake server and recorded as client events
-// marked ObservedByTap, so the same checks judge it; those that need its
-// cooperation (message continuity) report NotApplicable. See external.go and
+// marked result.ViaWire, so the same checks judge it; those that need its
+// cooperation (message continuity) are n/a. See external.go and
 // examples/node-client. For the reference client, CrossCheck holds its own
 // account against the tap's.
 package harness

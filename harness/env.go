@@ -10,6 +10,9 @@ import (
 	"net/url"
 	"runtime"
 
+	"github.com/rs/zerolog"
+	zlog "github.com/rs/zerolog/log"
+
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/internal/chaosnet"
 )
@@ -108,6 +111,23 @@ func (e *Env) ToxiproxyVersion(ctx context.Context) string {
 	return v
 }
 
+// AddToxic adds a Toxiproxy toxic to the proxy in front of the server.
+func (e *Env) AddToxic(ctx context.Context, t Toxic) error {
+	return e.Proxy.AddToxic(ctx, chaosnet.Toxic{Name: t.Name, Type: t.Type, Stream: t.Stream, Toxicity: t.Toxicity, Attributes: t.Attributes})
+}
+
+// RemoveToxic removes the toxic named name from the proxy.
+func (e *Env) RemoveToxic(ctx context.Context, name string) error {
+	return e.Proxy.RemoveToxic(ctx, name)
+}
+
+// DisableProxy closes every connection through the proxy with FIN and
+// refuses new ones until EnableProxy.
+func (e *Env) DisableProxy(ctx context.Context) error { return e.Proxy.Disable(ctx) }
+
+// EnableProxy lets connections through the proxy again.
+func (e *Env) EnableProxy(ctx context.Context) error { return e.Proxy.Enable(ctx) }
+
 // Close stops the tap, deletes the proxy, and stops Toxiproxy (embedded) and
 // the fake server, waiting for their goroutines.
 func (e *Env) Close() error {
@@ -127,6 +147,16 @@ func (e *Env) Close() error {
 		errs = append(errs, e.Server.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// QuietToxiproxy silences zerolog's global logger, which Toxiproxy's
+// bandwidth toxic writes to (at trace level, on standard error) when
+// Toxiproxy is embedded. It changes process-wide state, so no package of
+// this module calls it on its own: a program or a TestMain that wants
+// quiet output calls it once. The wschaos command does.
+func QuietToxiproxy() {
+	zerolog.SetGlobalLevel(zerolog.Disabled)
+	zlog.Logger = zerolog.Nop()
 }
 
 // privateLoopback returns a random address in 127.0.0.0/8 other than

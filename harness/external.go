@@ -12,33 +12,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wschaos/wschaos/client"
-	"github.com/wschaos/wschaos/fakeserver"
-	"github.com/wschaos/wschaos/internal/chaosnet"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // Outside clients: a program in any language, started once per scenario
 // with RunOptions.Command, that connects to WSCHAOS_URL. The harness cannot
 // see inside it, so its lifecycle is derived from the wire tap and the fake
 // server (see wireObserver) and written into the timeline as client events
-// whose Detail starts with ObservedByTap; every check then works unchanged,
-// and the checks that need the client's cooperation say not applicable.
-
-// ObservedByTap starts the Detail of every client event the harness derived
-// from the wire for an outside client.
-const ObservedByTap = "observed by the tap"
-
-// KindOutside is the harness event that names an outside client under test
-// (Client is its id, Detail its pid and command line). Checks use it to tell
-// outside clients from the reference client.
-const KindOutside = "outside-client"
-
-// Outside-client event kinds: one line the program wrote.
-const (
-	KindStdout = "stdout"
-	KindStderr = "stderr"
-)
+// marked result.ViaWire; every check then works unchanged, and the checks
+// that need the client's cooperation say not applicable.
 
 // Environment of an outside client.
 const (
@@ -68,7 +50,7 @@ var errOutsideMulti = errors.New("harness: outside clients run single-client sce
 // wire rather than from its own events.
 func (tl *Timeline) Outside(id string) bool {
 	for _, e := range tl.Events {
-		if e.Source == SourceHarness && e.Kind == KindOutside && e.Client == id {
+		if e.Kind == result.KindOutside && e.Client == id {
 			return true
 		}
 	}
@@ -84,12 +66,6 @@ func (tl *Timeline) outsideClients() []string {
 		}
 	}
 	return out
-}
-
-// notApplicable is a check that cannot be judged for this run: OK so it
-// fails nothing, NotApplicable so it is never shown as passed.
-func notApplicable(name, want, why string) reports.Check {
-	return reports.Check{Name: name, Want: want, OK: true, NotApplicable: true, Got: "n/a: " + why}
 }
 
 // startOutside starts the outside client and returns the function that
@@ -115,25 +91,25 @@ func (r *run) startOutside(ctx context.Context) (stop func(), err error) {
 		}
 		env = append(env, EnvCAFile+"="+ca)
 	}
-	onLine := func(kind, line string) {
-		r.note(time.Now(), reports.Event{Source: SourceClient, Client: id, Kind: kind, Detail: line}, nil)
+	onLine := func(kind result.Kind, line string) {
+		r.note(time.Now(), result.Event{Source: result.SourceClient, Client: id, Kind: kind, Text: line}, nil)
 	}
 	p, err := startProcess(ctx, r.opts.Command, env, onLine)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("harness: start outside client %q: %w", r.opts.Command[0], err)
 	}
-	r.note(time.Now(), reports.Event{Source: SourceHarness, Kind: KindOutside, Client: id,
-		Detail: fmt.Sprintf("pid %d: %s", p.pid, strings.Join(r.opts.Command, " "))}, nil)
+	r.note(time.Now(), result.Event{Source: result.SourceHarness, Kind: result.KindOutside, Client: id, PID: p.pid,
+		Text: strings.Join(r.opts.Command, " ")}, nil)
 
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		<-p.done
-		detail := "exited: " + errText(p.err)
+		text := "exited: " + errText(p.err)
 		if p.err == nil {
-			detail = "exited: status 0"
+			text = "exited: status 0"
 		}
-		r.note(time.Now(), reports.Event{Source: SourceHarness, Kind: "client-returned", Client: id, Detail: detail}, func() {
+		r.note(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindReturned, Client: id, PID: p.pid, Text: text}, func() {
 			r.stopped[id] = p.err
 		})
 	})
@@ -184,37 +160,38 @@ func (r *run) exitedEarly() (string, bool) {
 // observe feeds one recorded tap or server event to the outside client's
 // wire observer and records what it derives. It does nothing for the
 // reference client.
-func (r *run) observe(at time.Time, e reports.Event) {
+func (r *run) observe(at time.Time, e result.Event) {
 	if r.wire == nil {
 		return
 	}
 	e.TMS = r.rec.since(at)
 	for _, d := range r.wire.feed(e) {
-		kind := client.EventKind(d.Kind)
-		r.note(r.rec.at(d.TMS), d, func() { r.state[d.Client] = kind })
+		r.note(r.rec.at(d.TMS), d, func() { r.state[d.Client] = d.Kind })
 	}
 }
 
 // wireObserver derives an outside client's lifecycle from the wire tap's and
-// the fake server's events, as DESIGN.md defines it for outside clients. All
-// tap connections belong to the one client (outside runs are single-client).
+// the fake server's events. All tap connections belong to the one client
+// (outside runs are single-client). Every event it derives is a client event
+// marked result.ViaWire:
 //
-//   - dialing: a tap "connect".
+//   - dialing: a tap-connect.
 //   - ready: the server's welcome, or its first echo or raw round trip, on the
 //     server connection accepted after that connect.
 //   - disconnected (the client declared the connection dead): the tap sees
-//     the client close its socket ("client-close"), or a new connect while
-//     the old connection is still open; or the network ended both sides at
-//     once (a reset passed on, an upstream refusal), when the client's socket
-//     is gone and any read fails. Code is what the server sent on that
-//     connection, if anything: a close code, 1006 for a drop, an HTTP status
-//     for a refused upgrade. A connection that never became ready while the
-//     server stalled its upgrade ends with cause=handshake-timeout.
+//     the client close its socket (cause socket-closed), or a new connect
+//     while the old connection is still open (cause redialed); or the
+//     network ended both sides at once (a reset passed on, an upstream
+//     refusal: cause network), when the client's socket is gone and any read
+//     fails. Code and Status are what the server sent on that connection, if
+//     anything: a close code, 1006 for a drop, an HTTP status for a refused
+//     upgrade. A connection that never became ready while the server stalled
+//     its upgrade ends with cause handshake-timeout.
 //   - backoff: the gap from one connection's end to the next connect;
 //     Attempt counts as the policy does (a connection ready for at least
 //     MinHealthyUptime resets it).
 //
-// Events after setStopping carry cause=stopped, so that the harness's own
+// Events after setStopping carry cause stopped, so that the harness's own
 // teardown is not counted as the client's doing. Its methods are safe for
 // concurrent use.
 type wireObserver struct {
@@ -226,14 +203,15 @@ type wireObserver struct {
 	cur      uint64 // the latest tap connection, 0 before the first
 	conns    map[uint64]*wireConn
 	attempt  int
-	pending  *reports.Event // the backoff the next connect completes
+	pending  *result.Event // the backoff the next connect completes
 }
 
 type wireConn struct {
 	readyAt  float64 // NaN until ready
 	srv      uint64  // the server's connection number, 0 until accepted
 	declared bool    // its end was reported
-	code     int
+	code     result.CloseCode
+	status   int
 	stalled  bool
 }
 
@@ -263,103 +241,129 @@ func (o *wireObserver) setStopping() {
 
 // feed takes one tap or server event (with TMS set) and returns the client
 // events it implies.
-func (o *wireObserver) feed(e reports.Event) []reports.Event {
+func (o *wireObserver) feed(e result.Event) []result.Event {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var out []reports.Event
-	cur := o.conns[o.cur]
-	switch {
-	case e.Source == SourceTap && e.Kind == chaosnet.TapConnect:
+	switch e.Source {
+	case result.SourceTap:
+		return o.feedTap(e)
+	case result.SourceServer:
+		o.feedServer(e)
+		if cur := o.conns[o.cur]; cur != nil && !cur.declared && isRoundTrip(e.Kind) &&
+			math.IsNaN(cur.readyAt) && cur.srv == e.Conn && (e.Client == o.id || e.Client == "") {
+			cur.readyAt = e.TMS
+			return []result.Event{o.event(e.TMS, result.KindReady, o.cur, "", fmt.Sprintf("server %s on its conn %d", e.Kind, e.Conn))}
+		}
+	}
+	return nil
+}
+
+// isRoundTrip: the server answered the client on the connection, which
+// proves it usable.
+func isRoundTrip(k result.Kind) bool {
+	return k == result.KindWelcome || k == result.KindEcho || k == result.KindRaw
+}
+
+// feedTap handles the tap's view of the client's connections. Called with
+// o.mu held.
+func (o *wireObserver) feedTap(e result.Event) []result.Event {
+	var out []result.Event
+	switch e.Kind {
+	case result.KindTapConnect:
 		if o.pending != nil {
 			b := *o.pending
 			b.DelayMS = e.TMS - b.TMS
-			b.Detail = o.detail("", fmt.Sprintf("%s from the end of conn %d to the connect of conn %d", fmtMS(b.DelayMS), b.Conn, e.Conn))
+			b.Text = fmt.Sprintf("%s from the end of conn %d to the connect of conn %d", fmtMS(b.DelayMS), b.Conn, e.Conn)
 			out = append(out, b)
 		}
-		if cur != nil && !cur.declared {
-			out = append(out, o.declare(o.cur, e.TMS, "", fmt.Sprintf("opened conn %d while conn %d was still open", e.Conn, o.cur)))
+		if cur := o.conns[o.cur]; cur != nil && !cur.declared {
+			out = append(out, o.declare(o.cur, e.TMS, result.CauseRedialed, fmt.Sprintf("opened conn %d while conn %d was still open", e.Conn, o.cur)))
 		}
 		// When the client gave up on a connection it kept open, the wire
 		// cannot tell how long it waited before this dial.
 		o.pending = nil
 		o.cur = e.Conn
 		o.conns[e.Conn] = &wireConn{readyAt: math.NaN()}
-		out = append(out, o.event(e.TMS, client.EventDialing, e.Conn, o.detail("", "tap connect")))
-	case e.Source == SourceTap && e.Kind == chaosnet.TapClientClose:
+		out = append(out, o.event(e.TMS, result.KindDialing, e.Conn, "", "tap connect"))
+	case result.KindTapClientClose:
 		if c := o.conns[e.Conn]; c != nil && !c.declared {
-			out = append(out, o.declare(e.Conn, e.TMS, o.cause(c), "the client closed its socket"))
+			out = append(out, o.declare(e.Conn, e.TMS, o.cause(c, result.CauseSocketClosed), "the client closed its socket"))
 		}
-	case e.Source == SourceTap && e.Kind == chaosnet.TapClosed:
-		if c := o.conns[e.Conn]; c != nil && !c.declared && !strings.Contains(e.Detail, "tap closed") {
-			out = append(out, o.declare(e.Conn, e.TMS, o.cause(c), "the network ended both sides (reset passed on, or upstream refused)"))
+	case result.KindTapClosed:
+		if c := o.conns[e.Conn]; c != nil && !c.declared && !e.Teardown() {
+			out = append(out, o.declare(e.Conn, e.TMS, o.cause(c, result.CauseNetwork), "the network ended both sides (reset passed on, or upstream refused)"))
 		}
 		delete(o.conns, e.Conn)
-	case e.Source != SourceServer || cur == nil || cur.declared:
-	case e.Kind == fakeserver.KindAccept:
-		cur.srv = e.Conn
-	case e.Kind == fakeserver.KindStall:
-		cur.stalled = true
-	case e.Kind == fakeserver.KindCloseSent, e.Kind == fakeserver.KindReject:
-		cur.code = e.Code
-	case e.Kind == fakeserver.KindDrop:
-		cur.code = 1006
-	case e.Kind == fakeserver.KindWelcome, e.Kind == fakeserver.KindEcho, e.Kind == fakeserver.KindRaw:
-		if math.IsNaN(cur.readyAt) && cur.srv == e.Conn && (e.Client == o.id || e.Client == "") {
-			cur.readyAt = e.TMS
-			out = append(out, o.event(e.TMS, client.EventReady, o.cur, o.detail("", fmt.Sprintf("server %s on its conn %d", e.Kind, e.Conn))))
-		}
 	}
 	return out
 }
 
+// feedServer notes what the server did on the client's current
+// connection. Called with o.mu held.
+func (o *wireObserver) feedServer(e result.Event) {
+	cur := o.conns[o.cur]
+	if cur == nil || cur.declared {
+		return
+	}
+	switch e.Kind {
+	case result.KindAccept:
+		cur.srv = e.Conn
+	case result.KindStall:
+		cur.stalled = true
+	case result.KindCloseSent:
+		cur.code = e.Code
+	case result.KindReject:
+		cur.status = e.Status
+	case result.KindDrop:
+		cur.code = 1006
+	}
+}
+
 // declare reports the end of connection n at t and books the backoff that
 // the next connect completes. Called with o.mu held.
-func (o *wireObserver) declare(n uint64, t float64, cause, why string) reports.Event {
+func (o *wireObserver) declare(n uint64, t float64, cause result.Cause, why string) result.Event {
 	c := o.conns[n]
 	c.declared = true
 	if !math.IsNaN(c.readyAt) && t-c.readyAt >= o.minUp {
 		o.attempt = 0
 	}
 	o.attempt++
-	o.pending = &reports.Event{TMS: t, Source: SourceClient, Client: o.id, Conn: n, Kind: string(client.EventBackoff), Attempt: o.attempt}
+	o.pending = &result.Event{TMS: t, Source: result.SourceClient, Client: o.id, Conn: n, Kind: result.KindBackoff,
+		Attempt: o.attempt, Via: result.ViaWire, Code: c.code, Status: c.status}
 	if o.stopping {
 		o.pending = nil
 	}
-	e := o.event(t, client.EventDisconnected, n, o.detail(cause, why))
-	e.Code = c.code
+	e := o.event(t, result.KindDisconnected, n, cause, why)
+	e.Code, e.Status = c.code, c.status
 	return e
 }
 
-func (o *wireObserver) cause(c *wireConn) string {
+// cause is a connection's end as the wire shows it: a handshake timeout if
+// it never became ready while the server stalled its upgrade, otherwise
+// what the tap saw.
+func (o *wireObserver) cause(c *wireConn, seen result.Cause) result.Cause {
 	if math.IsNaN(c.readyAt) && c.stalled {
-		return "handshake-timeout"
+		return result.CauseHandshakeTimeout
 	}
-	return ""
+	return seen
 }
 
-func (o *wireObserver) event(t float64, kind client.EventKind, conn uint64, detail string) reports.Event {
-	return reports.Event{TMS: t, Source: SourceClient, Client: o.id, Conn: conn, Kind: string(kind), Attempt: o.attempt, Detail: detail}
-}
-
-// detail is "[cause=X ]observed by the tap: why", with cause=stopped once
-// the harness is stopping the client. Called with o.mu held.
-func (o *wireObserver) detail(cause, why string) string {
+// event is a client event read off the wire, with cause stopped once the
+// harness is stopping the client. Called with o.mu held.
+func (o *wireObserver) event(t float64, kind result.Kind, conn uint64, cause result.Cause, text string) result.Event {
 	if o.stopping {
-		cause = "stopped"
+		cause = result.CauseStopped
 	}
-	s := ObservedByTap + ": " + why
-	if cause != "" {
-		s = "cause=" + cause + " " + s
-	}
-	return s
+	return result.Event{TMS: t, Source: result.SourceClient, Client: o.id, Conn: conn, Kind: kind,
+		Attempt: o.attempt, Cause: cause, Via: result.ViaWire, Text: text}
 }
 
 // lineWriter hands each line written to it to onLine, truncated to
 // maxLineLen, up to maxLines lines. It is used by one goroutine at a time
 // (os/exec copies each stream in its own goroutine).
 type lineWriter struct {
-	kind    string
-	onLine  func(kind, line string)
+	kind    result.Kind
+	onLine  func(kind result.Kind, line string)
 	buf     []byte
 	lines   int
 	dropped int

@@ -3,7 +3,6 @@ package harness
 import (
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // nodeCommand is the command line of examples/node-client, or a skip when
@@ -59,14 +58,12 @@ func catalogueLike(name string, tls bool, f Fault, checks func(o client.Options)
 // the outside, continuity is not applicable, and no process is left.
 func TestExternalNodeClient(t *testing.T) {
 	cmd := nodeCommand(t)
-	heartbeat := func(o client.Options) time.Duration { b := o.PingInterval + o.PongTimeout; return b + Slack(b) }
 	for _, sc := range []Scenario{
 		catalogueLike("ProxyDownFIN", false, ProxyDown(300*time.Millisecond, 25*time.Millisecond), func(o client.Options) []Check {
-			_, first := o.Backoff.Envelope(1)
 			return []Check{
 				SawCloseCode(1006, "no close frame"),
-				DetectWithin(AtOnce, "a reader error ends the connection at once"),
-				RecoverWithin(first+Slack(first), "first retry"),
+				DetectWithin(AtOnceBound(1, "a reader error ends the connection")),
+				RecoverWithin(FirstRetry(o).Plus(OneHandshake(1))),
 				NoLoss("continuity"),
 			}
 		}),
@@ -74,8 +71,8 @@ func TestExternalNodeClient(t *testing.T) {
 		// itself with NODE_EXTRA_CA_CERTS: a process tree to clean up).
 		catalogueLike("BlackHoleHalfOpen", true, BlackHole(300*time.Millisecond, 900*time.Millisecond), func(o client.Options) []Check {
 			return []Check{
-				DetectWithin(heartbeat(o), "heartbeat"),
-				RecoverWithin(WorstDelayAfter(o, 900*time.Millisecond)+Slack(o.Backoff.Max), "after the outage"),
+				DetectSilenceWithin(HeartbeatBound(o)),
+				RecoverWithin(Recovery(o, 900*time.Millisecond, 1)),
 				NoLoss("continuity"),
 				DelaysWithinPolicy("policy"),
 			}
@@ -86,13 +83,13 @@ func TestExternalNodeClient(t *testing.T) {
 			res := Run(t.Context(), sc, RunOptions{Command: cmd, ClientName: "node-example", Seed: 1})
 			require.Empty(t, res.Error, "the run must complete; timeline: %s", timelineText(res))
 			for _, c := range res.Checks {
-				t.Logf("%-18s ok=%-5t n/a=%-5t got %s, want %s", c.Name, c.OK, c.NotApplicable, c.Got, c.Want)
+				t.Logf("%-18s %-5s got %s, want %s", c.Name, c.Verdict, c.Got, c.Want)
 			}
 			require.NotNil(t, res.Measured.DetectMS, "detection measured from the tap")
 			require.NotNil(t, res.Measured.RecoverMS, "recovery measured from the server; timeline: %s", timelineText(res))
 			t.Logf("detect %.0f ms, recover %.0f ms, verdict %s", *res.Measured.DetectMS, *res.Measured.RecoverMS, res.Verdict)
 			c := checkNamed(t, res, "continuity")
-			assert.True(t, c.NotApplicable && c.OK, "continuity: got %+v, want not applicable", c)
+			assert.Equal(t, result.NotApplicable, c.Verdict, "continuity: got %+v, want not applicable", c)
 			for _, c := range res.Checks {
 				assert.NotEqual(t, "valid-run", c.Name, "the node client must warm up: %+v", c)
 			}
@@ -104,28 +101,25 @@ func TestExternalNodeClient(t *testing.T) {
 	}
 }
 
-func outsidePID(t *testing.T, res reports.Scenario) int {
+func outsidePID(t *testing.T, res result.Scenario) int {
 	t.Helper()
 	for _, e := range res.Timeline {
-		if e.Kind == KindOutside {
-			f := strings.Fields(e.Detail) // "pid N: argv"
-			require.GreaterOrEqual(t, len(f), 2)
-			pid, err := strconv.Atoi(strings.TrimSuffix(f[1], ":"))
-			require.NoError(t, err)
-			return pid
+		if e.Kind == result.KindOutside {
+			require.Positive(t, e.PID)
+			return e.PID
 		}
 	}
 	require.Fail(t, "no outside-client event")
 	return 0
 }
 
-func timelineText(res reports.Scenario) string {
+func timelineText(res result.Scenario) string {
 	var b strings.Builder
 	for _, e := range res.Timeline {
-		if e.Source == SourceServer && (e.Kind == "send" || e.Kind == "ping" || e.Kind == "echo") {
+		if e.Kind == result.KindSend || e.Kind == result.KindPingRecv || e.Kind == result.KindEcho {
 			continue
 		}
-		b.WriteString("\n  " + strconv.FormatFloat(e.TMS, 'f', 0, 64) + " " + e.Source + " " + e.Kind + " " + e.Detail)
+		b.WriteString("\n  " + e.String())
 	}
 	return b.String()
 }

@@ -19,8 +19,7 @@ import (
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
-	"github.com/wschaos/wschaos/internal/chaosnet"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // TestHelperOutsideClient is not a test: it is the outside client the tests
@@ -68,11 +67,9 @@ func proxyDownScenario() Scenario {
 		Checks: func(o client.Options) []Check {
 			// From the wire, detection is the socket's close, which the
 			// client makes within CloseGrace of declaring the loss.
-			_, first := o.Backoff.Envelope(1)
-			detect := AtOnce + o.CloseGrace
 			return []Check{
-				DetectWithin(detect+Slack(detect), "a FIN ends the connection at once; the socket closes within CloseGrace"),
-				RecoverWithin(first+Slack(first)+AtOnce, "first retry"),
+				DetectWithin(NewBound(AtOnce+o.CloseGrace, "a FIN ends the connection at once; the socket closes within CloseGrace")),
+				RecoverWithin(FirstRetry(o).Plus(OneHandshake(1))),
 				NoLoss("continuity"),
 				SawCloseCode(1006, "no close frame"),
 				DelaysWithinPolicy("policy"),
@@ -81,7 +78,7 @@ func proxyDownScenario() Scenario {
 	}
 }
 
-func checkNamed(t *testing.T, res reports.Scenario, name string) reports.Check {
+func checkNamed(t *testing.T, res result.Scenario, name string) result.Check {
 	t.Helper()
 	for _, c := range res.Checks {
 		if c.Name == name {
@@ -89,7 +86,7 @@ func checkNamed(t *testing.T, res reports.Scenario, name string) reports.Check {
 		}
 	}
 	require.Failf(t, "no such check", "got checks %+v, want one named %q", res.Checks, name)
-	return reports.Check{}
+	return result.Check{}
 }
 
 // The reference client run as an outside program is measured from the wire:
@@ -98,30 +95,30 @@ func checkNamed(t *testing.T, res reports.Scenario, name string) reports.Check {
 func TestOutsideClientMeasuredFromTheWire(t *testing.T) {
 	res := Run(t.Context(), proxyDownScenario(), RunOptions{Command: helperCommand("reference"), ClientName: "outside-reference"})
 	require.Empty(t, res.Error)
-	assert.Equal(t, reports.Pass, res.Verdict, "checks: %+v", res.Checks)
+	assert.Equal(t, result.Pass, res.Verdict, "checks: %+v", res.Checks)
 	require.NotNil(t, res.Measured.DetectMS, "detection measured from the tap")
 	require.NotNil(t, res.Measured.RecoverMS, "recovery measured from the server's welcome")
 	assert.GreaterOrEqual(t, res.Measured.Reconnects, 1)
 
 	for _, name := range []string{"continuity", "close-code"} {
 		c := checkNamed(t, res, name)
-		assert.True(t, c.NotApplicable, "%s: got %+v, want not applicable", name, c)
-		assert.True(t, c.OK, "a not-applicable check fails nothing")
-		assert.True(t, strings.HasPrefix(c.Got, "n/a: "), "got %q", c.Got)
+		assert.Equal(t, result.NotApplicable, c.Verdict, "%s: got %+v, want not applicable", name, c)
+		assert.NotEmpty(t, c.Margin, "n/a says why")
 	}
 	for _, name := range []string{"detect", "recover", "delays-in-policy"} {
 		c := checkNamed(t, res, name)
-		assert.False(t, c.NotApplicable, "%s is judged from the wire", name)
+		assert.NotEqual(t, result.NotApplicable, c.Verdict, "%s is judged from the wire", name)
+		assert.Equal(t, result.ViaWire, c.Via, "%s says it came from the wire", name)
 	}
 
 	var derived, lines int
 	for _, e := range res.Timeline {
 		switch {
-		case e.Source == SourceClient && strings.Contains(e.Detail, ObservedByTap):
+		case e.Source == result.SourceClient && e.Via == result.ViaWire:
 			derived++
-		case e.Source == SourceClient && e.Kind == KindStdout:
+		case e.Kind == result.KindStdout:
 			lines++
-		case e.Source == SourceClient && (e.Kind == KindSent || e.Kind == KindReceived):
+		case e.Kind == result.KindSent || e.Kind == result.KindReceived:
 			t.Errorf("got a %s event for an outside client: the harness cannot see its messages", e.Kind)
 		}
 	}
@@ -139,11 +136,11 @@ func alive(pid int) bool {
 	return running
 }
 
-func childPID(t *testing.T, res reports.Scenario) int {
+func childPID(t *testing.T, res result.Scenario) int {
 	t.Helper()
 	for _, e := range res.Timeline {
-		if e.Kind == KindStdout {
-			if s, ok := strings.CutPrefix(e.Detail, "child "); ok {
+		if e.Kind == result.KindStdout {
+			if s, ok := strings.CutPrefix(e.Text, "child "); ok {
 				pid, err := strconv.Atoi(s)
 				require.NoError(t, err)
 				return pid
@@ -172,7 +169,8 @@ func TestOutsideClientStoppedOnCancel(t *testing.T) {
 	started := time.Now()
 	res := Run(ctx, sc, RunOptions{Command: helperCommand("spawn")})
 	assert.Less(t, time.Since(started), 10*time.Second)
-	assert.Contains(t, res.Error, "context canceled")
+	assert.Equal(t, result.Interrupted, res.Verdict)
+	assert.Contains(t, res.Error, "interrupted")
 	pid := childPID(t, res)
 	assert.False(t, alive(pid), "child %d still running after Run", pid)
 }
@@ -181,13 +179,13 @@ func TestOutsideClientRefusesManyClients(t *testing.T) {
 	sc := proxyDownScenario()
 	sc.Clients = 3
 	res := Run(t.Context(), sc, RunOptions{Command: []string{"true"}})
-	assert.Equal(t, reports.Fail, res.Verdict)
+	assert.Equal(t, result.Fail, res.Verdict)
 	assert.Contains(t, res.Error, "outside clients run single-client scenarios only")
 }
 
 func TestOutsideClientThatCannotStart(t *testing.T) {
 	res := Run(t.Context(), proxyDownScenario(), RunOptions{Command: []string{"/nonexistent/wschaos-client"}})
-	assert.Equal(t, reports.Fail, res.Verdict)
+	assert.Equal(t, result.Fail, res.Verdict)
 	assert.Contains(t, res.Error, "start outside client")
 }
 
@@ -197,9 +195,9 @@ func TestOutsideClientThatNeverConnects(t *testing.T) {
 	sc.Client.Backoff.Max = 50 * time.Millisecond // a short warm-up wait
 	sc.Client.HandshakeTimeout = 100 * time.Millisecond
 	res := Run(t.Context(), sc, RunOptions{Command: []string{"sleep", "30"}})
-	assert.Equal(t, reports.Fail, res.Verdict)
+	assert.Equal(t, result.Fail, res.Verdict)
 	assert.Contains(t, res.Error, "never warmed up")
-	assert.False(t, checkNamed(t, res, "valid-run").OK)
+	assert.Equal(t, result.Fail, checkNamed(t, res, "valid-run").Verdict)
 }
 
 // An outside client that exits at once fails the run as invalid without
@@ -208,24 +206,24 @@ func TestOutsideClientThatExits(t *testing.T) {
 	started := time.Now()
 	res := Run(t.Context(), proxyDownScenario(), RunOptions{Command: []string{"sh", "-c", "echo 'cannot work' >&2; exit 3"}})
 	assert.Less(t, time.Since(started), 5*time.Second)
-	assert.Equal(t, reports.Fail, res.Verdict)
+	assert.Equal(t, result.Fail, res.Verdict)
 	assert.Contains(t, res.Error, "exited on its own (exit status 3)")
-	assert.False(t, checkNamed(t, res, "valid-run").OK)
+	assert.Equal(t, result.Fail, checkNamed(t, res, "valid-run").Verdict)
 	var stderr []string
 	for _, e := range res.Timeline {
-		if e.Kind == KindStderr {
-			stderr = append(stderr, e.Detail)
+		if e.Kind == result.KindStderr {
+			stderr = append(stderr, e.Text)
 		}
 	}
 	assert.Equal(t, []string{"cannot work"}, stderr)
 }
 
-func tapEv(t float64, kind string, conn uint64) reports.Event {
-	return reports.Event{TMS: t, Source: SourceTap, Kind: kind, Conn: conn}
+func tapEv(t float64, kind result.Kind, conn uint64) result.Event {
+	return result.Event{TMS: t, Source: result.SourceTap, Kind: kind, Conn: conn}
 }
 
-func srvEv(t float64, kind string, conn uint64, code int) reports.Event {
-	return reports.Event{TMS: t, Source: SourceServer, Kind: kind, Conn: conn, Client: "c1", Code: code}
+func srvEv(t float64, kind result.Kind, conn uint64, code result.CloseCode) result.Event {
+	return result.Event{TMS: t, Source: result.SourceServer, Kind: kind, Conn: conn, Client: "c1", Code: code}
 }
 
 // The observer turns a black hole as the wire shows it into the client's
@@ -234,57 +232,58 @@ func srvEv(t float64, kind string, conn uint64, code int) reports.Event {
 func TestWireObserver(t *testing.T) {
 	o := newWireObserver("c1")
 	o.setMinHealthy(500 * time.Millisecond)
-	var got []reports.Event
-	for _, e := range []reports.Event{
-		tapEv(10, chaosnet.TapConnect, 1),
-		srvEv(12, fakeserver.KindAccept, 1, 0),
-		srvEv(13, fakeserver.KindWelcome, 1, 0),
-		srvEv(14, fakeserver.KindEcho, 1, 0), // not a second ready
+	var got []result.Event
+	for _, e := range []result.Event{
+		tapEv(10, result.KindTapConnect, 1),
+		srvEv(12, result.KindAccept, 1, 0),
+		srvEv(13, result.KindWelcome, 1, 0),
+		srvEv(14, result.KindEcho, 1, 0), // not a second ready
 		// fault from 1000: the client notices at 1300 and dials again
-		tapEv(1300, chaosnet.TapConnect, 2),
-		tapEv(1301, chaosnet.TapUpstreamRefused, 2),
-		tapEv(1302, chaosnet.TapClosed, 2),
-		tapEv(1400, chaosnet.TapClientClose, 1), // the old one, closed late
-		tapEv(1450, chaosnet.TapConnect, 3),
-		srvEv(1460, fakeserver.KindAccept, 2, 0),
-		srvEv(1470, fakeserver.KindCloseSent, 2, 1012),
-		tapEv(1480, chaosnet.TapClientClose, 3),
-		tapEv(1600, chaosnet.TapConnect, 4),
-		srvEv(1610, fakeserver.KindAccept, 3, 0),
-		srvEv(1620, fakeserver.KindRaw, 3, 0),
+		tapEv(1300, result.KindTapConnect, 2),
+		tapEv(1301, result.KindTapRefused, 2),
+		tapEv(1302, result.KindTapClosed, 2),
+		tapEv(1400, result.KindTapClientClose, 1), // the old one, closed late
+		tapEv(1450, result.KindTapConnect, 3),
+		srvEv(1460, result.KindAccept, 2, 0),
+		srvEv(1470, result.KindCloseSent, 2, 1012),
+		tapEv(1480, result.KindTapClientClose, 3),
+		tapEv(1600, result.KindTapConnect, 4),
+		srvEv(1610, result.KindAccept, 3, 0),
+		srvEv(1620, result.KindRaw, 3, 0),
 	} {
 		got = append(got, o.feed(e)...)
 	}
 	type row struct {
 		t       float64
-		kind    string
+		kind    result.Kind
 		conn    uint64
-		code    int
+		cause   result.Cause
+		code    result.CloseCode
 		attempt int
 		delay   float64
 	}
 	var rows []row
 	for _, e := range got {
-		assert.Equal(t, SourceClient, e.Source)
+		assert.Equal(t, result.SourceClient, e.Source)
 		assert.Equal(t, "c1", e.Client)
-		assert.Contains(t, e.Detail, ObservedByTap)
-		rows = append(rows, row{e.TMS, e.Kind, e.Conn, e.Code, e.Attempt, e.DelayMS})
+		assert.Equal(t, result.ViaWire, e.Via)
+		rows = append(rows, row{e.TMS, e.Kind, e.Conn, e.Cause, e.Code, e.Attempt, e.DelayMS})
 	}
 	assert.Equal(t, []row{
-		{10, "dialing", 1, 0, 0, 0},
-		{13, "ready", 1, 0, 0, 0},
-		{1300, "disconnected", 1, 0, 1, 0}, // ready 1287 ms >= 500: attempts start again
-		{1300, "dialing", 2, 0, 1, 0},
-		{1302, "disconnected", 2, 0, 2, 0},
-		{1302, "backoff", 2, 0, 2, 148},
-		{1450, "dialing", 3, 0, 2, 0},
-		{1480, "disconnected", 3, 1012, 3, 0},
-		{1480, "backoff", 3, 0, 3, 120},
-		{1600, "dialing", 4, 0, 3, 0},
-		{1620, "ready", 4, 0, 3, 0},
+		{10, result.KindDialing, 1, "", 0, 0, 0},
+		{13, result.KindReady, 1, "", 0, 0, 0},
+		{1300, result.KindDisconnected, 1, result.CauseRedialed, 0, 1, 0}, // ready 1287 ms >= 500: attempts start again
+		{1300, result.KindDialing, 2, "", 0, 1, 0},
+		{1302, result.KindDisconnected, 2, result.CauseNetwork, 0, 2, 0},
+		{1302, result.KindBackoff, 2, "", 0, 2, 148},
+		{1450, result.KindDialing, 3, "", 0, 2, 0},
+		{1480, result.KindDisconnected, 3, result.CauseSocketClosed, 1012, 3, 0},
+		{1480, result.KindBackoff, 3, "", 1012, 3, 120},
+		{1600, result.KindDialing, 4, "", 0, 3, 0},
+		{1620, result.KindReady, 4, "", 0, 3, 0},
 	}, rows)
 
-	tl := &Timeline{Clients: []string{"c1"}, Faults: []reports.Fault{{Kind: "black-hole", StartMS: 1000, EndMS: 1500}}, Events: got}
+	tl := &Timeline{Clients: []string{"c1"}, Faults: []result.Fault{{Kind: FaultBlackHole, StartMS: 1000, EndMS: 1500}}, Events: got}
 	m := tl.Measure("c1")
 	require.NotNil(t, m.Detect(tl))
 	assert.InDelta(t, 300, *m.Detect(tl), 1e-9)
@@ -297,34 +296,34 @@ func TestWireObserver(t *testing.T) {
 // what happens once the harness is stopping the client is not its doing.
 func TestWireObserverStallAndStop(t *testing.T) {
 	o := newWireObserver("c1")
-	var got []reports.Event
-	for _, e := range []reports.Event{
-		tapEv(10, chaosnet.TapConnect, 1),
-		srvEv(11, fakeserver.KindStall, 0, 0),
-		tapEv(510, chaosnet.TapClientClose, 1),
-		tapEv(600, chaosnet.TapConnect, 2),
-		srvEv(610, fakeserver.KindAccept, 1, 0),
-		srvEv(611, fakeserver.KindWelcome, 1, 0),
+	var got []result.Event
+	for _, e := range []result.Event{
+		tapEv(10, result.KindTapConnect, 1),
+		srvEv(11, result.KindStall, 0, 0),
+		tapEv(510, result.KindTapClientClose, 1),
+		tapEv(600, result.KindTapConnect, 2),
+		srvEv(610, result.KindAccept, 1, 0),
+		srvEv(611, result.KindWelcome, 1, 0),
 	} {
 		got = append(got, o.feed(e)...)
 	}
 	o.setStopping()
-	got = append(got, o.feed(tapEv(900, chaosnet.TapClientClose, 2))...)
+	got = append(got, o.feed(tapEv(900, result.KindTapClientClose, 2))...)
 	tl := &Timeline{Clients: []string{"c1"}, Events: got}
-	var kinds []string
+	var kinds []result.Kind
 	for _, e := range tl.ClientEvents("c1") {
 		kinds = append(kinds, e.Kind)
-		if e.Kind == "disconnected" {
-			assert.Contains(t, e.Detail, "cause=handshake-timeout")
+		if e.Kind == result.KindDisconnected {
+			assert.Equal(t, result.CauseHandshakeTimeout, e.Cause)
 		}
 	}
-	assert.Equal(t, []string{"dialing", "disconnected", "backoff", "dialing", "ready"}, kinds,
-		"the close during the harness's stop is filtered as cause=stopped")
+	assert.Equal(t, []result.Kind{result.KindDialing, result.KindDisconnected, result.KindBackoff, result.KindDialing, result.KindReady}, kinds,
+		"the close during the harness's stop is filtered as cause stopped")
 }
 
 func TestLineWriter(t *testing.T) {
 	var got []string
-	w := &lineWriter{kind: KindStdout, onLine: func(kind, line string) { got = append(got, kind+":"+line) }}
+	w := &lineWriter{kind: result.KindStdout, onLine: func(kind result.Kind, line string) { got = append(got, string(kind)+":"+line) }}
 	fmt.Fprint(w, "one\r\ntw")
 	fmt.Fprint(w, "o\n"+strings.Repeat("x", maxLineLen+10)+"\nlast")
 	w.flush()
@@ -338,37 +337,44 @@ func TestLineWriter(t *testing.T) {
 // outside client; the others judge what the wire shows, with the wire's own
 // allowances.
 func TestChecksForOutsideClients(t *testing.T) {
-	wire := func(t float64, kind client.EventKind, code int, delay float64, attempt int) reports.Event {
-		return reports.Event{TMS: t, Source: SourceClient, Client: "c1", Kind: string(kind), Code: code,
-			DelayMS: delay, Attempt: attempt, Detail: ObservedByTap + ": test"}
+	wire := func(t float64, kind result.Kind, code int, delay float64, attempt int) result.Event {
+		e := result.Event{TMS: t, Source: result.SourceClient, Client: "c1", Kind: kind,
+			DelayMS: delay, Attempt: attempt, Via: result.ViaWire}
+		if code < 1000 {
+			e.Status = code
+		} else {
+			e.Code = result.CloseCode(code)
+		}
+		return e
 	}
 	tl := &Timeline{
 		Clients: []string{"c1"},
 		Options: client.Options{Backoff: client.Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0.5}},
-		Faults:  []reports.Fault{{Kind: "reject", StartMS: 1000, EndMS: 2000}},
-		Events: []reports.Event{
-			{Source: SourceHarness, Kind: KindOutside, Client: "c1"},
-			wire(10, client.EventDialing, 0, 0, 0), wire(20, client.EventReady, 0, 0, 0),
-			wire(1010, client.EventDisconnected, 1006, 0, 1),
+		Faults:  []result.Fault{{Kind: FaultReject, StartMS: 1000, EndMS: 2000}},
+		Events: []result.Event{
+			{Source: result.SourceHarness, Kind: result.KindOutside, Client: "c1"},
+			wire(10, result.KindDialing, 0, 0, 0), wire(20, result.KindReady, 0, 0, 0),
+			wire(1010, result.KindDisconnected, 1006, 0, 1),
 			// 150 ms on the wire for a delay of at most 100: within the
 			// wire's allowance of AtOnce.
-			wire(1010, client.EventBackoff, 0, 150, 1),
-			wire(1160, client.EventDialing, 0, 0, 1),
-			wire(1170, client.EventDisconnected, 401, 0, 2),
+			wire(1010, result.KindBackoff, 0, 150, 1),
+			wire(1160, result.KindDialing, 0, 0, 1),
+			wire(1170, result.KindDisconnected, 401, 0, 2),
 		},
 	}
 	for _, c := range []Check{NoLoss(""), GapReported(""), SawCloseCode(1006, ""), BackoffNotReset("")} {
 		got := c.Eval(tl)
-		assert.True(t, got.OK && got.NotApplicable, "%s: got %+v, want not applicable", c.Target.Name, got)
-		assert.True(t, strings.HasPrefix(got.Got, "n/a: c1: outside client"), "got %q", got.Got)
+		assert.Equal(t, result.NotApplicable, got.Verdict, "%s: got %+v, want not applicable", c.Target.Name, got)
+		assert.True(t, strings.HasPrefix(got.Margin, "c1: outside client"), "got %q", got.Margin)
 	}
-	assert.True(t, DelaysWithinPolicy("").Eval(tl).OK)
+	assert.Equal(t, result.Pass, DelaysWithinPolicy("").Eval(tl).Verdict)
 	stops := StopsOnFatal(401, "").Eval(tl)
-	assert.True(t, stops.OK, "no dial after the server's 401: %+v", stops)
-	assert.Equal(t, "0 dials after 401 (seen on the wire)", stops.Got)
+	assert.Equal(t, result.Pass, stops.Verdict, "no dial after the server's 401: %+v", stops)
+	assert.Equal(t, "0 dials after 401", stops.Got)
+	assert.Equal(t, result.ViaWire, stops.Via)
 
-	tl.Events = append(tl.Events, wire(1500, client.EventDialing, 0, 0, 2))
-	assert.False(t, StopsOnFatal(401, "").Eval(tl).OK, "a dial after the 401")
-	tl.Events = append(tl.Events, wire(1600, client.EventBackoff, 0, 300, 1))
-	assert.False(t, DelaysWithinPolicy("").Eval(tl).OK, "300 ms is beyond any allowance for attempt 1")
+	tl.Events = append(tl.Events, wire(1500, result.KindDialing, 0, 0, 2))
+	assert.Equal(t, result.Fail, StopsOnFatal(401, "").Eval(tl).Verdict, "a dial after the 401")
+	tl.Events = append(tl.Events, wire(1600, result.KindBackoff, 0, 300, 1))
+	assert.Equal(t, result.Fail, DelaysWithinPolicy("").Eval(tl).Verdict, "300 ms is beyond any allowance for attempt 1")
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/groundtruth"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // TestGroundTruth runs scenarios whose detection and recovery times follow
@@ -50,17 +50,16 @@ func TestGroundTruth(t *testing.T) {
 }
 
 // groundTruthTimeline renders what a failure needs: every event but the pushes.
-func groundTruthTimeline(res reports.Scenario) string {
+func groundTruthTimeline(res result.Scenario) string {
 	var b strings.Builder
 	for _, f := range res.Faults {
 		fmt.Fprintf(&b, "  fault %s issued %.1f, %.1f..%.1f ms\n", f.Kind, f.IssuedMS, f.StartMS, f.EndMS)
 	}
 	for _, e := range res.Timeline {
-		if e.Kind == harness.KindReceived || e.Kind == "send" {
+		if e.Kind == result.KindReceived || e.Kind == result.KindSend {
 			continue
 		}
-		fmt.Fprintf(&b, "  %8.1f %-7s #%-2d %-16s code=%d attempt=%d delay=%.0f %s\n",
-			e.TMS, e.Source, e.Conn, e.Kind, e.Code, e.Attempt, e.DelayMS, e.Detail)
+		fmt.Fprintf(&b, "  %s\n", e.String())
 	}
 	return b.String()
 }

@@ -3,21 +3,24 @@ package harness
 import (
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/wschaos/wschaos/client"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // Timeline is everything a check may look at: the recorded events, the fault
-// windows as they took effect, and the clients that ran. Checks are pure
-// functions of a Timeline, so a stored result can be checked again offline.
+// windows as they took effect, the clients that ran and the profile they are
+// held to. Checks are pure functions of a Timeline, so a stored result can
+// be checked again offline.
 type Timeline struct {
-	Events  []reports.Event
-	Faults  []reports.Fault
+	Events  []result.Event
+	Faults  []result.Fault
 	Clients []string
-	// Options are the effective options of the client under test.
+	// Options is the profile every client is held to, defaults applied.
 	Options client.Options
+	// HerdWindow is the window reconnects are counted in for the herd
+	// check and the spread figures. Defaults to 100ms.
+	HerdWindow float64
 }
 
 // FaultStart is when the first fault took effect, in ms; NaN without faults.
@@ -54,37 +57,40 @@ func (tl *Timeline) FaultEnd() float64 {
 }
 
 // ClientEvents returns the client-sourced events of one client, in order,
-// without those of the harness's own teardown (cause=stopped), which are not
-// the client's doing.
-func (tl *Timeline) ClientEvents(id string) []reports.Event {
-	var out []reports.Event
+// without those of the harness's own teardown (cause stopped), which are
+// not the client's doing.
+func (tl *Timeline) ClientEvents(id string) []result.Event {
+	var out []result.Event
 	for _, e := range tl.Events {
-		if e.Source == SourceClient && e.Client == id && !strings.Contains(e.Detail, "cause=stopped") {
+		if e.Source == result.SourceClient && e.Client == id && !e.Teardown() {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// ClientMeasure holds one client's figures, as absolute times (ms since the
-// origin) where the field says At and as durations otherwise.
+// ClientMeasure holds one client's figures, as moments (ms since the
+// origin) where the field says At or From and as counts otherwise.
 type ClientMeasure struct {
 	Client string
-	// DetectedAt is the client's first "disconnected" at or after the fault
-	// start; nil if it never declared the connection lost.
+	// DetectedAt is the client's first loss declared at or after the fault
+	// was issued; nil if it never declared the connection lost.
 	DetectedAt *float64
+	// SilenceFrom is the last inbound frame the client could observe before
+	// DetectedAt: the start of the silence a heartbeat promises to notice.
+	// Nil when there was no detection or no frame before it.
+	SilenceFrom *float64
 	// RecoveredAt is the first moment at or after the fault end at which the
-	// client was ready on a connection made after the loss (ready means its
-	// hello/welcome round trip completed).
+	// client was ready on a connection made after the loss.
 	RecoveredAt *float64
 	// LastDeliveredAt is the last server message delivered before the fault.
 	LastDeliveredAt *float64
 	Attempts        int
 	Reconnects      int
 	Disconnects     int
-	DelaysMS        []float64
-	Codes           []int
-	Fatal           bool
+	// Delays are the backoff delays the client took, in order.
+	Delays []result.Event
+	Fatal  bool
 	// Resumed counts ready events on which the server resumed the session.
 	Resumed int
 }
@@ -97,6 +103,14 @@ func (m ClientMeasure) Detect(tl *Timeline) *float64 {
 		*d = 0
 	}
 	return d
+}
+
+// DetectFromSilence is DetectedAt minus SilenceFrom, in ms.
+func (m ClientMeasure) DetectFromSilence() *float64 {
+	if m.SilenceFrom == nil {
+		return nil
+	}
+	return sub(m.DetectedAt, *m.SilenceFrom)
 }
 
 // Recover is RecoveredAt minus the fault end, in ms.
@@ -120,36 +134,39 @@ func sub(a *float64, b float64) *float64 {
 
 func ptr(v float64) *float64 { return &v }
 
-// Measure computes one client's figures from the timeline, as DESIGN.md
-// defines them.
+// Measure computes one client's figures from the timeline:
+//
+//   - detected: the first loss (disconnected) the client declares once the
+//     first fault was issued;
+//   - silence: the last inbound frame before that, from the wire (the tap's
+//     last bytes towards the client) or the client's own events
+//     (deliveries, pongs, the welcome), whichever is later;
+//   - recovered: the first moment at or after the last fault's end at which
+//     the client is ready on a connection made after its loss (the moment
+//     the fault ended, if it was already back by then);
+//   - attempts: its dials from the fault to recovery.
 func (tl *Timeline) Measure(id string) ClientMeasure {
 	m := ClientMeasure{Client: id}
 	start, end := tl.faultIssued(), tl.FaultEnd()
 	evs := tl.ClientEvents(id)
 	hasFault := !math.IsNaN(start)
-
-	// Detection: the first loss the client declares once the fault is on.
 	for _, e := range evs {
-		if e.Kind == string(client.EventDisconnected) {
+		switch e.Kind {
+		case result.KindDisconnected:
 			m.Disconnects++
 			if m.DetectedAt == nil && hasFault && e.TMS >= start {
 				m.DetectedAt = ptr(e.TMS)
 			}
-			if e.Code != 0 {
-				m.Codes = append(m.Codes, e.Code)
-			}
-		}
-		switch e.Kind {
-		case string(client.EventReady):
+		case result.KindReady:
 			m.Reconnects++
-			if strings.Contains(e.Detail, "resumed=true") {
+			if e.Resumed {
 				m.Resumed++
 			}
-		case string(client.EventBackoff):
-			m.DelaysMS = append(m.DelaysMS, e.DelayMS)
-		case string(client.EventFatal):
+		case result.KindBackoff:
+			m.Delays = append(m.Delays, e)
+		case result.KindFatal:
 			m.Fatal = true
-		case KindReceived:
+		case result.KindReceived:
 			if hasFault && e.TMS < start {
 				m.LastDeliveredAt = ptr(e.TMS)
 			}
@@ -158,44 +175,96 @@ func (tl *Timeline) Measure(id string) ClientMeasure {
 	if m.Reconnects > 0 {
 		m.Reconnects-- // the first ready is the initial connection
 	}
-
-	if hasFault {
-		// The loss the recovery is measured from: the declared detection, or
-		// the fault start for faults in force before the first connection.
-		lossAt := start
-		if m.DetectedAt != nil {
-			lossAt = *m.DetectedAt
-		}
-		// State at the fault end, then the first ready after it.
-		ready, readySince := false, math.Inf(-1)
-		for _, e := range evs {
-			if e.TMS > end {
-				if m.RecoveredAt == nil && e.Kind == string(client.EventReady) && e.TMS >= lossAt {
-					m.RecoveredAt = ptr(e.TMS)
-				}
-				continue
-			}
-			switch e.Kind {
-			case string(client.EventReady):
-				ready, readySince = true, e.TMS
-			case string(client.EventDisconnected), string(client.EventFatal), string(client.EventStopped):
-				ready = false
-			}
-		}
-		if ready && readySince >= lossAt {
-			m.RecoveredAt = ptr(end)
-		}
-		recoveredBy := math.Inf(1)
-		if m.RecoveredAt != nil {
-			recoveredBy = *m.RecoveredAt
-		}
-		for _, e := range evs {
-			if e.Kind == string(client.EventDialing) && e.TMS >= start && e.TMS <= recoveredBy {
-				m.Attempts++
-			}
+	if !hasFault {
+		return m
+	}
+	if m.DetectedAt != nil {
+		m.SilenceFrom = tl.lastInbound(id, evs, *m.DetectedAt)
+	}
+	m.RecoveredAt = recoveredAt(evs, start, end, m.DetectedAt)
+	recoveredBy := math.Inf(1)
+	if m.RecoveredAt != nil {
+		recoveredBy = *m.RecoveredAt
+	}
+	for _, e := range evs {
+		if e.Kind == result.KindDialing && e.TMS >= start && e.TMS <= recoveredBy {
+			m.Attempts++
 		}
 	}
 	return m
+}
+
+// recoveredAt is the first ready after end on a connection made after the
+// loss (the declared detection, or the fault's start for faults in force
+// before the first connection), or end itself when the client was already
+// ready again by then.
+func recoveredAt(evs []result.Event, start, end float64, detected *float64) *float64 {
+	lossAt := start
+	if detected != nil {
+		lossAt = *detected
+	}
+	ready, readySince := false, math.Inf(-1)
+	for _, e := range evs {
+		if e.TMS > end {
+			if e.Kind == result.KindReady && e.TMS >= lossAt {
+				return ptr(e.TMS)
+			}
+			continue
+		}
+		switch e.Kind {
+		case result.KindReady:
+			ready, readySince = true, e.TMS
+		case result.KindDisconnected, result.KindFatal, result.KindStopped:
+			ready = false
+		}
+	}
+	if ready && readySince >= lossAt {
+		return ptr(end)
+	}
+	return nil
+}
+
+// inboundKinds are the client events that mean a frame arrived.
+var inboundKinds = []result.Kind{result.KindReceived, result.KindPong, result.KindReady, result.KindConnected}
+
+// lastInbound is the last moment before `before` at which client id had a
+// frame arrive: the later of the wire's account (the tap's last bytes
+// towards the client, on its connections' close events, when the tap can
+// tell the client's connections apart) and the client's own events.
+func (tl *Timeline) lastInbound(id string, evs []result.Event, before float64) *float64 {
+	var last *float64
+	later := func(t float64) {
+		if t <= before && (last == nil || t > *last) {
+			last = ptr(t)
+		}
+	}
+	for _, e := range evs {
+		if slices.Contains(inboundKinds, e.Kind) {
+			later(e.TMS)
+		}
+	}
+	owned := tl.tapConnsOf(id)
+	for _, e := range tl.Events {
+		if e.Source == result.SourceTap && e.LastDownMS > 0 && owned(e.Conn) {
+			later(e.LastDownMS)
+		}
+	}
+	return last
+}
+
+// tapConnsOf returns whether a tap connection belongs to client id: every
+// one when a single client ran, those the tap attributed to it otherwise.
+func (tl *Timeline) tapConnsOf(id string) func(conn uint64) bool {
+	if len(tl.Clients) == 1 {
+		return func(uint64) bool { return true }
+	}
+	mine := map[uint64]bool{}
+	for _, e := range tl.Events {
+		if e.Source == result.SourceTap && e.Kind == result.KindTapConnect && e.Client == id {
+			mine[e.Conn] = true
+		}
+	}
+	return func(conn uint64) bool { return mine[conn] }
 }
 
 // MeasureAll measures every client.
@@ -205,74 +274,4 @@ func (tl *Timeline) MeasureAll() []ClientMeasure {
 		out[i] = tl.Measure(id)
 	}
 	return out
-}
-
-// Summary folds the per-client figures into the result's Measured: the worst
-// client for times and attempts, the total for reconnects.
-func (tl *Timeline) Summary() reports.Measured {
-	var out reports.Measured
-	worst := func(cur *float64, v *float64) *float64 {
-		if v == nil {
-			return cur
-		}
-		if cur == nil || *v > *cur {
-			return ptr(*v)
-		}
-		return cur
-	}
-	all := tl.MeasureAll()
-	if len(all) > 1 {
-		for _, m := range all {
-			out.PerClient = append(out.PerClient, reports.ClientFigure{
-				Client: m.Client, DetectMS: m.Detect(tl), RecoverMS: m.Recover(tl), Attempts: m.Attempts})
-		}
-	}
-	for _, m := range all {
-		if d := m.Detect(tl); d != nil && (out.DetectMS == nil || *d > *out.DetectMS) {
-			out.DetectMS, out.DetectedAtMS = ptr(*d), ptr(*m.DetectedAt)
-		}
-		if d := m.Recover(tl); d != nil && (out.RecoverMS == nil || *d > *out.RecoverMS) {
-			out.RecoverMS, out.RecoveredAtMS = ptr(*d), ptr(*m.RecoveredAt)
-		}
-		out.DowntimeMS = worst(out.DowntimeMS, m.Downtime())
-		out.Attempts = max(out.Attempts, m.Attempts)
-		out.Resumed += m.Resumed
-		out.Reconnects += m.Reconnects
-		if len(tl.Clients) == 1 {
-			out.DelaysMS = slices.Clone(m.DelaysMS)
-		}
-	}
-	if tl.speaksProtocol() {
-		var up, down reports.Flow
-		for _, id := range tl.Clients {
-			u, d := tl.Flows(id)
-			addFlow(&up, u)
-			addFlow(&down, d)
-		}
-		out.Up, out.Down = &up, &down
-	}
-	return out
-}
-
-func addFlow(to *reports.Flow, f reports.Flow) {
-	to.Sent += f.Sent
-	to.Delivered += f.Delivered
-	to.Lost += f.Lost
-	to.Duplicated += f.Duplicated
-	to.Reordered += f.Reordered
-	to.Gap += f.Gap
-	if room := 10 - len(to.Missing); room > 0 {
-		to.Missing = append(to.Missing, f.Missing[:min(room, len(f.Missing))]...)
-	}
-}
-
-// speaksProtocol reports whether the clients took part in the sequenced
-// workload (the harness's own "sent" or "received" events exist).
-func (tl *Timeline) speaksProtocol() bool {
-	for _, e := range tl.Events {
-		if e.Source == SourceClient && (e.Kind == KindSent || e.Kind == KindReceived) {
-			return true
-		}
-	}
-	return false
 }

@@ -5,6 +5,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"github.com/wschaos/wschaos/result"
 )
 
 // process is an outside client; on this system there is none, as the harness
@@ -15,7 +16,7 @@ type process struct {
 	err  error
 }
 
-func startProcess(context.Context, []string, []string, func(kind, line string)) (*process, error) {
+func startProcess(context.Context, []string, []string, func(kind result.Kind, line string)) (*process, error) {
 	return nil, errors.New("outside clients need a unix system (process groups)")
 }
 

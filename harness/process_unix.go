@@ -5,6 +5,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"github.com/wschaos/wschaos/result"
 	"os"
 	"os/exec"
 	"strconv"
@@ -26,15 +27,15 @@ type process struct {
 // writes to stdout or stderr goes to onLine. When ctx ends the group gets
 // SIGTERM. One goroutine waits for the program and closes done; stop must be
 // called to end the group and wait for it.
-func startProcess(ctx context.Context, argv, env []string, onLine func(kind, line string)) (*process, error) {
+func startProcess(ctx context.Context, argv, env []string, onLine func(kind result.Kind, line string)) (*process, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, errors.New("empty command")
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &lineWriter{kind: KindStdout, onLine: onLine}
-	errw := &lineWriter{kind: KindStderr, onLine: onLine}
+	out := &lineWriter{kind: result.KindStdout, onLine: onLine}
+	errw := &lineWriter{kind: result.KindStderr, onLine: onLine}
 	cmd.Stdout, cmd.Stderr = out, errw
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	// A grandchild holding stdout open must not keep Wait from returning.

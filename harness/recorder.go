@@ -6,28 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wschaos/wschaos/reports"
-)
-
-// Event sources.
-const (
-	SourceClient  = "client"
-	SourceServer  = "server"
-	SourceTap     = "tap"
-	SourceHarness = "harness"
-)
-
-// Harness event kinds.
-const (
-	KindFaultStart = "fault-start"
-	KindFaultEnd   = "fault-end"
-	KindWarm       = "warm"
-	KindSent       = "sent"     // the workload handed a message to the client
-	KindReceived   = "received" // the client delivered a server message to the application
-	KindNote       = "note"
-	// KindDrain marks the end of the workload: messages produced after it
-	// are not counted as sent.
-	KindDrain = "drain"
+	"github.com/wschaos/wschaos/result"
 )
 
 // recorder collects every component's events on one monotonic clock. The
@@ -37,7 +16,7 @@ type recorder struct {
 	origin time.Time
 
 	mu     sync.Mutex
-	events []reports.Event
+	events []result.Event
 }
 
 func newRecorder() *recorder {
@@ -57,7 +36,7 @@ func (r *recorder) at(tms float64) time.Time {
 	return r.origin.Add(time.Duration(tms * float64(time.Millisecond)))
 }
 
-func (r *recorder) add(at time.Time, e reports.Event) {
+func (r *recorder) add(at time.Time, e result.Event) {
 	e.TMS = r.since(at)
 	r.mu.Lock()
 	r.events = append(r.events, e)
@@ -67,10 +46,10 @@ func (r *recorder) add(at time.Time, e reports.Event) {
 // snapshot returns the events so far, ordered by time. Events from different
 // goroutines may be appended slightly out of order; the sort is stable so
 // events with equal times keep their arrival order.
-func (r *recorder) snapshot() []reports.Event {
+func (r *recorder) snapshot() []result.Event {
 	r.mu.Lock()
 	out := slices.Clone(r.events)
 	r.mu.Unlock()
-	slices.SortStableFunc(out, func(a, b reports.Event) int { return cmp.Compare(a.TMS, b.TMS) })
+	slices.SortStableFunc(out, func(a, b result.Event) int { return cmp.Compare(a.TMS, b.TMS) })
 	return out
 }

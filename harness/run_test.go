@@ -13,10 +13,11 @@ import (
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/internal/leaktest"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 func TestMain(m *testing.M) {
+	QuietToxiproxy()
 	goleak.VerifyTestMain(m, leaktest.Toxiproxy()...)
 }
 
@@ -31,7 +32,7 @@ func quickProfile() client.Options {
 
 func TestRunRejectsInvalidScenario(t *testing.T) {
 	res := Run(t.Context(), Scenario{Name: "bad name"}, RunOptions{})
-	assert.Equal(t, reports.Fail, res.Verdict)
+	assert.Equal(t, result.Fail, res.Verdict)
 	assert.Contains(t, res.Error, "CamelCase")
 	assert.Contains(t, res.Error, "no checks")
 }
@@ -45,16 +46,16 @@ func TestRunReportsFaultThatCannotStart(t *testing.T) {
 		Checks: func(client.Options) []Check { return nil },
 	}
 	res := Run(t.Context(), sc, RunOptions{})
-	assert.Equal(t, reports.Fail, res.Verdict)
+	assert.Equal(t, result.Fail, res.Verdict)
 	assert.Contains(t, res.Error, "start broken: no such toxic")
-	var applied *reports.Check
+	var applied *result.Check
 	for i := range res.Checks {
 		if res.Checks[i].Name == "faults-applied" {
 			applied = &res.Checks[i]
 		}
 	}
 	require.NotNil(t, applied, "a fault that never took effect must fail the run as invalid")
-	assert.False(t, applied.OK)
+	assert.Equal(t, result.Fail, applied.Verdict)
 }
 
 // A client that never gets warm (the server refuses every upgrade from the
@@ -72,14 +73,14 @@ func TestRunRefusesColdRun(t *testing.T) {
 		Checks: func(o client.Options) []Check { return []Check{NoReconnect("")} },
 	}
 	res := Run(t.Context(), sc, RunOptions{})
-	assert.Equal(t, reports.Fail, res.Verdict)
+	assert.Equal(t, result.Fail, res.Verdict)
 	assert.Contains(t, res.Error, "never warmed up")
-	var valid *reports.Check
+	var valid *result.Check
 	for i := range res.Checks {
 		if res.Checks[i].Name == "valid-run" {
 			valid = &res.Checks[i]
 		}
 	}
 	require.NotNil(t, valid)
-	assert.False(t, valid.OK)
+	assert.Equal(t, result.Fail, valid.Verdict)
 }

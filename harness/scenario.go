@@ -9,10 +9,10 @@ import (
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
-// Scenario is one entry of the catalogue: a client profile, a server, a fault
+// Scenario is one entry of a catalogue: a client profile, a server, a fault
 // schedule and what the client must do about it. Scenarios are data; Run
 // executes one.
 type Scenario struct {
@@ -25,7 +25,7 @@ type Scenario struct {
 	// TLS serves wss:// instead of ws://.
 	TLS bool
 	// Client is the client profile. The harness sets ClientID, OnEvent,
-	// OnMessage, Rand and TLSConfig.
+	// OnMessage, Rand, Dial and TLSConfig.
 	Client client.Options
 	// Server configures the fake server. The harness sets Addr, TLS and
 	// OnEvent.
@@ -41,18 +41,27 @@ type Scenario struct {
 	// client is ready again, to see that it stays ready. Defaults to
 	// 2 x (PingInterval + PongTimeout).
 	Tail time.Duration
-	// Checks derives the scenario's targets from the effective client options
-	// (after defaults), so that no target is a magic number.
+	// Checks derives the scenario's targets from the profile the client is
+	// held to (after defaults), so that no target is a magic number.
 	Checks func(o client.Options) []Check
 }
 
 // Fault is one step of a schedule: it starts At after warm-up, and ends For
-// later (For 0 is an instant fault, such as a close frame).
+// later (For 0 is an instant fault, such as a close frame). A fault is a
+// value: Start applies it and Stop removes it, so a scenario author adds a
+// fault of their own by writing these two functions against the Env; see
+// ToxicFault for any Toxiproxy toxic by type and attributes.
 type Fault struct {
-	Kind   string
-	Detail string
-	At     time.Duration
-	For    time.Duration
+	// Kind names the fault in results, such as "black-hole".
+	Kind string
+	// Layer says what the fault acts on. A scenario whose faults need the
+	// fake server (LayerServer) cannot run against a real upstream server.
+	// Defaults to LayerNetwork.
+	Layer result.Layer
+	// Text describes the fault for people.
+	Text string
+	At   time.Duration
+	For  time.Duration
 	// Initial faults are started before the clients first dial; At is then
 	// ignored and For counts from the start of the run.
 	Initial bool
@@ -64,11 +73,28 @@ type Fault struct {
 	Stop func(ctx context.Context, env *Env) error
 }
 
-// Check is one target and the pure function that holds a measured timeline
-// against it.
+// Check is one target and the pure function that holds a recorded timeline
+// against it. Eval returns a verdict of pass, fail or n/a (nothing to
+// judge); it never returns pass without evidence.
 type Check struct {
-	Target reports.Target
-	Eval   func(tl *Timeline) reports.Check
+	Target result.Target
+	Eval   func(tl *Timeline) result.Check
+	// window is a herd check's window, which the spread figures count
+	// reconnects in too.
+	window time.Duration
+}
+
+// Defining marks c as the check the scenario is about: when it has nothing
+// to judge, the scenario's verdict is n/a rather than pass.
+func Defining(c Check) Check {
+	c.Target.Defining = true
+	eval := c.Eval
+	c.Eval = func(tl *Timeline) result.Check {
+		out := eval(tl)
+		out.Defining = true
+		return out
+	}
+	return c
 }
 
 var nameRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
@@ -77,7 +103,7 @@ var nameRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
 func (s *Scenario) Validate() error {
 	var errs []error
 	if !nameRE.MatchString(s.Name) {
-		errs = append(errs, fmt.Errorf("name %q must be CamelCase letters and digits", s.Name))
+		errs = append(errs, fmt.Errorf("name %q must be CamelCase letters and digits, starting with a capital", s.Name))
 	}
 	if s.Clients < 0 {
 		errs = append(errs, fmt.Errorf("clients %d must be 0 (meaning 1) or more", s.Clients))
@@ -87,13 +113,18 @@ func (s *Scenario) Validate() error {
 	}
 	for i, f := range s.Faults {
 		if f.Kind == "" || f.Start == nil {
-			errs = append(errs, fmt.Errorf("fault %d needs a kind and a start", i))
+			errs = append(errs, fmt.Errorf("fault %d needs a kind and a start", i+1))
 		}
 		if f.At < 0 || f.For < 0 {
-			errs = append(errs, fmt.Errorf("fault %d (%s): negative offset or duration", i, f.Kind))
+			errs = append(errs, fmt.Errorf("fault %d (%s): negative offset or duration", i+1, f.Kind))
 		}
 		if f.For > 0 && f.Stop == nil {
-			errs = append(errs, fmt.Errorf("fault %d (%s): lasts %v but has no stop", i, f.Kind, f.For))
+			errs = append(errs, fmt.Errorf("fault %d (%s): lasts %v but has no stop", i+1, f.Kind, f.For))
+		}
+		switch f.Layer {
+		case "", result.LayerNetwork, result.LayerPacket, result.LayerServer:
+		default:
+			errs = append(errs, fmt.Errorf("fault %d (%s): layer %q, want network, packet or server", i+1, f.Kind, f.Layer))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -114,4 +145,16 @@ func (s *Scenario) FaultKinds() []string {
 		}
 	}
 	return out
+}
+
+// NeedsServer reports whether a fault of the scenario acts on the fake
+// server (close codes, refusals, muted pongs, resume), which a real
+// upstream server cannot be told to do.
+func (s *Scenario) NeedsServer() bool {
+	for _, f := range s.Faults {
+		if f.Layer == result.LayerServer {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // Backoff chart geometry, in SVG user units.
@@ -13,217 +15,164 @@ const (
 	boY0, boY1       = 12.0, 166.0
 	maxBackoffPoints = 600
 	maxBackoffTries  = 60 // attempts beyond this are counted, not drawn
-	// delaySlackMS is the rounding the harness allows a delay against its
-	// envelope; an outside client gets wireSlackMS more above it, since its
-	// delays are read off the wire.
-	delaySlackMS = 0.5
-	wireSlackMS  = 100
-	kindOutside  = "outside-client" // harness event naming an outside client
 )
 
 type backoffChart struct {
-	W, H                   float64
-	X0, X1, Y0, Y1         string
-	Bands                  []rectView
+	W, H           float64
+	X0, X1, Y0, Y1 string
+	// Bands are the envelopes the delays were held to, Hints the floors
+	// server hints set.
+	Bands, Hints           []rectView
 	Points                 []dot
 	YTicks, XLabels        []tick
 	AxisTitleX, AxisTitleY string
-	// Policy describes the envelope; "" when the result has none.
-	Policy                 string
-	Shown, Total           int
-	Outside, Hinted, Below int
-	Clients                int
+	// Policy states the profile's backoff policy in words; "" when the
+	// result has no profile.
+	Policy                string
+	Shown, Total          int
+	Outside, Hinted, Wire int
+	Clients               int
 }
 
 type rectView struct{ X, Y, W, H, Title string }
 
-type dot struct{ CX, CY, Class, Title string }
-
-type delayPoint struct {
-	attempt     int
-	delay, hint float64
-	client      string
-	slack       float64 // allowed above the envelope
+type dot struct {
+	CX, CY, Class, Title string
+	Wire                 bool
 }
 
-// envelope returns the bounds, in ms, of the delay before retry n under p,
-// as client.Backoff.Envelope computes them: never below 1 ms.
-func (p *BackoffPolicy) envelope(n int) (lo, hi float64) {
-	n = max(n, 1)
-	base := p.MaxMS
-	if p.InitialMS < p.MaxMS {
-		base = p.InitialMS
-		if p.Multiplier > 1 {
-			steps := math.Log(p.MaxMS/p.InitialMS) / math.Log(p.Multiplier)
-			if exp := float64(n - 1); exp >= steps {
-				base = p.MaxMS
-			} else {
-				base = min(p.InitialMS*math.Pow(p.Multiplier, exp), p.MaxMS)
-			}
-		}
-	}
-	return max(1, base*(1-p.Jitter)), max(1, base)
+// backoffAxes is the chart's scale: slot n holds retry n's delays, hinted
+// ones in the slot's right part, apart from the rest.
+type backoffAxes struct {
+	top, slot float64
 }
 
-func (p *BackoffPolicy) usable() bool {
-	return p != nil && finite(p.InitialMS) && finite(p.MaxMS) && finite(p.Multiplier) && finite(p.Jitter) &&
-		p.InitialMS > 0 && p.MaxMS > 0 && p.Multiplier >= 1 && p.Jitter >= 0 && p.Jitter <= 1 && p.MaxMS < 1e12
+func (a backoffAxes) y(v float64) float64 {
+	return boY1 - min(max(v, 0), a.top)/a.top*(boY1-boY0)
 }
 
-func (p *BackoffPolicy) String() string {
-	return fmt.Sprintf("initial %s, ×%s per attempt up to %s, jitter %s%%",
-		fmtMS(p.InitialMS), num(p.Multiplier), fmtMS(p.MaxMS), num(100*p.Jitter))
-}
+func (a backoffAxes) center(n int) float64 { return boX0 + (float64(n)-0.5)*a.slot }
 
-// delayPoints collects the announced delays: the clients' backoff events,
-// which carry attempt numbers, or else Measured.DelaysMS, numbered from 1.
-func delayPoints(s *Scenario) []delayPoint {
-	outside := map[string]bool{}
-	for i := range s.Timeline {
-		if e := &s.Timeline[i]; e.Source == "harness" && e.Kind == kindOutside {
-			outside[e.Client] = true
-		}
-	}
-	var pts []delayPoint
-	count := map[string]int{}
-	for i := range s.Timeline {
-		e := &s.Timeline[i]
-		if e.Source != "client" || markKind(e.Kind) != "backoff" || !finite(e.DelayMS) || e.DelayMS <= 0 {
-			continue
-		}
-		count[e.Client]++
-		n := e.Attempt
-		if n <= 0 {
-			n = count[e.Client]
-		}
-		p := delayPoint{attempt: n, delay: e.DelayMS, client: e.Client, slack: delaySlackMS}
-		if finite(e.HintMS) && e.HintMS > 0 {
-			p.hint = e.HintMS
-		}
-		if outside[e.Client] {
-			p.slack += wireSlackMS
-		}
-		pts = append(pts, p)
-	}
-	if len(pts) > 0 {
-		return pts
-	}
-	for i, d := range s.Measured.DelaysMS {
-		if finite(d) && d >= 0 {
-			pts = append(pts, delayPoint{attempt: i + 1, delay: d, slack: delaySlackMS})
-		}
-	}
-	return pts
-}
-
-// buildBackoff draws each announced delay against the policy's envelope
-// for its attempt: a band from base*(1-Jitter) to base. A delay outside its
-// band is drawn red; one that honoured a server hint is drawn apart, since
-// the hint, not the policy, set it.
-func buildBackoff(s *Scenario) *backoffChart {
-	all := delayPoints(s)
+// buildBackoff draws each delay the result holds against the band it was
+// held to, [LoMS, HiMS], both as the harness stored them. A delay that is
+// not in policy is drawn red; one that honoured a server hint is drawn in
+// the right half of its slot over the hint's floor, since the hint, not
+// the policy, set it. Nil when there are no delays.
+func buildBackoff(s *result.Scenario) *backoffChart {
+	all := s.Measured.Delays
 	if len(all) == 0 {
 		return nil
 	}
 	c := &backoffChart{W: boW, H: boH, X0: f1(boX0), X1: f1(boX1), Y0: f1(boY0), Y1: f1(boY1),
 		Total: len(all), AxisTitleX: f1(boX1), AxisTitleY: f1(boH - 4)}
-	pol := s.Policy
-	if !pol.usable() {
-		pol = nil
-	} else {
-		c.Policy = pol.String()
+	if s.Profile != nil {
+		c.Policy = policyText(&s.Profile.Backoff)
 	}
-	var pts []delayPoint
+	var pts []result.Delay
 	clients := map[string]bool{}
-	for _, p := range all {
-		if p.attempt <= maxBackoffTries && len(pts) < maxBackoffPoints {
-			pts = append(pts, p)
-			clients[p.client] = true
+	for _, d := range all {
+		if d.Attempt >= 1 && d.Attempt <= maxBackoffTries && finite(d.DelayMS) && len(pts) < maxBackoffPoints {
+			pts = append(pts, d)
+			clients[d.Client] = true
 		}
 	}
 	c.Shown, c.Clients = len(pts), len(clients)
 	if len(pts) == 0 {
 		return c
 	}
+	ax := c.axes(pts)
+	c.drawPoints(pts, ax)
+	return c
+}
+
+// axes scales the chart to hold every delay, band and hint of pts, and
+// labels its axes.
+func (c *backoffChart) axes(pts []result.Delay) backoffAxes {
 	tries, top := 1, 0.0
-	perTry := map[int]int{}
-	for _, p := range pts {
-		tries = max(tries, p.attempt)
-		top = max(top, min(p.delay, 1e12))
-		perTry[p.attempt]++
-	}
-	if pol != nil {
-		for n := 1; n <= tries; n++ {
-			_, hi := pol.envelope(n)
-			top = max(top, hi)
+	for _, d := range pts {
+		tries = max(tries, d.Attempt)
+		for _, v := range []float64{d.DelayMS, d.HiMS, d.HintMS} {
+			if finite(v) {
+				top = max(top, min(v, far))
+			}
 		}
 	}
 	if top <= 0 {
 		top = 1
 	}
 	step := niceStep(top, 4)
-	top = math.Ceil(top/step) * step
-	y := func(v float64) float64 { return boY1 - min(max(v, 0), top)/top*(boY1-boY0) }
-	for i := 0; i <= 10; i++ {
-		v := float64(i) * step
-		if v > top+step/2 {
-			break
-		}
-		c.YTicks = append(c.YTicks, tick{X: f1(y(v)), Label: num(v)})
-	}
-	// Few attempts get slim slots from the left, not a few slabs.
-	slot := min(48, (boX1-boX0)/float64(tries))
-	center := func(n int) float64 { return boX0 + (float64(n)-0.5)*slot }
+	ax := backoffAxes{top: math.Ceil(top/step) * step, slot: min(48, (boX1-boX0)/float64(tries))}
+	c.YTicks = ticks(ax.top, step, 10, ax.y)
 	every := max(1, int(math.Ceil(float64(tries)/15)))
-	for n := 1; n <= tries; n++ {
-		if (n-1)%every == 0 {
-			c.XLabels = append(c.XLabels, tick{X: f1(center(n)), Label: strconv.Itoa(n)})
-		}
-		if pol != nil {
-			lo, hi := pol.envelope(n)
-			c.Bands = append(c.Bands, rectView{
-				X: f1(center(n) - slot*0.42), W: f1(slot * 0.84),
-				Y: f1(y(hi)), H: f1(max(y(lo)-y(hi), 1)),
-				Title: fmt.Sprintf("attempt %d: policy allows %s to %s", n, fmtMS(lo), fmtMS(hi)),
-			})
-		}
+	for n := 1; n <= tries; n += every {
+		c.XLabels = append(c.XLabels, tick{X: f1(ax.center(n)), Label: strconv.Itoa(n)})
 	}
-	// Points at one attempt spread across its slot, in the order they came.
-	seen := map[int]int{}
-	for _, p := range pts {
-		k, m := seen[p.attempt], perTry[p.attempt]
-		seen[p.attempt]++
-		cx := center(p.attempt)
-		if m > 1 {
-			cx += ((float64(k)+0.5)/float64(m) - 0.5) * slot * 0.7
+	return ax
+}
+
+// drawPoints places each delay in its attempt's slot, those at one attempt
+// spread across it in the order they came, each over its own band.
+func (c *backoffChart) drawPoints(pts []result.Delay, ax backoffAxes) {
+	type slotKey struct {
+		attempt int
+		hinted  bool
+	}
+	per := map[slotKey]int{}
+	for _, d := range pts {
+		per[slotKey{d.Attempt, d.HintMS > 0}]++
+	}
+	seen := map[slotKey]int{}
+	bands := map[[3]float64]bool{}
+	for _, d := range pts {
+		key := slotKey{d.Attempt, d.HintMS > 0}
+		k, m := seen[key], per[key]
+		seen[key]++
+		// Policy delays use the left part of the slot, hinted ones the right.
+		left, width := ax.center(d.Attempt)-ax.slot*0.42, ax.slot*0.84
+		if per[slotKey{d.Attempt, true}] > 0 {
+			width /= 2
+			if key.hinted {
+				left += width
+			}
 		}
-		d := dot{CX: f1(cx), CY: f1(y(p.delay)), Class: "in"}
-		who := ""
-		if c.Clients > 1 && p.client != "" {
-			who = p.client + " "
-		}
-		d.Title = fmt.Sprintf("%sattempt %d: %s", who, p.attempt, fmtMS(p.delay))
-		switch {
-		case p.hint > 0:
+		cx := left + (float64(k)+0.5)/float64(m)*width
+		p := dot{CX: f1(cx), CY: f1(ax.y(d.DelayMS)), Class: "in", Wire: d.Via == result.ViaWire, Title: delayTitle(&d, c.Clients > 1)}
+		if key.hinted {
 			c.Hinted++
-			d.Class = "hint"
-			d.Title += fmt.Sprintf(", honouring a server hint of %s", fmtMS(p.hint))
-			if p.delay+delaySlackMS < p.hint {
-				c.Below++
-				d.Class = "out"
-				d.Title += ": below it"
-			}
-		case pol != nil:
-			lo, hi := pol.envelope(p.attempt)
-			if p.delay+delaySlackMS < lo || p.delay-p.slack > hi {
-				c.Outside++
-				d.Class = "out"
-				d.Title += fmt.Sprintf(", outside the policy's %s to %s", fmtMS(lo), fmtMS(hi))
-			}
-		default:
-			d.Class = "plain"
+			p.Class = "hint"
+			c.Hints = append(c.Hints, rectView{X: f1(cx - 6), W: "12", Y: f1(ax.y(d.HintMS)), H: "2",
+				Title: fmt.Sprintf("attempt %d: server hint %s", d.Attempt, fmtMS(d.HintMS))})
+		} else if b := [3]float64{float64(d.Attempt), d.LoMS, d.HiMS}; !bands[b] && finite(d.LoMS) && finite(d.HiMS) {
+			bands[b] = true
+			c.Bands = append(c.Bands, rectView{X: f1(left), W: f1(width), Y: f1(ax.y(d.HiMS)), H: f1(max(ax.y(d.LoMS)-ax.y(d.HiMS), 1)),
+				Title: fmt.Sprintf("attempt %d: the policy allows %s to %s", d.Attempt, fmtMS(d.LoMS), fmtMS(d.HiMS))})
 		}
-		c.Points = append(c.Points, d)
+		if !d.InPolicy {
+			c.Outside++
+			p.Class = "out"
+		}
+		if p.Wire {
+			c.Wire++
+		}
+		c.Points = append(c.Points, p)
 	}
-	return c
+}
+
+func delayTitle(d *result.Delay, several bool) string {
+	t := fmt.Sprintf("attempt %d: %s", d.Attempt, fmtMS(d.DelayMS))
+	if several && d.Client != "" {
+		t = d.Client + " " + t
+	}
+	if d.HintMS > 0 {
+		t += fmt.Sprintf(", honouring a server hint of %s", fmtMS(d.HintMS))
+	} else {
+		t += fmt.Sprintf(", the policy allows %s to %s", fmtMS(d.LoMS), fmtMS(d.HiMS))
+	}
+	if !d.InPolicy {
+		t += ": outside policy"
+	}
+	if d.Via == result.ViaWire {
+		t += " (from the wire)"
+	}
+	return t
 }

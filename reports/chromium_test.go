@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // externalRef matches a src or href attribute, or a CSS url() or @import,
@@ -25,14 +27,15 @@ var externalRef = regexp.MustCompile(`(?i)((src|href|xlink:href|action|poster|da
 // that the DOM it builds holds the SVG timelines and charts.
 func TestHTMLInChromium(t *testing.T) {
 	dom := domInChromium(t, fixedResult())
-	if got := strings.Count(dom, `<svg class="chart timeline"`); got != 5 {
-		t.Errorf("got %d timeline SVGs in the DOM, want 5", got)
+	if got := strings.Count(dom, `<svg class="chart timeline"`); got != 8 {
+		t.Errorf("got %d timeline SVGs in the DOM, want 8", got)
 	}
 	if got := strings.Count(dom, `<svg class="chart backoff"`); got != 3 {
 		t.Errorf("got %d delay charts in the DOM, want 3", got)
 	}
-	for _, want := range []string{`class="fault"`, `class="m-disconnected"`, `class="budget over"`, `id="s-PongWithheld--slow-heartbeat"`,
-		`<table class="matrix"`, `<svg class="chart cdf"`, `<svg class="chart herd"`, `class="envelope"`, `class="d-out"`} {
+	for _, want := range []string{`class="fault"`, `class="m-disconnected"`, `class="budget over"`, `id="s-PongWithheld--bot"`,
+		`<table class="matrix"`, `<svg class="chart cdf"`, `<svg class="chart herd"`, `class="envelope"`, `class="d-out wire"`,
+		`class="link-drops"`, `class="problem interrupted"`, `class="banner fail"`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("DOM lacks %s", want)
 		}
@@ -56,7 +59,7 @@ func TestStressHTMLInChromium(t *testing.T) {
 // the DOM the browser built, having checked that it holds no script, that
 // neither the page nor the DOM refers to anything outside itself and that
 // the console stayed quiet. It skips the test when there is no Chromium.
-func domInChromium(t *testing.T, r *Result) string {
+func domInChromium(t *testing.T, r *result.Result) string {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {

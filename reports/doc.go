@@ -1,34 +1,34 @@
-// Package reports defines the result of a wschaos run and writes it out for
-// people and machines.
+// Package reports renders a wschaos result (package result, schema
+// "wschaos.result/v2") for people and for CI. It draws what the result
+// holds and measures nothing: every figure, moment, band, percentile and
+// verdict on the page comes from the result as the harness stored it.
 //
-// A [Result] is one run: the [RunInfo] needed to reproduce it (version, Go,
-// Toxiproxy mode and version, seed, command) and one [Scenario] per scenario
-// and client, holding the faults as they took effect, the targets with the
-// reason for each number, the checks (got against want, with the margin),
-// the [Measured] figures and the full event timeline. Its JSON form carries
-// the schema name [Schema] ("wschaos.result/v1"); readers reject any other.
+// Three files come out of a result, all written by [WriteFiles], atomically:
 //
-// Three files come out of a result, all written by [WriteFiles]:
-//
-//   - result.json ([WriteJSON], read back with [ReadJSON] or [ReadFile]):
-//     the stored history. Checks are pure functions of the timeline, so a
-//     stored result can be checked again offline.
+//   - result.json: the result itself, as result.Marshal writes it; read it
+//     back with result.ReadFile.
 //   - index.html ([WriteHTML]): one self-contained page (no network
-//     fetches, no script) with a verdict banner, the reproduce command, a
-//     scenario-by-client matrix when more than one client ran (a failure
-//     against a mutant shows as caught), a summary table and, per scenario
-//     and client, a section: an SVG timeline with the fault windows shaded
-//     and detection and recovery drawn against their budgets, the backoff
-//     delays against the policy's envelope and, when several clients ran,
-//     the spread of their recovery times and redials. A stress run's
-//     section opens with its figures ([StressStats]): per fault the
-//     percentiles of detection, redial and recovery, a recovery CDF and the
-//     reconnects per 100 ms, then message totals and each process's
-//     resource use. Runs against a mutant get a compact section (checks
-//     only) except the first scenario that caught it, so a --mutants run
-//     stays a page of a few MB.
+//     fetches, no script). A verdict banner (pass green, fail red,
+//     interrupted amber, n/a grey) with the run's counts from
+//     Result.Summary, the run's metadata and the command to reproduce it,
+//     the clients with their declared profiles, a scenario-by-client matrix
+//     when more than one client ran (a failure against a mutant shows as
+//     caught), a summary table and, per scenario and client, a section: its
+//     faults, targets and checks (n/a shown as n/a, never as passed), an SVG
+//     timeline of every event in lanes by source with the fault windows
+//     shaded and detection (from the fault and from the client's silence)
+//     and recovery drawn between the moments the result holds, against
+//     their budgets; the backoff delays, each against the band the result
+//     gives for it; and, when several clients ran, the spread the result
+//     holds: percentiles, the recovery CDF and the dials per window against
+//     the herd limit. A stress run's section opens with its figures
+//     (result.StressStats). Events and figures read off the wire (an
+//     outside client) are marked as such. Runs against a mutant get a
+//     compact section except the first scenario that caught it.
 //   - junit.xml ([WriteJUnit]): one testsuite "wschaos", one testcase per
-//     scenario and client, for CI.
+//     scenario and client, for CI: a failure lists the failed checks, a
+//     scenario that could not run is an error, and one with nothing to
+//     judge, not run or interrupted is skipped with the reason.
 //
 // The page and the XML depend only on the result (the page shows
 // Result.GeneratedAt, never the clock), so the same result gives the same

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 //go:embed templates/*.tmpl
@@ -19,33 +22,33 @@ var templateFS embed.FS
 
 var reportTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"ms":        fmtMS,
-	"sub":       func(a, b int) int { return a - b },
 	"maxTries":  func() int { return maxBackoffTries },
 	"maxPoints": func() int { return maxBackoffPoints },
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
+var errNilResult = errors.New("reports: nil result")
+
 // WriteHTML writes r to w as one self-contained HTML page: a verdict
-// banner, the run's metadata and the command to reproduce it, a matrix of
-// scenarios by clients when more than one client ran, a summary table of
-// the runs against clients that are not mutants and, per scenario and
-// client, grouped by client, a section with its faults, targets, checks,
-// an SVG timeline of every event with the fault windows, detection and
-// recovery drawn against their budgets, the backoff delays against the
-// policy's envelope and, for several clients, percentiles and a CDF of
-// their recovery times and a histogram of redials against the herd-spread
-// limit. A stress run (Scenario.Stress) gets its figures first: a table of
-// each fault's detection, redial and recovery percentiles, attempts and
-// peak reconnects, for each fault that cut clients off a recovery CDF
-// against its target over the reconnects per 100 ms, the message totals
-// and each process's CPU, memory, goroutines and descriptors. Runs against
-// a mutant are compact (figures and checks) except the first scenario that
-// caught it. The page fetches nothing and needs no script; it depends only
-// on r (r.GeneratedAt, not the clock), so the same result gives the same
-// bytes. WriteHTML renders whatever it is given, valid or not, and writes
-// nothing if rendering fails.
-func WriteHTML(w io.Writer, r *Result) error {
+// banner with the run's counts as r.Summary holds them, the run's metadata
+// and the command to reproduce it, the clients with their declared
+// profiles, a matrix of scenarios by clients when more than one client ran,
+// a summary table of the runs against clients that are not mutants and,
+// per scenario and client, grouped by client, a section with its faults,
+// targets, checks, an SVG timeline of every event with the fault windows
+// and the measured detection and recovery drawn against their budgets, the
+// backoff delays each against the band its policy allows and, for several
+// clients, the spread the result holds: percentiles, a recovery CDF and the
+// dials per window against the herd limit. A stress run (Scenario.Stress)
+// gets its figures first. Runs against a mutant are compact (figures and
+// checks) except the first scenario that caught it.
+//
+// The page draws what r holds and measures nothing. It fetches nothing and
+// needs no script; it depends only on r (r.GeneratedAt, not the clock), so
+// the same result gives the same bytes. WriteHTML renders whatever it is
+// given, valid or not, and writes nothing if rendering fails.
+func WriteHTML(w io.Writer, r *result.Result) error {
 	if r == nil {
-		return fmt.Errorf("%w: nil result", ErrInvalid)
+		return errNilResult
 	}
 	var buf bytes.Buffer
 	if err := reportTmpl.Execute(&buf, buildPage(r)); err != nil {
@@ -56,208 +59,200 @@ func WriteHTML(w io.Writer, r *Result) error {
 }
 
 type page struct {
-	Verdict     string
-	Passed      int
-	Failed      int
+	Verdict     verdictView
+	Summary     result.Summary
 	Total       int
 	GeneratedAt string
-	Run         RunInfo
+	Run         runView
 	Schema      string
 	Rows        []summaryRow
 	// RowsLeftOut counts runs against mutants kept out of the summary
 	// table: the matrix shows them.
 	RowsLeftOut int
 	Sections    []section
-	Clients     []Client
+	Clients     []clientView
 	Matrix      *matrix
 	// Compact counts sections shown without timeline and charts.
 	Compact int
-	// MutantFails counts failures against mutants: expected ones.
-	MutantFails int
+}
+
+// verdictView is a verdict as the page shows it: Class picks the colour
+// (pass green, fail red, interrupted amber, the rest grey), Word the text.
+type verdictView struct {
+	Class, Word string
+}
+
+// runView is the run's metadata with the fields that need words.
+type runView struct {
+	result.RunInfo
+	// Scale is the timescale in words, Server what the chain stood in
+	// front of.
+	Scale, Server string
 }
 
 type summaryRow struct {
-	ID, Name, Client, Verdict string
-	Detect, Recover, Downtime string
-	Attempts                  int
-	FailedChecks              []string
-	Error                     bool
+	ID, Name, Client string
+	Verdict          verdictView
+	Figures          figures
+	FailedChecks     []string
+	// Problem is "could not run", "not run" or "" when the checks say it all.
+	Problem string
 }
 
-type section struct {
-	ID, Name, Client, Verdict string
-	Description, Error        string
-	DurationMS                float64
-	// Full is false for a compact section: head, figures and checks only.
-	Full bool
-	// Group opens a client's run of sections when the page has several.
-	Group        *groupHead
-	Faults       []faultView
-	Targets      []Target
-	Checks       []Check
-	FailedChecks int
-	Measured     Measured
-	Events       int
-	Timeline     *timeline
-	Spread       *spread
-	Backoff      *backoffChart
-	Mutant       bool
-	// Caught marks a section against a mutant that caught it.
-	Caught bool
-	Flows  []flowView
-	// Stress holds the figures of a stress run; nil for other scenarios.
-	Stress *stressView
+// verdictOf maps a verdict to its colour class and word. A verdict outside
+// the set, or none, is shown as it is, in grey.
+func verdictOf(v result.Verdict) verdictView {
+	switch v {
+	case result.Pass:
+		return verdictView{"pass", "pass"}
+	case result.Fail:
+		return verdictView{"fail", "fail"}
+	case result.Interrupted:
+		return verdictView{"interrupted", "interrupted"}
+	case result.NotApplicable:
+		return verdictView{"na", "n/a"}
+	case result.NotRun:
+		return verdictView{"notrun", "not run"}
+	case "":
+		return verdictView{"na", "no verdict"}
+	}
+	return verdictView{"na", string(v)}
 }
 
-// groupHead is the heading over one client's sections.
-type groupHead struct {
-	ID, Name, Description string
-	Mutant                bool
-	Status, StatusClass   string
-	Runs, Full            int
+// Banner is the verdict as the page's banner and title state it.
+func (v verdictView) Banner() string {
+	switch v.Class {
+	case "pass":
+		return "✓ PASS"
+	case "fail":
+		return "✗ FAIL"
+	case "interrupted":
+		return "⚠ INTERRUPTED"
+	}
+	return strings.ToUpper(v.Word)
 }
 
-type flowView struct {
-	Direction string
-	Flow
+// layout is where every scenario goes on the page: its anchor, its row
+// and column in the matrix, and whether it is drawn in full.
+type layout struct {
+	cols     []column
+	colIndex map[string]int
+	rowIndex map[string]int
+	ids      []string
+	heads    map[string]string
+	mutants  map[string]bool
+	// firstCatch is, per mutant, the index of the first scenario in row
+	// order that caught it: the one run against it drawn in full.
+	firstCatch map[string]int
 }
 
-type faultView struct {
-	Kind, Detail string
-	Window       string
-}
-
-func buildPage(r *Result) page {
+func buildPage(r *result.Result) page {
 	p := page{
-		Run:     r.Run,
+		Verdict: verdictOf(r.Verdict),
+		Summary: r.Summary,
+		Run:     buildRun(r.Run),
 		Schema:  r.Schema,
 		Total:   len(r.Scenarios),
-		Clients: r.Clients,
+		Clients: buildClients(r.Clients),
 	}
-	mutants := mutantSet(r)
-	uncaught := false
-	for _, c := range r.Clients {
-		uncaught = uncaught || (c.Mutant && !c.Caught)
-	}
-	realFails := 0
 	if !r.GeneratedAt.IsZero() {
 		p.GeneratedAt = r.GeneratedAt.UTC().Format(time.RFC3339)
 	}
-	cols := columnsOf(r)
-	colIndex := make(map[string]int, len(cols))
-	for i, c := range cols {
-		colIndex[c.Name] = i
-	}
-	rowIndex := map[string]int{}
-	for i, n := range rowsOf(r) {
-		rowIndex[n] = i
-	}
-	// Anchors follow the result's order, so they do not move when the
-	// sections are regrouped.
-	seen := make(map[string]bool, len(r.Scenarios)+len(cols))
-	ids := make([]string, len(r.Scenarios))
-	for i := range r.Scenarios {
-		ids[i] = anchorID(r.Scenarios[i].Name, r.Scenarios[i].Client, seen)
-	}
-	heads := make(map[string]string, len(cols))
-	for _, c := range cols {
-		heads[c.Name] = uniqueID("c-"+cleanID(c.Name), seen)
-	}
-	// A mutant gets one full section: the first scenario, in row order, that
-	// caught it. Its other runs are compact.
-	firstCatch := map[string]int{}
+	lay := planLayout(r)
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
-		if !mutants[s.Client] || !caught(s) {
-			continue
-		}
-		if j, ok := firstCatch[s.Client]; !ok || rowIndex[s.Name] < rowIndex[r.Scenarios[j].Name] {
-			firstCatch[s.Client] = i
-		}
-	}
-	for i := range r.Scenarios {
-		s := &r.Scenarios[i]
-		mutant := mutants[s.Client]
-		switch {
-		case s.Verdict == Pass:
-			p.Passed++
-		case mutant:
-			p.Failed++
-			p.MutantFails++
-		default:
-			p.Failed++
-			realFails++
-		}
-		var failed []string
-		for _, c := range s.Checks {
-			if !c.OK {
-				failed = append(failed, c.Name)
-			}
-		}
+		mutant := lay.mutants[s.Client]
 		if mutant {
 			p.RowsLeftOut++
 		} else {
-			p.Rows = append(p.Rows, summaryRow{
-				ID: ids[i], Name: s.Name, Client: s.Client, Verdict: verdictClass(s.Verdict),
-				Detect: optMSText(s.Measured.DetectMS), Recover: optMSText(s.Measured.RecoverMS),
-				Downtime: optMSText(s.Measured.DowntimeMS), Attempts: s.Measured.Attempts,
-				FailedChecks: failed, Error: s.Error != "",
-			})
+			p.Rows = append(p.Rows, buildRow(s, lay.ids[i]))
 		}
-		j, first := firstCatch[s.Client]
-		sec := section{
-			ID: ids[i], Name: s.Name, Client: s.Client, Verdict: verdictClass(s.Verdict),
-			Description: s.Description, Error: s.Error, DurationMS: s.DurationMS,
-			Full:   !mutant || (first && j == i),
-			Checks: s.Checks, FailedChecks: len(failed),
-			Measured: s.Measured, Events: len(s.Timeline),
-			Mutant: mutant, Caught: mutant && caught(s),
-		}
+		j, first := lay.firstCatch[s.Client]
+		sec := buildSection(s, lay.ids[i], mutant, !mutant || (first && j == i))
 		if !sec.Full {
 			p.Compact++
-			p.Sections = append(p.Sections, sec)
-			continue
-		}
-		sec.Targets = s.Targets
-		sec.Timeline = buildTimeline(s)
-		sec.Spread = buildSpread(s, sec.Timeline)
-		sec.Backoff = buildBackoff(s)
-		sec.Stress = buildStress(s, ids[i])
-		if f := s.Measured.Up; f != nil {
-			sec.Flows = append(sec.Flows, flowView{"up (client → server)", *f})
-		}
-		if f := s.Measured.Down; f != nil {
-			sec.Flows = append(sec.Flows, flowView{"down (server → client)", *f})
-		}
-		for _, f := range s.Faults {
-			sec.Faults = append(sec.Faults, faultView{Kind: f.Kind, Detail: f.Detail, Window: faultWindow(f.StartMS, f.EndMS)})
 		}
 		p.Sections = append(p.Sections, sec)
 	}
-	if len(cols) > 1 {
-		p.Matrix = buildMatrix(r, cols, ids, heads)
-		groupSections(&p, cols, colIndex, rowIndex, heads)
-	}
-	// The banner shows the stored verdict; a result without one is judged
-	// from its scenarios, as Result.Verdict is defined: every scenario
-	// passed, mutants apart, and every mutant was caught.
-	switch {
-	case r.Verdict != "":
-		p.Verdict = verdictClass(r.Verdict)
-	case realFails == 0 && !uncaught:
-		p.Verdict = Pass
-	default:
-		p.Verdict = Fail
+	if len(lay.cols) > 1 {
+		p.Matrix = buildMatrix(r, lay.cols, lay.ids, lay.heads)
+		groupSections(&p, &lay)
 	}
 	return p
 }
 
+func buildRun(ri result.RunInfo) runView {
+	v := runView{RunInfo: ri, Scale: "none", Server: "fake server"}
+	if finite(ri.Timescale) && ri.Timescale != 0 && ri.Timescale != 1 {
+		v.Scale = "×" + num(ri.Timescale)
+	}
+	if ri.Upstream != "" {
+		v.Server = ri.Upstream
+	}
+	return v
+}
+
+// planLayout gives every scenario its anchor and place. Anchors follow the
+// result's order, so they do not move when the sections are regrouped.
+func planLayout(r *result.Result) layout {
+	lay := layout{cols: columnsOf(r), rowIndex: map[string]int{}, mutants: mutantSet(r), firstCatch: map[string]int{}}
+	lay.colIndex = make(map[string]int, len(lay.cols))
+	for i, c := range lay.cols {
+		lay.colIndex[c.Name] = i
+	}
+	for i, n := range rowsOf(r) {
+		lay.rowIndex[n] = i
+	}
+	seen := make(map[string]bool, len(r.Scenarios)+len(lay.cols))
+	lay.ids = make([]string, len(r.Scenarios))
+	for i := range r.Scenarios {
+		lay.ids[i] = anchorID(r.Scenarios[i].Name, r.Scenarios[i].Client, seen)
+	}
+	lay.heads = make(map[string]string, len(lay.cols))
+	for _, c := range lay.cols {
+		lay.heads[c.Name] = uniqueID("c-"+cleanID(c.Name), seen)
+	}
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		if !lay.mutants[s.Client] || !caught(s) {
+			continue
+		}
+		if j, ok := lay.firstCatch[s.Client]; !ok || lay.rowIndex[s.Name] < lay.rowIndex[r.Scenarios[j].Name] {
+			lay.firstCatch[s.Client] = i
+		}
+	}
+	return lay
+}
+
+func buildRow(s *result.Scenario, id string) summaryRow {
+	row := summaryRow{ID: id, Name: s.Name, Client: s.Client, Verdict: verdictOf(s.Verdict),
+		Figures: buildFigures(&s.Measured), FailedChecks: failedNames(s)}
+	switch {
+	case s.Verdict == result.NotRun:
+		row.Problem = "not run"
+	case s.Error != "" && s.Verdict == result.Fail:
+		row.Problem = "could not run"
+	}
+	return row
+}
+
+// failedNames lists the names of s's failed checks.
+func failedNames(s *result.Scenario) []string {
+	var out []string
+	for i := range s.Checks {
+		if s.Checks[i].Failed() {
+			out = append(out, s.Checks[i].Name)
+		}
+	}
+	return out
+}
+
 // groupSections orders the sections by client column, then scenario row,
-// and heads each client's run with its name and standing, as the matrix
-// shows them.
-func groupSections(p *page, cols []column, colIndex, rowIndex map[string]int, heads map[string]string) {
+// and heads each client's run with its name, profile and standing, as the
+// matrix shows them.
+func groupSections(p *page, lay *layout) {
 	slices.SortStableFunc(p.Sections, func(a, b section) int {
-		return cmp.Or(cmp.Compare(colIndex[a.Client], colIndex[b.Client]), cmp.Compare(rowIndex[a.Name], rowIndex[b.Name]))
+		return cmp.Or(cmp.Compare(lay.colIndex[a.Client], lay.colIndex[b.Client]), cmp.Compare(lay.rowIndex[a.Name], lay.rowIndex[b.Name]))
 	})
 	status := map[string]matrixColumn{}
 	if p.Matrix != nil {
@@ -267,8 +262,8 @@ func groupSections(p *page, cols []column, colIndex, rowIndex map[string]int, he
 	}
 	for i := 0; i < len(p.Sections); {
 		name := p.Sections[i].Client
-		c := cols[colIndex[name]]
-		g := &groupHead{ID: heads[name], Name: name, Description: c.Description, Mutant: c.Mutant}
+		c := lay.cols[lay.colIndex[name]]
+		g := &groupHead{ID: lay.heads[name], Client: clientOf(c.Client)}
 		if mc, ok := status[name]; ok {
 			g.Status, g.StatusClass = mc.Status, mc.StatusClass
 		}
@@ -284,13 +279,15 @@ func groupSections(p *page, cols []column, colIndex, rowIndex map[string]int, he
 	}
 }
 
-// verdictClass maps a verdict to the CSS class and word shown: anything
-// but "pass" is shown as a failure.
-func verdictClass(v string) string {
-	if v == Pass {
-		return Pass
+// mutantSet names the clients r.Clients marks as mutants.
+func mutantSet(r *result.Result) map[string]bool {
+	m := make(map[string]bool)
+	for _, c := range r.Clients {
+		if c.Mutant {
+			m[c.Name] = true
+		}
 	}
-	return Fail
+	return m
 }
 
 // anchorID makes an HTML id from a scenario and client: letters, digits,
@@ -394,6 +391,7 @@ func faultWindow(start, end float64) string {
 	return fmtMS(start) + " → " + fmtMS(end) + " (" + fmtMS(end-start) + ")"
 }
 
+// optMSText formats a figure that may not have been measured.
 func optMSText(v *float64) string {
 	if v == nil {
 		return "—"

@@ -1,20 +1,13 @@
 package reports
 
 import (
-	"bytes"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-func render(t *testing.T, r *Result) string {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, WriteHTML(&buf, r))
-	return buf.String()
-}
+	"github.com/wschaos/wschaos/result"
+)
 
 func TestMatrixCells(t *testing.T) {
 	p := buildPage(fixedResult())
@@ -24,29 +17,37 @@ func TestMatrixCells(t *testing.T) {
 	for _, c := range m.Columns {
 		names = append(names, c.Name)
 	}
-	assert.Equal(t, []string{"reference", "slow-heartbeat", "no-heartbeat", "no-jitter"}, names, "Result.Clients order")
+	assert.Equal(t, []string{"reference", "./bot", "no-heartbeat", "no-jitter"}, names, "Result.Clients order")
 	var rows []string
 	for _, r := range m.Rows {
 		rows = append(rows, r.Name)
 	}
-	assert.Equal(t, []string{"BlackHole", "PongWithheld", "Logout4001", "MassDrop"}, rows)
+	assert.Equal(t, []string{"BlackHole", "PongWithheld", "Logout4401", "MassDrop", "LossyLink", "ResumeGap", "SlowLoris", "CloseStorm"}, rows)
 
 	cell := func(row, col int) matrixCell { return m.Rows[row].Cells[col] }
 	assert.Equal(t, matrixCell{ID: "s-BlackHole--reference", Class: cellPass, Pre: "rec", Text: "262 ms",
-		Title: "BlackHole × reference: passed · detect 312.4 ms, recover 262 ms"}, cell(0, 0))
+		Title: "BlackHole × reference: pass · detect 312.4 ms, recover 262 ms"}, cell(0, 0))
 	assert.Equal(t, cellFail, cell(1, 1).Class)
 	assert.Equal(t, "detect +1", cell(1, 1).Text, "first failed check, and how many more")
 	assert.Equal(t, cellCaught, cell(0, 2).Class, "a mutant failing is caught")
 	assert.Equal(t, "detect +1", cell(0, 2).Text)
 	assert.Equal(t, cellMissed, cell(2, 2).Class, "a mutant passing is neutral")
-	assert.Equal(t, cellNotRun, cell(3, 2).Class)
+	assert.Equal(t, cellNone, cell(3, 2).Class)
 	assert.Empty(t, cell(3, 2).ID, "nothing to link to")
 	assert.Equal(t, "✓", cell(2, 0).Text, "no figure to show")
+	assert.Equal(t, cellNA, cell(5, 1).Class)
+	assert.Equal(t, cellInterrupted, cell(6, 0).Class)
+	assert.Equal(t, cellNotRun, cell(7, 0).Class)
 
-	assert.Equal(t, "3/3", m.Columns[0].Status)
+	assert.Equal(t, "4/6", m.Columns[0].Status, "interrupted and not run are not passes")
+	assert.Equal(t, "passed, 1 interrupted, 1 not run", m.Columns[0].Sub)
+	assert.Equal(t, cellInterrupted, m.Columns[0].StatusClass, "cut short, not failed")
+	assert.Equal(t, "0/2", m.Columns[1].Status)
+	assert.Equal(t, "passed, 1 n/a", m.Columns[1].Sub)
 	assert.Equal(t, "✓ caught", m.Columns[2].Status)
 	assert.Equal(t, "by 2 of 3", m.Columns[2].Sub)
 	assert.Equal(t, "✗ not caught", m.Columns[3].Status)
+	assert.Equal(t, "1 check missed", m.Columns[3].Sub)
 	assert.Equal(t, cellFail, m.Columns[3].StatusClass)
 }
 
@@ -59,7 +60,7 @@ func TestMatrixFallsBackToScenarioClients(t *testing.T) {
 	for _, c := range p.Matrix.Columns {
 		names = append(names, c.Name)
 	}
-	assert.Equal(t, []string{"reference", "slow-heartbeat", "no-heartbeat", "no-jitter"}, names, "order of first appearance")
+	assert.Equal(t, []string{"reference", "./bot", "no-heartbeat", "no-jitter"}, names, "order of first appearance")
 	// Without Result.Clients nothing is known to be a mutant: every run is
 	// drawn in full and a failure is a failure.
 	assert.Zero(t, p.Compact)
@@ -69,11 +70,11 @@ func TestMatrixFallsBackToScenarioClients(t *testing.T) {
 func TestNoMatrixForOneClient(t *testing.T) {
 	r := fixedResult()
 	r.Clients = nil
-	r.Scenarios = []Scenario{blackHole(), logout()}
+	r.Scenarios = []result.Scenario{blackHole(), logout()}
 	html := render(t, r)
 	notContains(t, html, `id="matrix"`)
 	notContains(t, html, `class="group"`)
-	contains(t, html, `id="s-Logout4001--reference"`)
+	contains(t, html, `id="s-Logout4401--reference"`)
 }
 
 func TestSectionsGroupedByClient(t *testing.T) {
@@ -83,9 +84,10 @@ func TestSectionsGroupedByClient(t *testing.T) {
 		order = append(order, s.ID)
 	}
 	assert.Equal(t, []string{
-		"s-BlackHole--reference", "s-Logout4001--reference", "s-MassDrop--reference",
-		"s-PongWithheld--slow-heartbeat",
-		"s-BlackHole--no-heartbeat", "s-PongWithheld--no-heartbeat", "s-Logout4001--no-heartbeat",
+		"s-BlackHole--reference", "s-Logout4401--reference", "s-MassDrop--reference", "s-LossyLink--reference",
+		"s-SlowLoris--reference", "s-CloseStorm--reference",
+		"s-PongWithheld--bot", "s-ResumeGap--bot",
+		"s-BlackHole--no-heartbeat", "s-PongWithheld--no-heartbeat", "s-Logout4401--no-heartbeat",
 		"s-BlackHole--no-jitter", "s-MassDrop--no-jitter",
 	}, order)
 	var groups []string
@@ -94,123 +96,148 @@ func TestSectionsGroupedByClient(t *testing.T) {
 			groups = append(groups, s.Group.ID)
 		}
 	}
-	assert.Equal(t, []string{"c-reference", "c-slow-heartbeat", "c-no-heartbeat", "c-no-jitter"}, groups)
-	assert.Equal(t, 3, p.Sections[4].Group.Runs)
-	assert.Equal(t, 1, p.Sections[4].Group.Full)
+	assert.Equal(t, []string{"c-reference", "c-bot", "c-no-heartbeat", "c-no-jitter"}, groups)
+	assert.Equal(t, 3, p.Sections[8].Group.Runs)
+	assert.Equal(t, 1, p.Sections[8].Group.Full)
+	bot := p.Sections[6].Group
+	assert.True(t, bot.Client.Outside)
+	assert.True(t, bot.Client.Plain)
+	assert.Contains(t, bot.Client.Profile, "ping every 1,000 ms, pong within 500 ms")
 }
 
-func TestSpreadFromTimeline(t *testing.T) {
-	s := massDrop()
-	sp := buildSpread(&s, buildTimeline(&s))
-	require.NotNil(t, sp)
-	assert.True(t, sp.FromTimeline)
-	assert.Equal(t, 8, sp.Clients)
-	assert.Equal(t, 8, sp.Recovered)
-	require.Len(t, sp.Stats, 3)
-	rec := sp.Stats[1]
-	assert.Equal(t, "recovery", rec.What)
-	// The worst client is what the scenario reports as its recovery.
-	assert.Equal(t, fmtMS(*s.Measured.RecoverMS), rec.Max)
-	assert.Equal(t, "ok", rec.BudgetClass)
-	require.NotNil(t, sp.CDF)
-	assert.Zero(t, sp.CDF.Missing)
-	require.NotNil(t, sp.Herd)
-	assert.Equal(t, 8, sp.Herd.Firsts)
-	require.NotNil(t, sp.Herd.Limit)
-	assert.Equal(t, "herd-spread limit: 3 per 100 ms", sp.Herd.Limit.Label)
-	assert.False(t, sp.Herd.Over)
-
-	one := blackHole()
-	assert.Nil(t, buildSpread(&one, buildTimeline(&one)), "one client: nothing to spread")
-}
-
-func TestSpreadFromPerClient(t *testing.T) {
-	s := massDrop()
-	s.Measured.PerClient = nil
-	for i, v := range []float64{100, 200, 300, 400, 500, 600, 700, 800, 900} {
-		f := ClientFigure{Client: "x" + string(rune('a'+i)), RecoverMS: ptr(v), DetectMS: ptr(v / 10), Attempts: i}
-		s.Measured.PerClient = append(s.Measured.PerClient, f)
+// TestEveryKindIsDrawn: the timeline knows how to draw every kind of the
+// vocabulary, so a new kind is a decision, not a default.
+func TestEveryKindIsDrawn(t *testing.T) {
+	for _, k := range result.Vocabulary() {
+		_, ok := markClass(k.Kind)
+		assert.True(t, ok, "kind %q has no drawing class", k.Kind)
 	}
-	s.Measured.PerClient = append(s.Measured.PerClient, ClientFigure{Client: "never"})
-	sp := buildSpread(&s, buildTimeline(&s))
+	_, ok := markClass("no-such-kind")
+	assert.False(t, ok)
+	stopped := result.Event{Kind: result.KindDisconnected, Cause: result.CauseStopped}
+	assert.Equal(t, mClosed, drawClass(&stopped), "the harness stopping the client is no disconnect")
+}
+
+func TestTimelineBudgets(t *testing.T) {
+	s := blackHole()
+	tl := buildTimeline(&s)
+	require.NotNil(t, tl)
+	require.Len(t, tl.Budgets, 2)
+	det, rec := tl.Budgets[0], tl.Budgets[1]
+	assert.Equal(t, "ok", det.Class, "the detect check passed")
+	assert.Equal(t, f1(tl.x(1000)), det.X0, "from DetectFromMS")
+	assert.Equal(t, f1(tl.x(1000+497.5)), det.X1, "as long as the detect target's limit")
+	assert.Equal(t, f1(tl.x(1312.4)), det.MarkX, "to DetectedAtMS")
+	assert.Equal(t, f1(tl.x(816.5)), det.SilenceX, "silence from SilenceFromMS")
+	assert.Equal(t, f1(tl.x(3262)), rec.MarkX)
+
+	// Nothing measured, nothing drawn.
+	s.Measured.DetectFromMS, s.Measured.RecoverFromMS = nil, nil
+	assert.Empty(t, buildTimeline(&s).Budgets)
+
+	p := pongWithheld()
+	tl = buildTimeline(&p)
+	assert.Equal(t, "over", tl.Budgets[0].Class, "the detect check failed")
+	assert.True(t, tl.Wire)
+	var labels []string
+	for _, l := range tl.Lanes {
+		labels = append(labels, l.Label)
+	}
+	assert.Equal(t, []string{"client", "client · conn 1 · wire", "client · conn 2 · wire", "server", "tap", "harness"}, labels)
+}
+
+// TestSpreadFromFieldsAlone: percentiles, CDF and histogram come from
+// Measured.Spread alone, with no timeline to work anything out from.
+func TestSpreadFromFieldsAlone(t *testing.T) {
+	s := result.Scenario{Name: "Herd", Client: "reference", Verdict: result.Pass, Clients: 10,
+		Targets: []result.Target{{Name: "recover", Limit: 900}, {Name: "detect", Limit: 100}},
+		Checks:  []result.Check{{Name: "recover", Verdict: result.Pass}, {Name: "detect", Verdict: result.Fail}, {Name: herdCheck, Verdict: result.Fail, Got: "5 in one window"}},
+		Measured: result.Measured{Spread: &result.Spread{
+			Clients: 10, Recovered: 9,
+			Detect:     result.Distribution{N: 10, P50: 20, P90: 140, P99: 150, Max: 150},
+			Recover:    result.Distribution{N: 9, P50: 500, P90: 900, P99: 900, Max: 900},
+			Attempts:   result.Distribution{N: 10, P50: 2, P90: 3, P99: 4, Max: 4},
+			RecoverCDF: []result.CDFPoint{{MS: 100, Fraction: 0.1}, {MS: 500, Fraction: 0.5}, {MS: 900, Fraction: 0.9}},
+			WindowMS:   100, FromMS: 2000, HerdLimit: 3,
+			FirstDials: []result.Bucket{{Index: 0, Count: 5}, {Index: 2, Count: 4}},
+			OtherDials: []result.Bucket{{Index: -3, Count: 7}, {Index: 0, Count: 1}},
+		}},
+	}
+	require.Nil(t, buildTimeline(&s), "no events, no faults: no timeline")
+	sp := buildSpread(&s, nil)
 	require.NotNil(t, sp)
-	assert.False(t, sp.FromTimeline)
-	assert.Equal(t, 10, sp.Clients)
-	assert.Equal(t, 9, sp.Recovered)
-	rec := sp.Stats[1]
-	assert.Equal(t, pctRow{What: "recovery", N: 9, P50: "500 ms", P90: "900 ms", P99: "900 ms", Max: "900 ms", Budget: "900 ms", BudgetClass: "ok"}, rec)
-	assert.Equal(t, 1, sp.CDF.Missing, "the client that never recovered keeps the curve below 100%")
-	html := render(t, &Result{Scenarios: []Scenario{s}})
+	assert.Equal(t, 1, sp.Missing)
+	require.Len(t, sp.Stats, 3)
+	assert.Equal(t, pctRow{What: "detection", N: 10, P50: "20 ms", P90: "140 ms", P99: "150 ms", Max: "150 ms", Budget: "100 ms", BudgetClass: "over"}, sp.Stats[0])
+	assert.Equal(t, pctRow{What: "recovery", N: 9, P50: "500 ms", P90: "900 ms", P99: "900 ms", Max: "900 ms", Budget: "900 ms", BudgetClass: "ok"}, sp.Stats[1])
+	assert.Equal(t, pctRow{What: "attempts", N: 10, P50: "2", P90: "3", P99: "4", Max: "4"}, sp.Stats[2])
+
+	require.NotNil(t, sp.CDF)
+	assert.Equal(t, 1, sp.CDF.Missing)
+	require.Len(t, sp.CDF.Marks, 3)
+	assert.Equal(t, f1(cdfY1-0.5*(cdfY1-cdfY0)), sp.CDF.Marks[0].CY, "p50 sits on the curve where it reads 50%")
+	require.NotNil(t, sp.CDF.Budget)
+	assert.Equal(t, "recover budget 900 ms", sp.CDF.Budget.Label)
+
+	h := sp.Herd
+	require.NotNil(t, h)
+	assert.NotEmpty(t, h.First)
+	assert.NotEmpty(t, h.Other)
+	assert.NotEmpty(t, h.XTicks, "an axis of its own")
+	require.NotNil(t, h.Limit)
+	assert.Equal(t, "herd-spread limit: 3 per 100 ms", h.Limit.Label)
+	assert.Equal(t, "over", h.CheckClass)
+
+	html := render(t, &result.Result{Scenarios: []result.Scenario{s}})
+	contains(t, html, `<h3>Across 10 clients</h3>`)
+	contains(t, html, `class="chart cdf"`)
+	contains(t, html, `class="chart herd"`)
 	contains(t, html, "1 client never recovered")
 	contains(t, html, "9 of 10 clients recovered")
+	contains(t, html, `herd-spread limit on first dials per window: 5 in one window <b class="nok">over it</b>`)
+	contains(t, html, "No events recorded.")
+
+	one := blackHole()
+	assert.Nil(t, buildSpread(&one, nil), "no spread in the result: nothing drawn")
 }
 
-func TestPercentile(t *testing.T) {
-	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	assert.Equal(t, 5.0, percentile(v, 50))
-	assert.Equal(t, 9.0, percentile(v, 90))
-	assert.Equal(t, 10.0, percentile(v, 99))
-	assert.Equal(t, 7.0, percentile([]float64{7}, 50))
-}
-
-func TestHerdLimit(t *testing.T) {
-	for _, tc := range []struct {
-		want      string
-		limit, ms float64
-		ok        bool
-	}{
-		{"<= 20 per 100ms", 20, 100, true},
-		{"<= 3 per 250ms", 3, 250, true},
-		{"<=7 per 1s", 7, 1000, true},
-		{"at most 20", 0, 0, false},
-		{"<= 20 per fortnight", 0, 0, false},
-	} {
-		s := Scenario{Checks: []Check{{Name: "herd-spread", Want: tc.want}}}
-		l, w, ok := herdLimit(&s)
-		assert.Equal(t, tc.ok, ok, tc.want)
-		assert.Equal(t, tc.limit, l, tc.want)
-		assert.Equal(t, tc.ms, w, tc.want)
-	}
-}
-
-func TestBackoffEnvelope(t *testing.T) {
-	p := &BackoffPolicy{InitialMS: 100, MaxMS: 1000, Multiplier: 2, Jitter: 0.5}
-	for n, want := range map[int][2]float64{0: {50, 100}, 1: {50, 100}, 2: {100, 200}, 4: {400, 800}, 5: {500, 1000}, 1e6: {500, 1000}} {
-		lo, hi := p.envelope(n)
-		assert.Equal(t, want, [2]float64{lo, hi}, "attempt %d", n)
-	}
-	flat := &BackoffPolicy{InitialMS: 300, MaxMS: 300, Multiplier: 1, Jitter: 0}
-	lo, hi := flat.envelope(9)
-	assert.Equal(t, [2]float64{300, 300}, [2]float64{lo, hi})
-	assert.False(t, (&BackoffPolicy{InitialMS: 100, MaxMS: 1000, Multiplier: 0.5, Jitter: 0.5}).usable())
-	assert.False(t, (*BackoffPolicy)(nil).usable())
-}
-
-func TestBackoffChart(t *testing.T) {
+// TestDelayOutOfBandIsRed: a delay is drawn red when the result says it
+// was not in policy, and only then: the page does not judge it again.
+func TestDelayOutOfBandIsRed(t *testing.T) {
 	s := pongWithheld()
 	c := buildBackoff(&s)
 	require.NotNil(t, c)
-	assert.Equal(t, 1, c.Outside, "80 ms is below the 100 to 200 ms the policy allows for retry 1")
+	assert.Equal(t, 1, c.Outside)
 	require.Len(t, c.Points, 1)
 	assert.Equal(t, "out", c.Points[0].Class)
-	assert.Contains(t, c.Points[0].Title, "outside the policy's 100 ms to 200 ms")
+	assert.True(t, c.Points[0].Wire)
+	assert.Contains(t, c.Points[0].Title, "the policy allows 100 ms to 200 ms: outside policy (from the wire)")
+	require.Len(t, c.Bands, 1)
+	assert.Equal(t, "attempt 1: the policy allows 100 ms to 200 ms", c.Bands[0].Title)
+	contains(t, render(t, &result.Result{Scenarios: []result.Scenario{s}}), `<circle class="d-out wire"`)
 
-	// A delay that honoured a server hint is held to the hint, not the policy.
-	s.Timeline = []Event{{TMS: 1, Source: "client", Kind: "backoff", Attempt: 1, DelayMS: 5000, HintMS: 4000}}
+	s.Measured.Delays = []result.Delay{
+		{Attempt: 1, DelayMS: 150, LoMS: 100, HiMS: 200, InPolicy: false},
+		{Attempt: 2, DelayMS: 450, LoMS: 200, HiMS: 400, InPolicy: true}, // within the allowance for the wire
+	}
 	c = buildBackoff(&s)
-	assert.Zero(t, c.Outside)
+	assert.Equal(t, "out", c.Points[0].Class, "in its band but not in policy: the result decides")
+	assert.Equal(t, "in", c.Points[1].Class, "over its band but in policy: the result decides")
+
+	// A delay that honoured a server hint is drawn apart, over its hint.
+	s.Measured.Delays = []result.Delay{{Attempt: 1, DelayMS: 5000, HintMS: 4000, InPolicy: true}, {Attempt: 1, DelayMS: 150, LoMS: 100, HiMS: 200, InPolicy: true}}
+	c = buildBackoff(&s)
 	assert.Equal(t, 1, c.Hinted)
 	assert.Equal(t, "hint", c.Points[0].Class)
+	require.Len(t, c.Hints, 1)
+	require.Len(t, c.Bands, 1, "no band for the hinted delay")
+	assert.Greater(t, c.Points[0].CX, c.Points[1].CX, "hinted delays to the right of their slot")
 
-	// Without events the announced delays are numbered from 1, and without
-	// a policy no envelope is drawn.
-	s.Timeline, s.Policy = nil, nil
-	s.Measured.DelaysMS = []float64{10, 20}
+	// Without a profile the policy is not stated, but the bands are drawn.
+	s.Profile = nil
 	c = buildBackoff(&s)
-	assert.Empty(t, c.Bands)
 	assert.Empty(t, c.Policy)
-	assert.Equal(t, 2, c.Shown)
-	assert.True(t, strings.Contains(render(t, &Result{Scenarios: []Scenario{s}}), "no backoff policy"))
+	assert.Len(t, c.Bands, 1)
 }
 
 func TestCountAxis(t *testing.T) {
@@ -221,9 +248,15 @@ func TestCountAxis(t *testing.T) {
 }
 
 func TestCDFLabelsClearTheAxis(t *testing.T) {
-	pts := []CDFPoint{{MS: 100, Fraction: 0.5}, {MS: 3000, Fraction: 1}}
+	pts := []result.CDFPoint{{MS: 100, Fraction: 0.5}, {MS: 3000, Fraction: 1}}
 	c := drawCDF(pts, []cdfMarkAt{{p: 50, ms: 100, frac: 0.5}, {p: 99, ms: 3000, frac: 1}}, nil, 0)
 	require.Len(t, c.Marks, 2)
 	assert.Equal(t, "start", c.Marks[0].Anchor, "p50 near the y axis: labelled to its right")
 	assert.Equal(t, "end", c.Marks[1].Anchor)
+}
+
+func TestProfileText(t *testing.T) {
+	assert.Equal(t, "ping every 200 ms, pong within 150 ms · handshake within 500 ms · ack within 1,000 ms · backoff 150 ms ×2 per attempt up to 1,000 ms, jitter 50%", profileText(refProfile()))
+	assert.Equal(t, "no heartbeat · backoff 0 ms ×0 per attempt up to 0 ms, jitter 0%", profileText(&result.Profile{}))
+	assert.Empty(t, profileText(nil))
 }

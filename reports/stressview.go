@@ -1,12 +1,13 @@
 package reports
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // The stress figures: a stress run's aggregates (Scenario.Stress) as a
@@ -91,7 +92,7 @@ type resourceRow struct {
 
 // buildStress lays out s.Stress; nil when s has none. id prefixes the
 // chart anchors.
-func buildStress(s *Scenario, id string) *stressView {
+func buildStress(s *result.Scenario, id string) *stressView {
 	st := s.Stress
 	if st == nil {
 		return nil
@@ -115,7 +116,7 @@ func buildStress(s *Scenario, id string) *stressView {
 			v.FaultsLeftOut++
 			continue
 		}
-		row := stressRow{N: i + 1, Kind: f.Kind, Detail: f.Detail,
+		row := stressRow{N: i + 1, Kind: f.Kind, Detail: f.Text,
 			Window: stressWindow(f.StartMS, f.EndMS),
 			Length: grouped(math.Round(f.EndMS - f.StartMS)),
 			Lost:   fmt.Sprintf("%s / %s", grouped(float64(f.Disconnected)), grouped(float64(st.Clients))),
@@ -137,7 +138,7 @@ func buildStress(s *Scenario, id string) *stressView {
 	return v
 }
 
-func stressSetup(st *StressStats) string {
+func stressSetup(st *result.StressStats) string {
 	where := fmt.Sprintf("over %d worker process", st.Workers)
 	if st.Workers != 1 {
 		where += "es"
@@ -160,7 +161,7 @@ func stressWindow(start, end float64) string {
 
 // distRow formats d for the table, whole ms, and holds its p99 against the
 // target named target, if there is one.
-func distRow(s *Scenario, d Distribution, target string) distCells {
+func distRow(s *result.Scenario, d result.Distribution, target string) distCells {
 	if d.N <= 0 {
 		return distCells{P50: "—", P90: "—", P99: "—", Max: "—"}
 	}
@@ -174,10 +175,10 @@ func distRow(s *Scenario, d Distribution, target string) distCells {
 }
 
 // failedChecks lists the names of s's failed checks that start with prefix.
-func failedChecks(s *Scenario, prefix string) []string {
+func failedChecks(s *result.Scenario, prefix string) []string {
 	var out []string
 	for _, c := range s.Checks {
-		if !c.OK && strings.HasPrefix(c.Name, prefix) {
+		if c.Failed() && strings.HasPrefix(c.Name, prefix) {
 			out = append(out, c.Name)
 		}
 	}
@@ -186,7 +187,7 @@ func failedChecks(s *Scenario, prefix string) []string {
 
 // buildStressCharts draws one fault's recovery CDF, with its recover
 // target if the scenario states one, over its reconnects per window.
-func buildStressCharts(s *Scenario, f *StressFault, label, id string) *stressCharts {
+func buildStressCharts(s *result.Scenario, f *result.StressFault, label, id string) *stressCharts {
 	clients := s.Stress.Clients
 	c := &stressCharts{ID: id, Title: fmt.Sprintf("%s: %d of %d clients lost the connection", label, f.Disconnected, clients)}
 	pts := cdfPoints(f.RecoverCDF)
@@ -199,13 +200,7 @@ func buildStressCharts(s *Scenario, f *StressFault, label, id string) *stressCha
 	for i := range pts {
 		pts[i].Fraction *= share
 	}
-	var marks []cdfMarkAt
-	if n := f.Recover.N; n > 0 && len(pts) > 0 {
-		for _, p := range []struct{ p, v float64 }{{50, f.Recover.P50}, {90, f.Recover.P90}, {99, f.Recover.P99}} {
-			k := math.Ceil(p.p / 100 * float64(n))
-			marks = append(marks, cdfMarkAt{p: p.p, ms: p.v, frac: k / float64(n) * share})
-		}
-	}
+	marks := percentileMarks(pts, f.Recover)
 	var budget *cdfBudget
 	if lim, ok := targetLimit(s, label+"-recover"); ok {
 		budget = &cdfBudget{ms: lim, label: "recover target, p99"}
@@ -219,32 +214,6 @@ func buildStressCharts(s *Scenario, f *StressFault, label, id string) *stressCha
 	}
 	c.Reconnects = buildReconnects(f.ReconnectsPer100ms, c.CDF)
 	return c
-}
-
-// cdfPoints returns pts fit to draw: finite, sorted by time, fractions in
-// [0, 1] and never falling, at most maxCDFPoints of them (the last kept).
-func cdfPoints(pts []CDFPoint) []CDFPoint {
-	out := make([]CDFPoint, 0, min(len(pts), maxCDFPoints))
-	for _, p := range pts {
-		if finite(p.MS) && finite(p.Fraction) {
-			out = append(out, CDFPoint{MS: p.MS, Fraction: max(0, min(p.Fraction, 1))})
-		}
-	}
-	slices.SortStableFunc(out, func(a, b CDFPoint) int { return cmp.Or(cmp.Compare(a.MS, b.MS), cmp.Compare(a.Fraction, b.Fraction)) })
-	for i := 1; i < len(out); i++ {
-		out[i].Fraction = max(out[i].Fraction, out[i-1].Fraction)
-	}
-	if step := (len(out) + maxCDFPoints - 1) / maxCDFPoints; step > 1 {
-		thin := out[:0]
-		for i := step - 1; i < len(out); i += step {
-			thin = append(thin, out[i])
-		}
-		if last := out[len(out)-1]; thin[len(thin)-1] != last {
-			thin = append(thin, last)
-		}
-		out = thin
-	}
-	return out
 }
 
 // buildReconnects draws counts per stressWindowMS window from the fault's
@@ -293,7 +262,7 @@ func buildReconnects(counts []int, cdf *cdfChart) *countChart {
 
 // resourceRows lays out each process's use of the machine, and says what
 // they used between them over a run of durationMS.
-func resourceRows(rs []ProcessResources, durationMS float64) ([]resourceRow, string) {
+func resourceRows(rs []result.ProcessResources, durationMS float64) ([]resourceRow, string) {
 	var rows []resourceRow
 	cpu := 0.0
 	for i, r := range rs {

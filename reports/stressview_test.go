@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bytes"
 	"math"
 	"regexp"
 	"strings"
@@ -9,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 func TestStressHTMLGolden(t *testing.T) {
@@ -103,13 +104,11 @@ func TestStressHTMLContents(t *testing.T) {
 
 func TestStressJSONRoundTrip(t *testing.T) {
 	want := stressResult()
-	var buf bytes.Buffer
-	require.NoError(t, WriteJSON(&buf, want))
-	contains(t, buf.String(), `"stress": {`)
-	got, err := ReadJSON(&buf)
+	b, err := result.Marshal(want)
 	require.NoError(t, err)
-	require.NotNil(t, got.Scenarios[0].Stress)
-	assert.Equal(t, want.Scenarios[0].Stress, got.Scenarios[0].Stress)
+	contains(t, string(b), `"stress": {`)
+	got, err := result.Read(strings.NewReader(string(b)), result.ReadOptions{})
+	require.NoError(t, err)
 	assert.Equal(t, want, got)
 }
 
@@ -118,59 +117,59 @@ func TestStressSurvivesOddInput(t *testing.T) {
 	for i := range huge {
 		huge[i] = i % 7
 	}
-	many := make([]StressFault, 1000)
+	many := make([]result.StressFault, 1000)
 	for i := range many {
-		many[i] = StressFault{Kind: "proxy-down", Disconnected: 1, Recover: Distribution{N: 1, P50: 5, P90: 5, P99: 5, Max: 5},
-			RecoverCDF: []CDFPoint{{MS: 5, Fraction: 1}}, ReconnectsPer100ms: []int{1}}
+		many[i] = result.StressFault{Kind: "proxy-down", Disconnected: 1, Recover: result.Distribution{N: 1, P50: 5, P90: 5, P99: 5, Max: 5},
+			RecoverCDF: []result.CDFPoint{{MS: 5, Fraction: 1}}, ReconnectsPer100ms: []int{1}}
 	}
-	points := make([]CDFPoint, 100_000)
+	points := make([]result.CDFPoint, 100_000)
 	for i := range points {
-		points[len(points)-1-i] = CDFPoint{MS: float64(i), Fraction: float64(i) / 50_000} // backwards, past 1
+		points[len(points)-1-i] = result.CDFPoint{MS: float64(i), Fraction: float64(i) / 50_000} // backwards, past 1
 	}
-	for name, st := range map[string]*StressStats{
+	for name, st := range map[string]*result.StressStats{
 		"zero":         {},
-		"empty faults": {Faults: []StressFault{}, Resources: []ProcessResources{}},
-		"zero fault":   {Faults: []StressFault{{}}},
-		"lost, no cdf": {Clients: 5, Faults: []StressFault{{Kind: "x", Disconnected: 5}}},
-		"odd values": {Clients: -3, Timescale: math.NaN(), DurationMS: -1, Faults: []StressFault{{
+		"empty faults": {Faults: []result.StressFault{}, Resources: []result.ProcessResources{}},
+		"zero fault":   {Faults: []result.StressFault{{}}},
+		"lost, no cdf": {Clients: 5, Faults: []result.StressFault{{Kind: "x", Disconnected: 5}}},
+		"odd values": {Clients: -3, Timescale: math.NaN(), DurationMS: -1, Faults: []result.StressFault{{
 			Kind: "x", StartMS: math.Inf(-1), EndMS: math.NaN(), Disconnected: 9, Recovered: 12,
-			Detect:             Distribution{N: 3, P50: -5, P90: math.NaN(), P99: math.Inf(1), Max: 1e300},
-			Recover:            Distribution{N: 12, P50: -1, P90: 1e15, P99: math.NaN(), Max: math.Inf(1)},
-			RecoverCDF:         []CDFPoint{{MS: -50, Fraction: -1}, {MS: math.NaN(), Fraction: 0.5}, {MS: 1e300, Fraction: 7}},
+			Detect:             result.Distribution{N: 3, P50: -5, P90: math.NaN(), P99: math.Inf(1), Max: 1e300},
+			Recover:            result.Distribution{N: 12, P50: -1, P90: 1e15, P99: math.NaN(), Max: math.Inf(1)},
+			RecoverCDF:         []result.CDFPoint{{MS: -50, Fraction: -1}, {MS: math.NaN(), Fraction: 0.5}, {MS: 1e300, Fraction: 7}},
 			ReconnectsPer100ms: []int{-4, 0, -1},
-		}}, Resources: []ProcessResources{{CPUSeconds: math.NaN(), PeakRSSBytes: -1, PeakGoroutines: -1, PeakFDs: -1, FDLimit: -1}, {CPUSeconds: math.Inf(1)}}},
-		"huge histogram": {Clients: 7, Faults: []StressFault{{Kind: "x", Disconnected: 7, ReconnectsPer100ms: huge}}},
-		"many points":    {Clients: 100_000, Faults: []StressFault{{Kind: "x", Disconnected: 100_000, Recover: Distribution{N: 100_000}, RecoverCDF: points}}},
-		"many faults":    {Clients: 1, Faults: many, Resources: make([]ProcessResources, 5000)},
+		}}, Resources: []result.ProcessResources{{CPUSeconds: math.NaN(), PeakRSSBytes: -1, PeakGoroutines: -1, PeakFDs: -1, FDLimit: -1}, {CPUSeconds: math.Inf(1)}}},
+		"huge histogram": {Clients: 7, Faults: []result.StressFault{{Kind: "x", Disconnected: 7, ReconnectsPer100ms: huge}}},
+		"many points":    {Clients: 100_000, Faults: []result.StressFault{{Kind: "x", Disconnected: 100_000, Recover: result.Distribution{N: 100_000}, RecoverCDF: points}}},
+		"many faults":    {Clients: 1, Faults: many, Resources: make([]result.ProcessResources, 5000)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := &Result{Scenarios: []Scenario{{Name: "Stress", Verdict: Fail, Stress: st}}}
+			r := &result.Result{Scenarios: []result.Scenario{{Name: "Stress", Verdict: result.Fail, Stress: st}}}
 			html := render(t, r)
 			contains(t, html, "Stress figures")
 			assert.Less(t, len(html), 2<<20, "the page stays small")
 		})
 	}
 
-	html := render(t, &Result{Scenarios: []Scenario{{Name: "S", Stress: &StressStats{Clients: 7, Faults: []StressFault{{Kind: "x", Disconnected: 7, ReconnectsPer100ms: huge}}}}}})
+	html := render(t, &result.Result{Scenarios: []result.Scenario{{Name: "S", Stress: &result.StressStats{Clients: 7, Faults: []result.StressFault{{Kind: "x", Disconnected: 7, ReconnectsPer100ms: huge}}}}}})
 	contains(t, html, "The first 100 of 100000 windows are drawn.")
 	contains(t, html, "No client recovered before the next fault.")
 	bars := regexp.MustCompile(`class="herd-first" d="([^"]*)"`).FindStringSubmatch(html)
 	require.NotNil(t, bars)
 	assert.Equal(t, 85, strings.Count(bars[1], "z"), "the first 100 windows, less the 15 empty ones")
 
-	html = render(t, &Result{Scenarios: []Scenario{{Name: "S", Stress: &StressStats{Clients: 1, Faults: many}}}})
+	html = render(t, &result.Result{Scenarios: []result.Scenario{{Name: "S", Stress: &result.StressStats{Clients: 1, Faults: many}}}})
 	contains(t, html, "800 more faults are left out of the table.")
 	contains(t, html, "976 more are left out.")
 	assert.Equal(t, maxStressCharts, strings.Count(html, `<svg class="chart cdf reconnects"`))
 }
 
 func TestCDFPoints(t *testing.T) {
-	got := cdfPoints([]CDFPoint{{MS: 30, Fraction: 0.5}, {MS: math.NaN(), Fraction: 0.6}, {MS: 10, Fraction: 0.75}, {MS: 40, Fraction: 3}})
-	assert.Equal(t, []CDFPoint{{MS: 10, Fraction: 0.75}, {MS: 30, Fraction: 0.75}, {MS: 40, Fraction: 1}}, got, "sorted, never falling, at most 1")
+	got := cdfPoints([]result.CDFPoint{{MS: 30, Fraction: 0.5}, {MS: math.NaN(), Fraction: 0.6}, {MS: 10, Fraction: 0.75}, {MS: 40, Fraction: 3}})
+	assert.Equal(t, []result.CDFPoint{{MS: 10, Fraction: 0.75}, {MS: 30, Fraction: 0.75}, {MS: 40, Fraction: 1}}, got, "sorted, never falling, at most 1")
 
-	many := make([]CDFPoint, 1234)
+	many := make([]result.CDFPoint, 1234)
 	for i := range many {
-		many[i] = CDFPoint{MS: float64(i), Fraction: float64(i+1) / 1234}
+		many[i] = result.CDFPoint{MS: float64(i), Fraction: float64(i+1) / 1234}
 	}
 	got = cdfPoints(many)
 	assert.LessOrEqual(t, len(got), maxCDFPoints)
@@ -182,8 +181,8 @@ func TestCDFPoints(t *testing.T) {
 func TestStressRedialTarget(t *testing.T) {
 	r := stressResult()
 	s := &r.Scenarios[0]
-	s.Stress.Faults[0].Redial = Distribution{N: 40, P50: 500, P90: 800, P99: 900, Max: 950}
-	s.Targets = append(s.Targets, Target{Name: "f1-proxy-down-redial", Limit: 800})
+	s.Stress.Faults[0].Redial = result.Distribution{N: 40, P50: 500, P90: 800, P99: 900, Max: 950}
+	s.Targets = append(s.Targets, result.Target{Name: "f1-proxy-down-redial", Limit: 800})
 	v := buildStress(s, "x")
 	require.NotNil(t, v)
 	assert.Equal(t, distCells{P50: "500", P90: "800", P99: "900", Max: "950", Target: "target: p99 ≤ 800 ms", Over: true}, v.Faults[0].Redial)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // Timeline geometry, in SVG user units (the page scales the drawing to its
@@ -24,6 +26,8 @@ const (
 	labelGap    = 6.0 // min space between labels in one lane
 	charW       = 6.0 // rough width of one character of a 10-11px label
 	maxTitles   = 400 // hover titles per timeline: they are most of the bytes
+	// far clamps absurd times (decades), so the axis arithmetic stays exact.
+	far = 1e12
 )
 
 type timeline struct {
@@ -42,6 +46,7 @@ type timeline struct {
 	PingPath     string // every ping tick as one path: thousands stay cheap
 	PongPath     string
 	TrafficPath  string
+	Link         *stepLine
 	AxisY        float64
 	AxisLabelY   float64
 	AxisTitleX   float64
@@ -49,9 +54,14 @@ type timeline struct {
 	Folded       int // client lanes folded into the last one
 	LabelsCapped bool
 	Merged       int // events drawn on top of an earlier one, not again
-	// lo and hi are the time domain, so other charts can share the axis.
-	lo, hi float64
+	// Wire says some events were derived from the wire.
+	Wire bool
+	// timeAxis is the time domain, so other charts can share the axis.
+	timeAxis
 }
+
+// timeAxis maps times in [lo, hi] to the plot's width.
+type timeAxis struct{ lo, hi float64 }
 
 type lane struct {
 	Label   string
@@ -69,27 +79,34 @@ type band struct {
 	X, W, Y, H string
 	LabelX     string
 	LabelY     string
-	Label      string
-	Title      string
-	Instant    bool
-	ShowLabel  bool
+	// Anchor is "end" for a label drawn left of its fault, where the
+	// drawing's right edge leaves no room after it.
+	Anchor    string
+	Label     string
+	Title     string
+	Instant   bool
+	ShowLabel bool
 }
 
 type budget struct {
-	Class            string // "ok" or "over"
+	Class            string // "ok", "over" or "na" (no verdict to colour it)
 	Name             string
 	X0, X1, Y        string
 	TickTop, TickBot string
 	MarkX            string // the measured moment, "" if none
 	LineTop, LineBot string
-	Label            string
-	LabelX, LabelY   string
-	Anchor           string // text-anchor, "" for start
-	Title            string
+	// SilenceX is where the client's silence began, "" if not measured.
+	SilenceX       string
+	Label          string
+	LabelX, LabelY string
+	Anchor         string // text-anchor, "" for start
+	Title          string
 }
 
 type mark struct {
-	Class  string
+	Class string
+	// Wire marks an event derived from the wire.
+	Wire   bool
 	D      string // path data of the marker shape
 	Label  string
 	LX, LY string
@@ -103,173 +120,165 @@ type segment struct {
 	Title     string
 }
 
+// stepLine is the link lane's running count of dropped packets.
+type stepLine struct {
+	D, Title      string
+	Label, LX, LY string
+}
+
 func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
-type laneKey struct {
-	source, client string
-	conn           uint64
+// x maps a time to its x coordinate, clamped to the plot.
+func (a timeAxis) x(t float64) float64 {
+	t = max(-far, min(far, t))
+	v := tlPlotX0 + (t-a.lo)/(a.hi-a.lo)*(tlPlotX1-tlPlotX0)
+	return max(tlPlotX0-2, min(tlPlotX1+2, v))
 }
 
-func sourceRank(s string) int {
-	switch s {
-	case "client":
-		return 0
-	case "server":
-		return 1
-	case "tap":
-		return 2
-	case "harness":
-		return 3
+// newTimeAxis returns an axis from lo to hi, widened to whole steps of
+// about a tenth of the span, and that step.
+func newTimeAxis(lo, hi float64) (timeAxis, float64) {
+	if hi-lo < 1 {
+		hi = lo + 1
 	}
-	return 4
+	step := niceStep(hi-lo, 10)
+	return timeAxis{math.Floor(lo/step) * step, math.Ceil(hi/step) * step}, step
 }
 
-// laneOf puts every source but the client in one lane each. Client events
-// get a lane per connection when one client ran, so each connection's life
-// reads on its own line, and a lane per client when several ran (a herd of
-// 50 would not fit otherwise).
-func laneOf(e *Event, multiClient bool) laneKey {
-	switch {
-	case e.Source != "client":
-		return laneKey{source: e.Source}
-	case multiClient:
-		return laneKey{"client", e.Client, 0}
-	}
-	return laneKey{"client", e.Client, e.Conn}
-}
-
-func (k laneKey) label(multiClient bool) string {
-	if k.source != "client" {
-		if k.source == "" {
-			return "(no source)"
+// ticks labels the axis every step, at most 41 times.
+func (a timeAxis) ticks(step float64) []tick {
+	var out []tick
+	for i := 0; i <= 40; i++ {
+		t := a.lo + float64(i)*step
+		if t > a.hi+step/2 {
+			break
 		}
-		return k.source
+		out = append(out, tick{X: f1(a.x(t)), Label: num(t)})
 	}
-	name := "client"
-	if multiClient && k.client != "" {
-		name = k.client
-	}
-	if k.conn == 0 {
-		return name
-	}
-	return name + " · conn " + strconv.FormatUint(k.conn, 10)
+	return out
 }
 
-// markKind sorts an event kind into how it is drawn.
-func markKind(kind string) string {
-	k := strings.ToLower(kind)
-	switch {
-	case k == "ping" || k == "ping_sent" || k == "ping_received" || k == "ping_recv":
-		return "ping"
-	case k == "pong" || k == "pong_received" || k == "pong_recv" || k == "pong_sent":
-		return "pong"
-	case k == "dialing" || k == "dial" || k == "connecting":
-		return "dialing"
-	case k == "ready" || k == "connected" || k == "open" || k == "accept" || k == "accepted" || k == "welcome":
-		return "ready"
-	case k == "disconnected" || k == "closed" || k == "close" || k == "dead" || k == "reject":
-		return "disconnected"
-	case k == "backoff":
-		return "backoff"
-	case k == "gap":
-		return "gap"
-	case k == "fatal":
-		return "fatal"
-	case strings.HasPrefix(k, "fault"):
-		return "fault"
-	case k == "sent" || k == "received" || k == "send" || k == "recv" || k == "echo" || k == "dup" ||
-		k == "drop" || k == "raw" || k == "stdout" || k == "stderr" ||
-		strings.Contains(k, "msg") || strings.Contains(k, "ack") || strings.Contains(k, "deliver"):
-		// Workload and output lines come by the thousand: ticks, not markers.
-		return "traffic"
+// buildTimeline draws s's events in lanes by source, the fault windows
+// across them and, above, detection and recovery against their budgets.
+// Nil when there is nothing to draw.
+func buildTimeline(s *result.Scenario) *timeline {
+	events := make([]*result.Event, 0, len(s.Timeline))
+	for i := range s.Timeline {
+		if finite(s.Timeline[i].TMS) {
+			events = append(events, &s.Timeline[i])
+		}
 	}
-	return "other"
+	if len(events) == 0 && len(s.Faults) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(events, func(a, b *result.Event) int { return cmp.Compare(a.TMS, b.TMS) })
+	spans := budgetSpans(s)
+	tl := &timeline{W: tlWidth, PlotX0: tlPlotX0, PlotX1: tlPlotX1}
+	step := tl.setDomain(events, s.Faults, spans)
+	lanes := planLanes(events, s.Clients > 1)
+	tl.layOut(lanes, len(spans), step)
+	tl.drawFaults(s.Faults)
+	for i := range spans {
+		tl.drawBudget(&spans[i], i)
+	}
+	d := newEventDrawer(tl, lanes)
+	for _, e := range events {
+		d.draw(e)
+	}
+	d.finish()
+	tl.drawLink(events, lanes)
+	return tl
 }
 
-func eventTitle(e *Event) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s · %s", fmtMS(e.TMS), e.Kind)
-	if e.Source != "" {
-		fmt.Fprintf(&b, " · %s", e.Source)
+// setDomain sets the time axis so that everything drawn fits, and returns
+// its tick step.
+func (tl *timeline) setDomain(events []*result.Event, faults []result.Fault, spans []span) float64 {
+	var d domain
+	grow := d.grow
+	for _, e := range events {
+		grow(e.TMS)
+		if e.Kind == result.KindBackoff && e.DelayMS > 0 {
+			grow(e.TMS + e.DelayMS)
+		}
 	}
-	if e.Client != "" {
-		fmt.Fprintf(&b, " %s", e.Client)
+	for _, f := range faults {
+		grow(f.StartMS)
+		grow(f.EndMS)
 	}
-	if e.Conn != 0 {
-		fmt.Fprintf(&b, " conn %d", e.Conn)
+	for _, sp := range spans {
+		for _, p := range []*float64{sp.from, sp.at, sp.silenceFrom} {
+			if p != nil {
+				grow(*p)
+			}
+		}
+		if sp.hasLimit {
+			grow(*sp.from + sp.limit)
+		}
 	}
-	if e.Code != 0 {
-		fmt.Fprintf(&b, " · code %d", e.Code)
-	}
-	if e.Reason != "" {
-		fmt.Fprintf(&b, " · %q", e.Reason)
-	}
-	if e.Attempt != 0 {
-		fmt.Fprintf(&b, " · attempt %d", e.Attempt)
-	}
-	if e.DelayMS != 0 {
-		fmt.Fprintf(&b, " · delay %s", fmtMS(e.DelayMS))
-	}
-	if e.Seq != 0 {
-		fmt.Fprintf(&b, " · seq %d", e.Seq)
-	}
-	if e.Detail != "" {
-		fmt.Fprintf(&b, " · %s", e.Detail)
-	}
-	return b.String()
+	var step float64
+	tl.timeAxis, step = newTimeAxis(d.lo, d.hi)
+	return step
 }
 
-// moments works out when detection and recovery happened on the timeline
-// and from which instant each was measured. Measured.DetectedAtMS and
-// RecoveredAtMS say so directly; without them detection counts from the
-// first fault's start and recovery from the last fault's end.
-//
-// A stress run has none: its measured figures are the worst over many
-// faults and clients, and its targets are per fault, drawn in its stress
-// figures instead.
-func moments(s *Scenario) (detectFrom, detectAt, recoverFrom, recoverAt *float64) {
-	if s.Stress != nil || len(s.Faults) == 0 && s.Measured.DetectedAtMS == nil && s.Measured.RecoveredAtMS == nil {
-		return
+// domain is the span of times a drawing must hold; it always holds 0.
+type domain struct{ lo, hi float64 }
+
+// grow widens d to hold v, clamped to ±far; a non-finite v is ignored.
+func (d *domain) grow(v float64) {
+	if finite(v) {
+		v = max(-far, min(far, v))
+		d.lo, d.hi = min(d.lo, v), max(d.hi, v)
 	}
-	var firstStart, lastEnd *float64
-	for i := range s.Faults {
-		f := &s.Faults[i]
+}
+
+// layOut places the budget rows, the lanes and the axis.
+func (tl *timeline) layOut(lanes *lanePlan, budgets int, step float64) {
+	tl.Folded = lanes.folded
+	tl.PlotTop = tlTop + 26 + float64(budgets)*tlBudgetRow
+	for i, l := range lanes.labels {
+		y := tl.PlotTop + float64(i)*tlLaneH
+		tl.Lanes = append(tl.Lanes, lane{Label: clip(l, 24), Title: l, Y: y, MidY: y + tlLaneH/2, Odd: i%2 == 1})
+	}
+	tl.PlotBottom = tl.PlotTop + float64(max(1, len(lanes.labels)))*tlLaneH
+	tl.AxisY = tl.PlotBottom
+	tl.AxisLabelY = tl.PlotBottom + 16
+	tl.AxisTitleX = tlPlotX1
+	tl.AxisTitleY = tl.PlotBottom + 34
+	tl.H = tl.PlotBottom + tlAxisH
+	tl.Ticks = tl.ticks(step)
+}
+
+// drawFaults shades each fault window across every lane, labelled when
+// there is room.
+func (tl *timeline) drawFaults(faults []result.Fault) {
+	lastLabelEnd := -1e9
+	for _, f := range faults {
 		if !finite(f.StartMS) || !finite(f.EndMS) {
 			continue
 		}
-		if firstStart == nil || f.StartMS < *firstStart {
-			firstStart = &f.StartMS
+		x0, x1 := tl.x(min(f.StartMS, f.EndMS)), tl.x(max(f.StartMS, f.EndMS))
+		b := band{
+			X: f1(x0), W: f1(max(x1-x0, 0)), Y: f1(tlTop + 12), H: f1(tl.PlotBottom - tlTop - 12),
+			LabelX: f1(x0 + 3), LabelY: f1(tlTop + 9), Label: clip(f.Kind, 28),
+			Instant: x1-x0 < 1.5,
 		}
-		if lastEnd == nil || f.EndMS > *lastEnd {
-			lastEnd = &f.EndMS
+		if b.Instant {
+			b.Title = fmt.Sprintf("%s at %s", f.Kind, fmtMS(f.StartMS))
+		} else {
+			b.Title = fmt.Sprintf("%s %s → %s", f.Kind, fmtMS(f.StartMS), fmtMS(f.EndMS))
 		}
+		if f.Text != "" {
+			b.Title += " · " + f.Text
+		}
+		if w := 7 * float64(len([]rune(b.Label))); x0 >= lastLabelEnd {
+			b.ShowLabel = true
+			lastLabelEnd = x0 + w + 12
+			if x0+3+w > tlWidth-4 {
+				b.LabelX, b.Anchor = f1(x0-3), "end"
+			}
+		}
+		tl.Faults = append(tl.Faults, b)
 	}
-	pair := func(at, rel, ref *float64) (from, when *float64) {
-		switch {
-		case at != nil && rel != nil:
-			v := *at - *rel
-			return &v, at
-		case at != nil:
-			return ref, at
-		case rel != nil && ref != nil:
-			v := *ref + *rel
-			return ref, &v
-		}
-		return ref, nil
-	}
-	m := &s.Measured
-	detectFrom, detectAt = pair(m.DetectedAtMS, m.DetectMS, firstStart)
-	recoverFrom, recoverAt = pair(m.RecoveredAtMS, m.RecoverMS, lastEnd)
-	return
-}
-
-func targetLimit(s *Scenario, name string) (float64, bool) {
-	for _, t := range s.Targets {
-		if strings.EqualFold(t.Name, name) && finite(t.Limit) {
-			return t.Limit, true
-		}
-	}
-	return 0, false
 }
 
 // niceStep returns a 1-2-5 step that cuts span into about n intervals.
@@ -285,386 +294,6 @@ func niceStep(span float64, n int) float64 {
 		}
 	}
 	return 10 * mag
-}
-
-func buildTimeline(s *Scenario) *timeline {
-	events := make([]*Event, 0, len(s.Timeline))
-	for i := range s.Timeline {
-		if finite(s.Timeline[i].TMS) {
-			events = append(events, &s.Timeline[i])
-		}
-	}
-	if len(events) == 0 && len(s.Faults) == 0 {
-		return nil
-	}
-	slices.SortStableFunc(events, func(a, b *Event) int { return cmp.Compare(a.TMS, b.TMS) })
-
-	// Time domain: everything drawn must fit.
-	lo, hi := 0.0, 0.0
-	// Absurd times (decades) are clamped, so the axis arithmetic stays exact.
-	const far = 1e12
-	grow := func(v float64) {
-		if finite(v) {
-			v = max(-far, min(far, v))
-			lo, hi = min(lo, v), max(hi, v)
-		}
-	}
-	for _, e := range events {
-		grow(e.TMS)
-		if markKind(e.Kind) == "backoff" && e.DelayMS > 0 {
-			grow(e.TMS + e.DelayMS)
-		}
-	}
-	for _, f := range s.Faults {
-		grow(f.StartMS)
-		grow(f.EndMS)
-	}
-	detectFrom, detectAt, recoverFrom, recoverAt := moments(s)
-	detectLimit, hasDetect := targetLimit(s, "detect")
-	recoverLimit, hasRecover := targetLimit(s, "recover")
-	for _, p := range []*float64{detectFrom, detectAt, recoverFrom, recoverAt} {
-		if p != nil {
-			grow(*p)
-		}
-	}
-	if hasDetect && detectFrom != nil {
-		grow(*detectFrom + detectLimit)
-	}
-	if hasRecover && recoverFrom != nil {
-		grow(*recoverFrom + recoverLimit)
-	}
-	if hi-lo < 1 {
-		hi = lo + 1
-	}
-	step := niceStep(hi-lo, 10)
-	lo = math.Floor(lo/step) * step
-	hi = math.Ceil(hi/step) * step
-	plotW := tlPlotX1 - tlPlotX0
-	x := func(t float64) float64 {
-		t = max(-far, min(far, t))
-		v := tlPlotX0 + (t-lo)/(hi-lo)*plotW
-		return max(tlPlotX0-2, min(tlPlotX1+2, v))
-	}
-
-	// Lanes, in a fixed order: client connections, then server, tap,
-	// harness and anything else.
-	seen := map[laneKey]bool{}
-	var keys []laneKey
-	clients := map[string]bool{}
-	for _, e := range events {
-		if e.Source == "client" {
-			clients[e.Client] = true
-		}
-	}
-	multi := len(clients) > 1
-	for _, e := range events {
-		k := laneOf(e, multi)
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	slices.SortFunc(keys, func(a, b laneKey) int {
-		return cmp.Or(cmp.Compare(sourceRank(a.source), sourceRank(b.source)),
-			cmp.Compare(a.source, b.source), naturalCompare(a.client, b.client), cmp.Compare(a.conn, b.conn))
-	})
-	tl := &timeline{W: tlWidth, PlotX0: tlPlotX0, PlotX1: tlPlotX1, lo: lo, hi: hi}
-	laneIndex := map[laneKey]int{}
-	nClient := 0
-	for _, k := range keys {
-		if k.source == "client" {
-			nClient++
-		}
-	}
-	for i, k := range keys {
-		laneIndex[k] = i
-	}
-	// Client lanes sort first; past maxLanes-1 of them they share the last
-	// client lane and the other sources move up.
-	var labels []string
-	if nClient > maxLanes {
-		tl.Folded = nClient - (maxLanes - 1)
-		for _, k := range keys {
-			i := laneIndex[k]
-			switch {
-			case k.source == "client" && i >= maxLanes-1:
-				laneIndex[k] = maxLanes - 1
-			case k.source != "client":
-				laneIndex[k] = i - tl.Folded + 1
-			}
-		}
-	}
-	for _, k := range keys {
-		i := laneIndex[k]
-		for len(labels) <= i {
-			labels = append(labels, "")
-		}
-		if labels[i] == "" {
-			labels[i] = k.label(multi)
-		}
-	}
-	if tl.Folded > 0 {
-		what := "conns"
-		if multi {
-			what = "clients"
-		}
-		labels[maxLanes-1] = fmt.Sprintf("%d more %s", tl.Folded, what)
-	}
-
-	nBudgets := 0
-	if detectFrom != nil && (hasDetect || detectAt != nil) {
-		nBudgets++
-	}
-	if recoverFrom != nil && (hasRecover || recoverAt != nil) {
-		nBudgets++
-	}
-	tl.PlotTop = tlTop + 26 + float64(nBudgets)*tlBudgetRow
-	for i, l := range labels {
-		y := tl.PlotTop + float64(i)*tlLaneH
-		tl.Lanes = append(tl.Lanes, lane{Label: clip(l, 22), Title: l, Y: y, MidY: y + tlLaneH/2, Odd: i%2 == 1})
-	}
-	tl.PlotBottom = tl.PlotTop + float64(max(1, len(labels)))*tlLaneH
-	tl.AxisY = tl.PlotBottom
-	tl.AxisLabelY = tl.PlotBottom + 16
-	tl.AxisTitleX = tlPlotX1
-	tl.AxisTitleY = tl.PlotBottom + 34
-	tl.H = tl.PlotBottom + tlAxisH
-
-	for i := 0; i <= 40; i++ {
-		t := lo + float64(i)*step
-		if t > hi+step/2 {
-			break
-		}
-		tl.Ticks = append(tl.Ticks, tick{X: f1(x(t)), Label: num(t)})
-	}
-
-	// Fault windows: a band across every lane, labelled when there is room.
-	lastLabelEnd := -1e9
-	for _, f := range s.Faults {
-		if !finite(f.StartMS) || !finite(f.EndMS) {
-			continue
-		}
-		x0, x1 := x(min(f.StartMS, f.EndMS)), x(max(f.StartMS, f.EndMS))
-		b := band{
-			X: f1(x0), W: f1(max(x1-x0, 0)), Y: f1(tlTop + 12), H: f1(tl.PlotBottom - tlTop - 12),
-			LabelX: f1(x0 + 3), LabelY: f1(tlTop + 9), Label: clip(f.Kind, 28),
-			Instant: x1-x0 < 1.5,
-		}
-		if b.Instant {
-			b.Title = fmt.Sprintf("%s at %s", f.Kind, fmtMS(f.StartMS))
-		} else {
-			b.Title = fmt.Sprintf("%s %s → %s", f.Kind, fmtMS(f.StartMS), fmtMS(f.EndMS))
-		}
-		if f.Detail != "" {
-			b.Title += " · " + f.Detail
-		}
-		if x0 >= lastLabelEnd {
-			b.ShowLabel = true
-			lastLabelEnd = x0 + 7*float64(len([]rune(b.Label))) + 12
-		}
-		tl.Faults = append(tl.Faults, b)
-	}
-
-	// Budgets: a bracket from the fault edge to the edge plus the target's
-	// limit, and a line where the moment actually fell.
-	row := 0
-	addBudget := func(name string, from, at *float64, limit float64, has bool) {
-		if from == nil || (!has && at == nil) {
-			return
-		}
-		y := tlTop + 18 + float64(row)*tlBudgetRow + 14
-		row++
-		b := budget{Name: name, Class: "ok", Y: f1(y), TickTop: f1(y - 4), TickBot: f1(y + 4),
-			X0: f1(x(*from)), LabelY: f1(y - 5), LineTop: f1(y), LineBot: f1(tl.PlotBottom)}
-		end := *from
-		if has {
-			end = *from + limit
-		}
-		b.X1 = f1(x(end))
-		var label string
-		switch {
-		case at != nil && has:
-			got := *at - *from
-			label = fmt.Sprintf("%s %s of %s budget", name, fmtMS(got), fmtMS(limit))
-			if got > limit {
-				b.Class = "over"
-				label = fmt.Sprintf("%s %s, over its %s budget by %s", name, fmtMS(got), fmtMS(limit), fmtMS(got-limit))
-			}
-		case at != nil:
-			label = fmt.Sprintf("%s %s (no target)", name, fmtMS(*at-*from))
-		default:
-			b.Class = "over"
-			label = fmt.Sprintf("%s budget %s: never happened", name, fmtMS(limit))
-		}
-		if at != nil {
-			b.MarkX = f1(x(*at))
-		}
-		b.Label = label
-		b.Title = label
-		// Keep the label inside the drawing: start at the bracket, or end at
-		// the right edge when it would run off.
-		lx := x(*from) + 4
-		if lx+7*float64(len([]rune(label))) > tlWidth-4 {
-			// Would run off the right edge: end it there instead.
-			lx, b.Anchor = tlWidth-4, "end"
-		}
-		b.LabelX = f1(lx)
-		tl.Budgets = append(tl.Budgets, b)
-	}
-	addBudget("detect", detectFrom, detectAt, detectLimit, hasDetect)
-	addBudget("recover", recoverFrom, recoverAt, recoverLimit, hasRecover)
-
-	// Connection rails: a line on each client connection lane while it was up.
-	open := map[int]float64{}
-	var openOrder []int
-	closeRail := func(li int, t float64) {
-		start, ok := open[li]
-		if !ok {
-			return
-		}
-		delete(open, li)
-		y := tl.Lanes[li].MidY
-		tl.Rails = append(tl.Rails, segment{X1: f1(x(start)), X2: f1(x(t)), Y: f1(y)})
-	}
-
-	// Events.
-	var ping, pong, traffic strings.Builder
-	// Events that land on the same spot of a lane as an earlier one of the
-	// same kind draw nothing more: a hot reconnect loop makes thousands.
-	type spot struct {
-		lane int
-		kind string
-		col  int
-	}
-	drawn := map[spot]bool{}
-	labelEnd := map[int]float64{} // per lane, where the last label ends
-	labelsUsed, titlesUsed := 0, 0
-	// addLabel reserves room for text starting near px in lane li, or says
-	// there is none: labels never overlap, markers still show every event.
-	addLabel := func(li int, px float64, text string) bool {
-		if labelsUsed >= maxLabels {
-			tl.LabelsCapped = true
-			return false
-		}
-		if tl.Folded > 0 && li == maxLanes-1 {
-			return false // the folded lane is a texture, not a story
-		}
-		w := charW * float64(len([]rune(text)))
-		start := px - w/2 // the widest case: centred labels
-		if end, ok := labelEnd[li]; ok && start < end+labelGap {
-			tl.LabelsCapped = true
-			return false
-		}
-		labelEnd[li] = px + w
-		labelsUsed++
-		return true
-	}
-	title := func(e *Event) string {
-		if titlesUsed >= maxTitles {
-			return ""
-		}
-		titlesUsed++
-		return eventTitle(e)
-	}
-	for _, e := range events {
-		li := laneIndex[laneOf(e, multi)]
-		ln := tl.Lanes[li]
-		px, cy := x(e.TMS), ln.MidY
-		kind := markKind(e.Kind)
-		switch kind {
-		case "ping", "pong", "traffic":
-			key := spot{li, kind, int(px * 2)} // half-pixel columns
-			if drawn[key] {
-				tl.Merged++
-				continue
-			}
-			drawn[key] = true
-			switch kind {
-			case "ping":
-				fmt.Fprintf(&ping, "M%s %sv6", f1(px), f1(cy-8))
-			case "pong":
-				fmt.Fprintf(&pong, "M%s %sv6", f1(px), f1(cy+2))
-			default:
-				fmt.Fprintf(&traffic, "M%s %sv4", f1(px), f1(cy-2))
-			}
-			continue
-		case "ready":
-			// The folded lane mixes connections: no rail there.
-			if e.Source == "client" && (tl.Folded == 0 || li != maxLanes-1) {
-				if _, ok := open[li]; !ok {
-					open[li] = e.TMS
-					openOrder = append(openOrder, li)
-				}
-			}
-		case "disconnected", "fatal":
-			closeRail(li, e.TMS)
-		}
-		if kind != "gap" && kind != "fatal" {
-			key := spot{li, kind, int(px)}
-			if drawn[key] {
-				tl.Merged++
-				continue
-			}
-			drawn[key] = true
-		}
-		m := mark{Class: kind, D: shape(kind, px, cy), Title: title(e)}
-		var label string
-		switch kind {
-		case "disconnected":
-			if e.Code != 0 {
-				label = strconv.Itoa(e.Code)
-			}
-		case "gap":
-			label = "gap"
-		case "fatal":
-			label = "fatal"
-			if e.Code != 0 {
-				label += " " + strconv.Itoa(e.Code)
-			}
-		case "backoff":
-			if e.DelayMS > 0 && finite(e.DelayMS) {
-				seg := segment{X1: f1(px), X2: f1(x(e.TMS + e.DelayMS)), Y: f1(cy + 3), Title: m.Title}
-				// With several clients a lane holds many connections: the
-				// delays would crowd out the close codes.
-				if text := fmt.Sprintf("%.0f ms", e.DelayMS); !multi && addLabel(li, px, text) {
-					seg.Label = text
-					seg.LX, seg.LY = f1(px+3), f1(cy-1)
-				}
-				tl.Backoffs = append(tl.Backoffs, seg)
-				m.D = shape("backoff", px, cy)
-			}
-		}
-		if label != "" && addLabel(li, px, label) {
-			m.Label, m.LX, m.LY = label, f1(px), f1(cy-8)
-		}
-		tl.Marks = append(tl.Marks, m)
-	}
-	for _, li := range openOrder {
-		closeRail(li, hi)
-	}
-	tl.PingPath, tl.PongPath, tl.TrafficPath = ping.String(), pong.String(), traffic.String()
-	return tl
-}
-
-// shape returns the path of the marker drawn for kind at (x, y).
-func shape(kind string, x, y float64) string {
-	X, Y := f1(x), f1(y)
-	switch kind {
-	case "dialing", "ready":
-		// A circle of radius 4 as two arcs.
-		return fmt.Sprintf("M%s %sa4 4 0 1 0 8 0a4 4 0 1 0 -8 0", f1(x-4), Y)
-	case "disconnected":
-		return fmt.Sprintf("M%s %sl8 8M%s %sl-8 8", f1(x-4), f1(y-4), f1(x+4), f1(y-4))
-	case "gap":
-		return fmt.Sprintf("M%s %sl5 5l-5 5l-5 -5z", X, f1(y-5))
-	case "fatal":
-		return fmt.Sprintf("M%s %sl5 9h-10z", X, f1(y-5))
-	case "backoff":
-		return fmt.Sprintf("M%s %sv10", X, f1(y-5))
-	case "fault":
-		return fmt.Sprintf("M%s %sv12", X, f1(y-6))
-	}
-	return fmt.Sprintf("M%s %sa3 3 0 1 0 6 0a3 3 0 1 0 -6 0", f1(x-3), Y)
 }
 
 func clip(s string, n int) string {

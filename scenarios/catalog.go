@@ -3,27 +3,33 @@ package scenarios
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
 	h "github.com/wschaos/wschaos/harness"
+	"github.com/wschaos/wschaos/result"
 )
 
 // Profile is the client timing profile the catalogue runs with at time
 // scale 1: the shape of a production profile, compressed so that the quick
 // suite takes seconds. Every target in the catalogue is derived from it.
-func Profile() client.Options { return cat{k: 1}.profile() }
+func Profile() client.Options { return ProfileAt(1) }
+
+// ProfileAt is Profile with every duration multiplied by scale.
+func ProfileAt(scale float64) client.Options { return cat{k: h.Scale(scale)}.profile() }
 
 // cat builds the catalogue at a time scale: every duration of the client
 // profile, the fault schedule, the server and the workload is multiplied by
 // k, so a slow machine (or the race detector) can run the same scenarios with
 // the same proportions, and the nightly job can run near production timings.
-type cat struct{ k float64 }
+// The allowance of each target is not stretched with it (harness.Bound).
+type cat struct{ k h.Scale }
 
 // d scales one duration.
-func (c cat) d(x time.Duration) time.Duration { return time.Duration(float64(x) * c.k) }
+func (c cat) d(x time.Duration) time.Duration { return c.k.D(x) }
 
 func (c cat) profile() client.Options {
 	return client.Options{
@@ -46,9 +52,11 @@ func (c cat) profile() client.Options {
 // push is the fake server's sequenced push interval.
 func (c cat) push() time.Duration { return c.d(50 * time.Millisecond) }
 
-// server is the fake server profile: a sequenced push every push().
+// server is the fake server profile: a sequenced push every push(), and a
+// resume window (30 s at scale 1) that stretches with the rest, so that an
+// outage never outlives it at one scale and not at another.
 func (c cat) server() fakeserver.Options {
-	return fakeserver.Options{PushInterval: c.push()}
+	return fakeserver.Options{PushInterval: c.push(), ResumeWindow: c.d(30 * time.Second)}
 }
 
 // warm is how long after warm-up the first fault starts: enough for several
@@ -58,42 +66,45 @@ func (c cat) warm() time.Duration { return c.d(300 * time.Millisecond) }
 // retryAfter is a Retry-After header of one second at time scale 1: whole
 // seconds, rounded up, as HTTP requires.
 func (c cat) retryAfter() (string, time.Duration) {
-	secs := int(math.Ceil(c.k))
+	secs := int(math.Ceil(float64(c.k)))
 	return strconv.Itoa(secs), time.Duration(secs) * time.Second
 }
 
-// Time bounds derived from the profile. Each returns the bound and the
-// sentence that explains it.
+// Bounds every scenario shares, at the catalogue's scale.
 
-func (c cat) heartbeat(o client.Options) (time.Duration, string) {
-	b := o.PingInterval + o.PongTimeout
-	return b + h.Slack(b), fmt.Sprintf("PingInterval %v + PongTimeout %v, + slack %v", o.PingInterval, o.PongTimeout, h.Slack(b))
+func (c cat) atOnce(what string) h.Bound { return h.AtOnceBound(c.k, what) }
+
+// pairing bounds how far apart the client's and the tap's accounts of one
+// moment may be: each is stamped on its own goroutine, and a dial crosses
+// the HTTP transport's goroutines before it reaches the tap. With the whole
+// catalogue running at once on 2 cores they were up to 99 ms apart.
+func (c cat) pairing() h.Bound {
+	return h.NewBound(c.d(75*time.Millisecond),
+		fmt.Sprintf("client and tap events share one clock, each stamped on its own goroutine (%v); the client closes its socket within CloseGrace of the loss it declares", c.d(75*time.Millisecond)))
 }
-
-func (c cat) firstRetry(o client.Options) (time.Duration, string) {
-	_, hi := o.Backoff.Envelope(1)
-	return hi, fmt.Sprintf("first retry at most %v after the loss (Backoff.Initial)", hi)
-}
-
-func (c cat) afterOutage(o client.Options, outage time.Duration) (time.Duration, string) {
-	d := h.WorstDelayAfter(o, outage)
-	return d, fmt.Sprintf("longest backoff delay that can be pending when a %v outage ends: %v", outage, d)
-}
-
-func (c cat) atOnce(what string) (time.Duration, string) {
-	return c.d(h.AtOnce), what + ": no timer involved, only scheduling (harness.AtOnce)"
-}
-
-// Common check sets.
-
-func (c cat) detect(b time.Duration, why string) h.Check { return h.DetectWithin(b, why) }
 
 // recoverIn requires recovery within wait (the longest the client may still
-// be waiting when the network returns) plus one handshake on loopback
-// (harness.AtOnce, scaled) plus slack.
-func (c cat) recoverIn(wait time.Duration, why string) h.Check {
-	hs := c.d(h.AtOnce)
-	return h.RecoverWithin(wait+hs+h.Slack(wait), fmt.Sprintf("%s; + one handshake %v + slack %v", why, hs, h.Slack(wait)))
+// be waiting when the network returns) plus one handshake on loopback.
+func (c cat) recoverIn(wait h.Bound) h.Check { return h.RecoverWithin(wait.Plus(h.OneHandshake(c.k))) }
+
+// recoverAfter is recoverIn for the delay that can be pending when an
+// outage of the given length (as it took effect) ends.
+func (c cat) recoverAfter(o client.Options, outage time.Duration) h.Check {
+	return h.RecoverAfterOutage(o, outage, c.k)
+}
+
+// teardown bounds the time from a declared loss to the next dial: the close
+// handshake gets CloseGrace, then the first retry.
+func (c cat) teardown(o client.Options) h.Bound {
+	_, first := o.Backoff.Envelope(1)
+	return h.NewBound(o.CloseGrace+first, fmt.Sprintf("teardown never waits on the dead peer: CloseGrace %v + first retry %v", o.CloseGrace, first))
+}
+
+// slowLinkPending bounds recovery after a link too slow for a handshake:
+// when it is fast again a handshake may be in flight (HandshakeTimeout) on
+// top of the longest delay pending.
+func (c cat) slowLinkPending(o client.Options, d time.Duration) h.Bound {
+	return h.PendingDelay(o, d).Plus(h.NewBound(o.HandshakeTimeout, fmt.Sprintf("a handshake in flight (HandshakeTimeout %v)", o.HandshakeTimeout)))
 }
 
 func (c cat) noLoss() h.Check {
@@ -112,25 +123,35 @@ func (c cat) closeCode(name string, code int, meaning string) h.Scenario {
 		Checks: func(o client.Options) []h.Check {
 			return []h.Check{
 				h.SawCloseCode(code, fmt.Sprintf("the server's close code %d is reported as such", code)),
-				c.detect(c.atOnce("a close frame ends the connection at once")),
-				c.recoverIn(c.firstRetry(o)),
+				h.Defining(h.DetectWithin(c.atOnce("a close frame ends the connection at once"))),
+				c.recoverIn(h.FirstRetry(o)),
 				c.noLoss(),
 			}
 		},
 	}
 }
 
-// fatal is a scenario where the server says the client must stop.
+// fatal is a scenario where the server says the client must stop. For the
+// last moments before it does, the client's messages vanish on the way
+// (an upstream black hole shorter than any detector), so that messages are
+// certainly outstanding when the session ends: the client must hand back
+// exactly those the server never received.
 func (c cat) fatal(name string, f h.Fault, code int, meaning string) h.Scenario {
+	quiet := c.d(200 * time.Millisecond)
+	f.At = c.warm() + quiet
 	return h.Scenario{
 		Name: name,
-		Description: fmt.Sprintf("The server answers with %d (%s). Retrying cannot help: the client must stop without retrying and say why, instead of looping.",
+		Description: fmt.Sprintf("The server stops hearing the client for 200 ms, then answers with %d (%s). Retrying cannot help: the client must stop without retrying and say why, "+
+			"and report to the application every message it accepted that the server never received.",
 			code, meaning),
 		Client: c.profile(),
 		Server: c.server(),
-		Faults: []h.Fault{f},
+		Faults: []h.Fault{h.BlackHole(c.warm(), 2*quiet, h.Upstream), f},
 		Checks: func(o client.Options) []h.Check {
-			return []h.Check{h.StopsOnFatal(code, fmt.Sprintf("%d means %s: fatal in the client's close-reason taxonomy", code, meaning))}
+			return []h.Check{
+				h.Defining(h.StopsOnFatal(code, fmt.Sprintf("%d means %s: fatal in the client's close-reason taxonomy", code, meaning))),
+				h.UndeliveredReported(fmt.Sprintf("messages sent in the %v before the end never reach the server; the client must hand them back", quiet)),
+			}
 		},
 	}
 }
@@ -150,8 +171,8 @@ func (c cat) hinted(name string, status int) h.Scenario {
 			_, first := o.Backoff.Envelope(1)
 			upper := hint + time.Duration(float64(hint)*o.Backoff.Jitter) + first
 			return []h.Check{
-				h.WaitsAtLeastHint(status, hint, fmt.Sprintf("Retry-After: %s is %v, inside the clamp [%v, %v]", header, hint, o.Backoff.Initial, o.HintMax)),
-				c.recoverIn(upper, fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter", first, hint, 100*o.Backoff.Jitter)),
+				h.Defining(h.WaitsAtLeastHint(status, hint, fmt.Sprintf("Retry-After: %s is %v, inside the clamp [%v, %v]", header, hint, o.Backoff.Initial, o.HintMax))),
+				c.recoverIn(h.NewBound(upper, fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter", first, hint, 100*o.Backoff.Jitter))),
 				c.noLoss(),
 			}
 		},
@@ -164,7 +185,7 @@ func Catalog() []h.Scenario { return CatalogAt(1) }
 // CatalogAt returns the catalogue with every duration multiplied by scale
 // (see cat). Descriptions state the durations at scale 1.
 func CatalogAt(scale float64) []h.Scenario {
-	c := cat{k: scale}
+	c := cat{k: h.Scale(scale)}
 	list := c.base()
 	list = append(list, tlsVariant(list, "TLSBlackHole", "BlackHoleHalfOpen"), tlsVariant(list, "TLSProxyDown", "ProxyDownFIN"))
 	// Every single-client scenario also cross-checks the client's own view
@@ -175,8 +196,7 @@ func CatalogAt(scale float64) []h.Scenario {
 		}
 		checks := list[i].Checks
 		list[i].Checks = func(o client.Options) []h.Check {
-			return append(checks(o), h.CrossCheck(c.d(h.AtOnce),
-				"client and tap events share one clock; the client closes its socket within CloseGrace of the loss it declares"))
+			return append(checks(o), h.CrossCheck(c.pairing()))
 		}
 	}
 	if scale != 1 {
@@ -188,6 +208,11 @@ func CatalogAt(scale float64) []h.Scenario {
 }
 
 func (c cat) base() []h.Scenario {
+	return slices.Concat(c.drops(), c.cuts(), c.slowLinks(), c.serverCloses(), c.refusals(), c.sessions())
+}
+
+// drops: connections dropped or black-holed.
+func (c cat) drops() []h.Scenario {
 	return []h.Scenario{
 		{
 			Name:        "ProxyDownFIN",
@@ -198,8 +223,8 @@ func (c cat) base() []h.Scenario {
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
 					h.SawCloseCode(1006, "a TCP close with no close frame is an abnormal closure"),
-					c.detect(c.atOnce("a reader error ends the connection at once")),
-					c.recoverIn(c.firstRetry(o)),
+					h.Defining(h.DetectWithin(c.atOnce("a reader error ends the connection at once"))),
+					c.recoverIn(h.FirstRetry(o)),
 					c.noLoss(),
 				}
 			},
@@ -212,7 +237,7 @@ func (c cat) base() []h.Scenario {
 			Faults:      []h.Fault{h.DialRefused(c.d(600 * time.Millisecond))},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
-					c.recoverIn(c.afterOutage(o, c.d(600*time.Millisecond))),
+					h.Defining(c.recoverAfter(o, c.d(600*time.Millisecond))),
 					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt): jitter after the cap, never 0"),
 					h.MaxAttempts(1+h.AttemptsWithin(o, c.d(600*time.Millisecond)), "the first dial, then each retry waits at least its shortest delay: no hot loop"),
 					c.noLoss(),
@@ -226,13 +251,10 @@ func (c cat) base() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.BlackHole(c.warm(), c.d(900*time.Millisecond))},
 			Checks: func(o client.Options) []h.Check {
-				_, first := o.Backoff.Envelope(1)
-				teardown := o.CloseGrace + first
 				return []h.Check{
-					c.detect(c.heartbeat(o)),
-					h.RedialAfterLossWithin(teardown+h.Slack(teardown), fmt.Sprintf(
-						"teardown never waits on the dead peer: CloseGrace %v + first retry %v, + slack %v", o.CloseGrace, first, h.Slack(teardown))),
-					c.recoverIn(c.afterOutage(o, c.d(900*time.Millisecond))),
+					h.Defining(h.DetectSilenceWithin(h.HeartbeatBound(o))),
+					h.RedialAfterLossWithin(c.teardown(o)),
+					c.recoverAfter(o, c.d(900*time.Millisecond)),
 					c.noLoss(),
 				}
 			},
@@ -244,14 +266,19 @@ func (c cat) base() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.BlackHole(c.warm(), c.d(900*time.Millisecond), h.Upstream)},
 			Checks: func(o client.Options) []h.Check {
-				b := o.AckTimeout + c.d(50*time.Millisecond)
 				return []h.Check{
-					c.detect(b+h.Slack(b), fmt.Sprintf("AckTimeout %v after the first message sent into the hole (one send interval, 50ms), + slack %v", o.AckTimeout, h.Slack(b))),
-					c.recoverIn(c.afterOutage(o, c.d(900*time.Millisecond))),
+					h.Defining(h.DetectAckWithin(h.NewBound(o.AckTimeout, fmt.Sprintf("AckTimeout %v after the first message sent into the hole", o.AckTimeout)))),
+					c.recoverAfter(o, c.d(900*time.Millisecond)),
 					c.noLoss(),
 				}
 			},
 		},
+	}
+}
+
+// cuts: connections reset or cut mid-frame, and a peer slow to close.
+func (c cat) cuts() []h.Scenario {
+	return []h.Scenario{
 		{
 			Name:        "ResetMidStream",
 			Description: "Toxiproxy's reset_peer, armed when the connection was accepted, is switched on: the connection gets a TCP RST in the middle of the stream. The client must notice at once and reconnect.",
@@ -259,10 +286,9 @@ func (c cat) base() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.ResetPeer(c.warm(), c.d(60*time.Millisecond))},
 			Checks: func(o client.Options) []h.Check {
-				b := c.push() + c.d(h.AtOnce)
 				return []h.Check{
-					c.detect(b, fmt.Sprintf("reset_peer fires on the next chunk, the push every %v at the latest; then at once (harness.AtOnce)", c.push())),
-					c.recoverIn(c.afterOutage(o, c.d(60*time.Millisecond))),
+					h.Defining(h.DetectWithin(h.NewBound(c.push(), fmt.Sprintf("reset_peer fires on the next chunk: the push every %v at the latest", c.push())).Plus(c.atOnce("then the reader error")))),
+					c.recoverAfter(o, c.d(60*time.Millisecond)),
 					c.noLoss(),
 				}
 			},
@@ -274,29 +300,34 @@ func (c cat) base() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.LimitData(c.warm(), c.d(80*time.Millisecond), 10)},
 			Checks: func(o client.Options) []h.Check {
-				b := c.push() + c.d(h.AtOnce)
 				return []h.Check{
-					c.detect(b, fmt.Sprintf("the next push (every %v) crosses the limit; then at once (harness.AtOnce)", c.push())),
-					c.recoverIn(c.afterOutage(o, c.d(80*time.Millisecond))),
+					h.Defining(h.DetectWithin(h.NewBound(c.push(), fmt.Sprintf("the next push (every %v) crosses the limit", c.push())).Plus(c.atOnce("then the reader error")))),
+					c.recoverAfter(o, c.d(80*time.Millisecond)),
 					c.noLoss(),
 				}
 			},
 		},
 		{
 			Name:        "SlowClose",
-			Description: "The server sends a close frame (1001) while Toxiproxy's slow_close holds its FIN back for 3 s. The client must not wait on the peer beyond its close grace: it must dial again within CloseGrace plus its first retry.",
+			Description: "The link from the server turns slow for 3 s: everything it sends, its reply to a close frame included, arrives 3 s late. The client's heartbeat declares the link dead and starts a close handshake that the server answers 3 s late; the client must close its socket within CloseGrace and dial again within its first retry rather than wait on the slow peer, then recover.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.SlowCloseFrame(c.warm(), c.d(time.Second), c.d(3*time.Second), 1001)},
+			Faults:      []h.Fault{h.Latency(c.warm(), c.d(3*time.Second), c.d(3*time.Second), h.Downstream)},
 			Checks: func(o client.Options) []h.Check {
-				_, first := o.Backoff.Envelope(1)
-				b := o.CloseGrace + first
 				return []h.Check{
-					h.RedialWithin(b+h.Slack(b), fmt.Sprintf("CloseGrace %v + first retry %v, + slack %v", o.CloseGrace, first, h.Slack(b))),
+					h.DetectSilenceWithin(h.HeartbeatBound(o)),
+					h.Defining(h.RedialAfterLossWithin(c.teardown(o))),
+					c.recoverIn(c.slowLinkPending(o, c.d(3*time.Second))),
 					c.noLoss(),
 				}
 			},
 		},
+	}
+}
+
+// slowLinks: links that are slow, fragmented, flapping or down for long.
+func (c cat) slowLinks() []h.Scenario {
+	return []h.Scenario{
 		{
 			Name:        "Slicer",
 			Description: "Toxiproxy's slicer re-fragments both directions into chunks of about 8 bytes. WebSocket frames arrive in pieces; the client must reassemble them, deliver every message intact and not reconnect.",
@@ -304,7 +335,7 @@ func (c cat) base() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.Slicer(c.warm(), c.d(time.Second), 8, c.d(100*time.Microsecond))},
 			Checks: func(o client.Options) []h.Check {
-				return []h.Check{h.NoReconnect("fragmentation is not a failure"), c.noLoss()}
+				return []h.Check{h.Defining(h.NoReconnect("fragmentation is not a failure")), c.noLoss()}
 			},
 		},
 		{
@@ -314,7 +345,7 @@ func (c cat) base() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.Bandwidth(c.warm(), c.d(1500*time.Millisecond), 2)},
 			Checks: func(o client.Options) []h.Check {
-				return []h.Check{h.NoReconnect("the traffic fits the bandwidth, so every heartbeat is answered in time"), c.noLoss()}
+				return []h.Check{h.Defining(h.NoReconnect("the traffic fits the bandwidth, so every heartbeat is answered in time")), c.noLoss()}
 			},
 		},
 		{
@@ -325,7 +356,7 @@ func (c cat) base() []h.Scenario {
 			Faults:      []h.Fault{h.Latency(c.warm(), c.d(time.Second), c.profile().PongTimeout/2)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
-					h.NoReconnect(fmt.Sprintf("a round trip of %v stays below the dead threshold %v", c.profile().PongTimeout, o.PingInterval+o.PongTimeout)),
+					h.Defining(h.NoReconnect(fmt.Sprintf("a round trip of %v stays below the dead threshold %v", c.profile().PongTimeout, o.PingInterval+o.PongTimeout))),
 					c.noLoss(),
 				}
 			},
@@ -337,11 +368,10 @@ func (c cat) base() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.Latency(c.warm(), c.d(2*time.Second), c.d(400*time.Millisecond))},
 			Checks: func(o client.Options) []h.Check {
-				d := h.WorstDelayAfter(o, c.d(2*time.Second)) + o.HandshakeTimeout
 				return []h.Check{
-					c.detect(c.heartbeat(o)),
+					h.Defining(h.DetectSilenceWithin(h.HeartbeatBound(o))),
 					h.MaxAttempts(h.AttemptsWithin(o, c.d(2*time.Second)), "each retry waits at least its shortest delay: no hot loop"),
-					c.recoverIn(d, fmt.Sprintf("a handshake in flight (HandshakeTimeout %v) + the longest pending delay", o.HandshakeTimeout)),
+					c.recoverIn(c.slowLinkPending(o, c.d(2*time.Second))),
 					c.noLoss(),
 				}
 			},
@@ -356,12 +386,18 @@ func (c cat) base() []h.Scenario {
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
 					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt)"),
-					h.SpreadAtCap("jitter is applied after the cap"),
-					c.recoverIn(c.afterOutage(o, c.d(4*time.Second))),
+					h.Defining(h.SpreadAtCap("jitter is applied after the cap")),
+					c.recoverAfter(o, c.d(4*time.Second)),
 					c.noLoss(),
 				}
 			},
 		},
+	}
+}
+
+// serverCloses: the server closing, going silent or stalling.
+func (c cat) serverCloses() []h.Scenario {
+	return []h.Scenario{
 		c.closeCode("ServerGoingAway1001", 1001, "going away"),
 		c.closeCode("ServerError1011", 1011, "internal error"),
 		c.closeCode("ServiceRestart1012", 1012, "service restart"),
@@ -375,8 +411,8 @@ func (c cat) base() []h.Scenario {
 				hint := c.d(time.Second)
 				upper := hint + time.Duration(float64(hint)*o.Backoff.Jitter)
 				return []h.Check{
-					h.WaitsAtLeastHint(1013, hint, fmt.Sprintf("the 1013 hint of %v, inside the clamp [%v, %v]", hint, o.Backoff.Initial, o.HintMax)),
-					c.recoverIn(upper, fmt.Sprintf("hint %v with up to %.0f%% upward jitter", hint, 100*o.Backoff.Jitter)),
+					h.Defining(h.WaitsAtLeastHint(1013, hint, fmt.Sprintf("the 1013 hint of %v, inside the clamp [%v, %v]", hint, o.Backoff.Initial, o.HintMax))),
+					c.recoverIn(h.NewBound(upper, fmt.Sprintf("hint %v with up to %.0f%% upward jitter", hint, 100*o.Backoff.Jitter))),
 					c.noLoss(),
 				}
 			},
@@ -390,8 +426,8 @@ func (c cat) base() []h.Scenario {
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
 					h.SawCloseCode(1006, "no close frame: abnormal closure"),
-					c.detect(c.atOnce("a reader error ends the connection at once")),
-					c.recoverIn(c.firstRetry(o)),
+					h.Defining(h.DetectWithin(c.atOnce("a reader error ends the connection at once"))),
+					c.recoverIn(h.FirstRetry(o)),
 					c.noLoss(),
 				}
 			},
@@ -404,7 +440,7 @@ func (c cat) base() []h.Scenario {
 			SendInterval: -1, // acks would count as liveness; this fault is about silence
 			Faults:       []h.Fault{h.MutePongs(c.warm(), c.d(time.Second), c.push())},
 			Checks: func(o client.Options) []h.Check {
-				return []h.Check{c.detect(c.heartbeat(o)), c.recoverIn(c.afterOutage(o, time.Second))}
+				return []h.Check{h.Defining(h.DetectSilenceWithin(h.HeartbeatBound(o))), c.recoverAfter(o, c.d(time.Second))}
 			},
 		},
 		{
@@ -414,17 +450,21 @@ func (c cat) base() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.Stall(c.warm(), c.d(1500*time.Millisecond))},
 			Checks: func(o client.Options) []h.Check {
-				b := o.HandshakeTimeout
-				d := h.WorstDelayAfter(o, c.d(1500*time.Millisecond))
 				return []h.Check{
-					h.GivesUpWithin("handshake-timeout", b+h.Slack(b), fmt.Sprintf("HandshakeTimeout %v, + slack %v", b, h.Slack(b))),
-					c.recoverIn(d, fmt.Sprintf("the longest delay pending when a 1.5s stall ends: %v", d)),
+					h.Defining(h.GivesUpWithin(result.CauseHandshakeTimeout, h.NewBound(o.HandshakeTimeout, fmt.Sprintf("HandshakeTimeout %v", o.HandshakeTimeout)))),
+					c.recoverAfter(o, c.d(1500*time.Millisecond)),
 					c.noLoss(),
 				}
 			},
 		},
-		c.fatal("Reject401", h.Reject(c.warm(), c.d(time.Second), 401, "", false), 401, "unauthorized"),
-		c.fatal("Reject403", h.Reject(c.warm(), c.d(time.Second), 403, "", false), 403, "forbidden"),
+	}
+}
+
+// refusals: the server refusing: fatal codes and statuses, and hints to wait.
+func (c cat) refusals() []h.Scenario {
+	return []h.Scenario{
+		c.fatal("Reject401", h.Reject(0, c.d(time.Second), 401, "", false), 401, "unauthorized"),
+		c.fatal("Reject403", h.Reject(0, c.d(time.Second), 403, "", false), 403, "forbidden"),
 		{
 			Name:        "Reject428",
 			Description: "The server refuses upgrades with 428 for 600 ms (the status Baileys reports for any dropped connection). It is not fatal: the client must retry with backoff and recover.",
@@ -434,16 +474,24 @@ func (c cat) base() []h.Scenario {
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
 					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt)"),
-					h.MaxAttempts(h.AttemptsWithin(o, c.d(600*time.Millisecond)), "each retry waits at least its shortest delay: no hot loop"),
-					c.recoverIn(c.afterOutage(o, c.d(600*time.Millisecond))),
+					h.Defining(h.MaxAttempts(h.AttemptsWithin(o, c.d(600*time.Millisecond)), "each retry waits at least its shortest delay: no hot loop")),
+					c.recoverAfter(o, c.d(600*time.Millisecond)),
 					c.noLoss(),
 				}
 			},
 		},
 		c.hinted("Reject429RetryAfter", 429),
 		c.hinted("Reject503RetryAfter", 503),
-		c.fatal("LoggedOut4401", h.ServerClose(c.warm(), 4401, "logged out"), 4401, "logged out"),
-		c.fatal("Replaced4440", h.ServerClose(c.warm(), 4440, "replaced"), 4440, "session replaced by another connection"),
+		c.fatal("LoggedOut4401", h.ServerClose(0, 4401, "logged out"), 4401, "logged out"),
+		c.fatal("Replaced4440", h.ServerClose(0, 4440, "replaced"), 4440, "session replaced by another connection"),
+	}
+}
+
+// sessions: sessions across restarts and gaps, backpressure, and many
+// clients at once.
+func (c cat) sessions() []h.Scenario {
+	return []h.Scenario{
+		c.backpressure(),
 		{
 			Name:        "ServerRestart",
 			Description: "The server's listener goes away for 500 ms (every connection dropped, dials fail) and comes back with its sessions. The client must reconnect once it is back and resume with nothing lost.",
@@ -451,19 +499,19 @@ func (c cat) base() []h.Scenario {
 			Server:      c.server(),
 			Faults:      []h.Fault{h.ServerRestart(c.warm(), c.d(500*time.Millisecond), true)},
 			Checks: func(o client.Options) []h.Check {
-				return []h.Check{c.recoverIn(c.afterOutage(o, c.d(500*time.Millisecond))), c.noLoss()}
+				return []h.Check{c.recoverAfter(o, c.d(500*time.Millisecond)), h.Defining(c.noLoss())}
 			},
 		},
 		{
 			Name:        "ResumeGap",
 			Description: "The server keeps only its last 5 messages for resume and the proxy is down for 1 s while it pushes every 50 ms. Messages are lost for good: the client must report the gap with the exact count instead of pretending.",
 			Client:      c.profile(),
-			Server:      fakeserver.Options{PushInterval: c.push(), ResumeMessages: 5},
-			Faults:      []h.Fault{h.ProxyDown(c.warm(), time.Second)},
+			Server:      fakeserver.Options{PushInterval: c.push(), ResumeMessages: 5, ResumeWindow: c.d(30 * time.Second)},
+			Faults:      []h.Fault{h.ProxyDown(c.warm(), c.d(time.Second))},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
-					c.recoverIn(c.afterOutage(o, time.Second)),
-					h.GapReported("the resume window holds 5 messages; about 20 are pushed during the outage"),
+					c.recoverAfter(o, c.d(time.Second)),
+					h.Defining(h.GapReported("the server keeps 5 messages for resume; about 20 are pushed during the outage")),
 				}
 			},
 		},
@@ -471,14 +519,38 @@ func (c cat) base() []h.Scenario {
 			Name:        "ResumeOverlap",
 			Description: "The server delivers at least once: on resume it replays 3 messages the client already had. The proxy is down for 200 ms. The client must drop the duplicates, so the application sees every message exactly once.",
 			Client:      c.profile(),
-			Server:      fakeserver.Options{PushInterval: c.push(), ReplayOverlap: 3},
+			Server:      fakeserver.Options{PushInterval: c.push(), ReplayOverlap: 3, ResumeWindow: c.d(30 * time.Second)},
 			Faults:      []h.Fault{h.ProxyDown(c.warm(), c.d(200*time.Millisecond))},
 			Checks: func(o client.Options) []h.Check {
-				return []h.Check{c.recoverIn(c.afterOutage(o, c.d(200*time.Millisecond))), c.noLoss()}
+				return []h.Check{c.recoverAfter(o, c.d(200*time.Millisecond)), h.Defining(c.noLoss())}
 			},
 		},
 		c.massDrop(),
 		c.connectionLimit(),
+	}
+}
+
+// backpressure: the application sends faster than an outage lets the
+// client deliver.
+func (c cat) backpressure() h.Scenario {
+	const limit = 10
+	o := c.profile()
+	o.OutboxMessages = limit
+	outage := c.d(1500 * time.Millisecond)
+	return h.Scenario{
+		Name: "OutboxBackpressure",
+		Description: fmt.Sprintf("The proxy is down for 1.5 s while the application sends a message every 50 ms into an outbox that holds %d. "+
+			"Once it is full the client must refuse further messages (an error, never a silent drop or unbounded memory), and deliver every message it accepted once the network is back.", limit),
+		Client: o,
+		Server: c.server(),
+		Faults: []h.Fault{h.ProxyDown(c.warm(), outage)},
+		Checks: func(o client.Options) []h.Check {
+			return []h.Check{
+				h.Defining(h.BackpressureReported(fmt.Sprintf("about %d messages are sent during the outage into an outbox of %d", int(outage/c.d(50*time.Millisecond)), limit))),
+				c.recoverAfter(o, outage),
+				c.noLoss(),
+			}
+		},
 	}
 }
 
@@ -500,9 +572,9 @@ func (c cat) flapping() h.Scenario {
 		Faults: faults,
 		Checks: func(o client.Options) []h.Check {
 			return []h.Check{
-				h.BackoffNotReset(fmt.Sprintf("connections shorter than MinHealthyUptime %v keep the attempt count", o.MinHealthyUptime)),
+				h.Defining(h.BackoffNotReset(fmt.Sprintf("connections shorter than MinHealthyUptime %v keep the attempt count", o.MinHealthyUptime))),
 				h.MaxAttempts(h.AttemptsWithin(o, window), fmt.Sprintf("each retry waits at least its shortest delay over the %v of flapping", window)),
-				c.recoverIn(c.afterOutage(o, window)),
+				c.recoverAfter(o, window),
 				h.StableAfterRecovery("once the network is stable the client stays connected"),
 				c.noLoss(),
 			}
@@ -519,15 +591,15 @@ func (c cat) massDrop() h.Scenario {
 		Description:  fmt.Sprintf("%d clients lose the proxy at once for %v. Every client must recover, and their reconnects must be spread: no 100 ms window holds more than twice its share.", clients, outage),
 		Clients:      clients,
 		Client:       c.profile(),
-		Server:       fakeserver.Options{PushInterval: c.d(250 * time.Millisecond)},
+		Server:       fakeserver.Options{PushInterval: c.d(250 * time.Millisecond), ResumeWindow: c.d(30 * time.Second)},
 		SendInterval: c.d(250 * time.Millisecond),
 		Faults:       []h.Fault{h.ProxyDown(c.warm(), outage)},
 		Checks: func(o client.Options) []h.Check {
 			pending := h.WorstDelayAfter(o, outage)
 			spread := time.Duration(float64(pending) * o.Backoff.Jitter)
 			return []h.Check{
-				c.recoverIn(c.afterOutage(o, outage)),
-				h.HerdSpread(c.d(100*time.Millisecond), spread, fmt.Sprintf("jitter %.0f%% of the pending delay %v spreads the herd over %v", 100*o.Backoff.Jitter, pending, spread)),
+				c.recoverAfter(o, outage),
+				h.Defining(h.HerdSpread(c.d(100*time.Millisecond), spread, fmt.Sprintf("jitter %.0f%% of the pending delay %v spreads the herd over %v", 100*o.Backoff.Jitter, pending, spread))),
 				c.noLoss(),
 			}
 		},
@@ -558,16 +630,16 @@ func (c cat) connectionLimit() h.Scenario {
 			limit, clients, header),
 		Clients: clients,
 		Client:  c.profile(),
-		Server:  fakeserver.Options{PushInterval: c.push(), LimitRetryAfter: hint},
+		Server:  fakeserver.Options{PushInterval: c.push(), LimitRetryAfter: hint, ResumeWindow: c.d(30 * time.Second)},
 		Faults:  []h.Fault{h.ConnectionLimit(c.warm(), d, limit)},
 		Checks: func(o client.Options) []h.Check {
 			_, first := o.Backoff.Envelope(1)
 			upper := hint + time.Duration(float64(hint)*o.Backoff.Jitter) + first
 			attempts := 2 + int(math.Ceil(float64(d)/float64(hint)))
 			return []h.Check{
-				h.WaitsAtLeastHint(503, hint, fmt.Sprintf("Retry-After: %s is %v", header, hint)),
+				h.Defining(h.WaitsAtLeastHint(503, hint, fmt.Sprintf("Retry-After: %s is %v", header, hint))),
 				h.MaxAttempts(attempts, fmt.Sprintf("the first retry, then one per hint of %v over the %v limit, and the one that succeeds", hint, d)),
-				c.recoverIn(upper, fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter", first, hint, 100*o.Backoff.Jitter)),
+				c.recoverIn(h.NewBound(upper, fmt.Sprintf("first retry %v + hint %v with up to %.0f%% upward jitter", first, hint, 100*o.Backoff.Jitter))),
 				c.noLoss(),
 			}
 		},

@@ -14,10 +14,11 @@ import (
 
 	"github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/leaktest"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 func TestMain(m *testing.M) {
+	harness.QuietToxiproxy()
 	// Scenarios spend most of their time waiting on timers, so they run far
 	// more at once than go test's default of GOMAXPROCS (2 on CI machines).
 	// An explicit -parallel wins.
@@ -51,7 +52,7 @@ func TestCatalog(t *testing.T) {
 			t.Parallel()
 			res := harness.Run(t.Context(), sc, harness.RunOptions{Seed: seed, ToxiproxyURL: os.Getenv("TOXIPROXY_URL")})
 			require.Empty(t, res.Error, "scenario could not run")
-			if !assert.Equal(t, reports.Pass, res.Verdict, "failed checks:\n%s", failed(res)) {
+			if !assert.Equal(t, result.Pass, res.Verdict, "failed checks:\n%s", failed(res)) {
 				t.Logf("timeline without message traffic:\n%s", timeline(res))
 			}
 			assert.NotEmpty(t, res.Checks)
@@ -69,11 +70,11 @@ func TestCatalogNames(t *testing.T) {
 	}
 }
 
-func failed(res reports.Scenario) string {
+func failed(res result.Scenario) string {
 	var b strings.Builder
 	for _, c := range res.Checks {
-		if !c.OK {
-			b.WriteString("  " + c.Name + ": got " + c.Got + ", want " + c.Want + " (" + c.Margin + ")\n")
+		if c.Verdict != result.Pass {
+			b.WriteString("  " + c.Name + " " + string(c.Verdict) + ": got " + c.Got + ", want " + c.Want + " (" + c.Margin + ")\n")
 		}
 	}
 	return b.String()
@@ -81,8 +82,9 @@ func failed(res reports.Scenario) string {
 
 // timeline renders the events that matter for a failure: everything but the
 // per-message traffic and heartbeats.
-func timeline(res reports.Scenario) string {
-	noise := map[string]bool{"received": true, "sent": true, "send": true, "recv": true, "ack-recv": true, "ping": true, "pong": true}
+func timeline(res result.Scenario) string {
+	noise := map[result.Kind]bool{result.KindReceived: true, result.KindSent: true, result.KindSend: true, result.KindRecv: true,
+		result.KindAckRecv: true, result.KindPing: true, result.KindPong: true, result.KindPingRecv: true}
 	var b strings.Builder
 	for _, f := range res.Faults {
 		fmt.Fprintf(&b, "  fault %s %.1f..%.1f ms\n", f.Kind, f.StartMS, f.EndMS)
@@ -91,8 +93,7 @@ func timeline(res reports.Scenario) string {
 		if noise[e.Kind] {
 			continue
 		}
-		fmt.Fprintf(&b, "  %8.1f %-7s %-4s #%-3d %-14s code=%d attempt=%d delay=%.0f %s\n",
-			e.TMS, e.Source, e.Client, e.Conn, e.Kind, e.Code, e.Attempt, e.DelayMS, e.Detail)
+		fmt.Fprintf(&b, "  %s\n", e.String())
 	}
 	return b.String()
 }

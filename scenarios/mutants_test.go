@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wschaos/wschaos/harness"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // TestMutantsCaught proves the suite can fail: every broken client must fail
@@ -31,8 +31,8 @@ func TestMutantsCaught(t *testing.T) {
 					Seed: seed, ClientName: m.Name, Mutate: m.Mutate, ToxiproxyURL: os.Getenv("TOXIPROXY_URL"),
 				})
 				require.Empty(t, res.Error, "scenario could not run")
-				assert.Equal(t, reports.Fail, res.Verdict, "mutant %s passed %s", m.Name, scenario)
-				var found *reports.Check
+				assert.Equal(t, result.Fail, res.Verdict, "mutant %s passed %s", m.Name, scenario)
+				var found *result.Check
 				for i, c := range res.Checks {
 					if c.Name == check {
 						found = &res.Checks[i]
@@ -40,7 +40,7 @@ func TestMutantsCaught(t *testing.T) {
 				}
 				require.NotNil(t, found, "scenario %s has no check %q", scenario, check)
 				assert.NotEmpty(t, found.Margin, "a failed check says by how much")
-				if !assert.False(t, found.OK, "got %s passing (%s), want it to catch mutant %s", check, found.Got, m.Name) {
+				if !assert.Equal(t, result.Fail, found.Verdict, "got %s %s (%s), want it to catch mutant %s", check, found.Verdict, found.Got, m.Name) {
 					t.Logf("timeline:\n%s", timeline(res))
 				}
 			})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wschaos/wschaos/internal/stress"
 	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // TestStress runs a few hundred reference clients over two worker
@@ -50,16 +51,17 @@ func TestStress(t *testing.T) {
 	require.NoError(t, err)
 	sc := rep.Scenario
 	if dir := os.Getenv("WSCHAOS_STRESS_OUT"); dir != "" {
-		res := &reports.Result{Schema: reports.Schema, GeneratedAt: time.Now().UTC(), Verdict: sc.Verdict,
-			Run: reports.RunInfo{GoVersion: runtime.Version(), ToxiproxyMode: rep.ToxiproxyMode, ToxiproxyVersion: rep.ToxiproxyVersion,
-				Seed: seed, Command: "go test -tags stress -run TestStress ./scenarios/...", DurationMS: sc.DurationMS},
-			Scenarios: []reports.Scenario{sc}}
+		res := &result.Result{Schema: result.Schema, GeneratedAt: time.Now().UTC(), Verdict: sc.Verdict,
+			Run: result.RunInfo{GoVersion: runtime.Version(), ToxiproxyMode: rep.ToxiproxyMode, ToxiproxyVersion: rep.ToxiproxyVersion,
+				Seed: seed, Command: "go test -tags stress -run TestStress ./scenarios/...", DurationMS: sc.DurationMS, Timescale: k},
+			Scenarios: []result.Scenario{sc}}
 		require.NoError(t, reports.WriteFiles(dir, res))
 	}
 	require.Empty(t, sc.Error, "the stress run could not run")
 	for _, c := range sc.Checks {
-		assert.True(t, c.OK, "%s: got %s, want %s (%s)", c.Name, c.Got, c.Want, c.Margin)
+		assert.Equal(t, result.Pass, c.Verdict, "%s: got %s, want %s (%s)", c.Name, c.Got, c.Want, c.Margin)
 	}
+	assert.Equal(t, result.Pass, sc.Verdict)
 	for _, f := range sc.Stress.Faults {
 		t.Logf("%-14s lost %d/%d, detect p99 %.0f ms, recover p50 %.0f p99 %.0f max %.0f ms",
 			f.Kind, f.Disconnected, clients, f.Detect.P99, f.Recover.P50, f.Recover.P99, f.Recover.Max)

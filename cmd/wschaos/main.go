@@ -10,7 +10,9 @@
 //	wschaos version
 //
 // Exit status: 0 when every target is met, 1 when any is missed, 2 on bad
-// usage or input.
+// usage, input or setup, 3 when nothing could be judged (every scenario n/a
+// or not run), 130 when the run was interrupted (the partial result is
+// written).
 package main
 
 import (
@@ -20,16 +22,23 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/wschaos/wschaos/harness"
 )
 
 // Exit statuses.
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK            = 0
+	exitFail          = 1
+	exitUsage         = 2
+	exitNothingJudged = 3
+	exitInterrupted   = 130
 )
 
 func main() {
+	// Toxiproxy's bandwidth toxic logs through zerolog's global logger; the
+	// program, not the library, decides that it stays quiet.
+	harness.QuietToxiproxy()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -12,10 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/leaktest"
 )
 
 func TestMain(m *testing.M) {
+	harness.QuietToxiproxy()
 	goleak.VerifyTestMain(m, leaktest.Toxiproxy()...)
 }
 
@@ -36,8 +38,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"run", "--scenario", "["}, "not a valid regular expression"},
 		{[]string{"run", "--scenario", "NoSuchScenario"}, "matches no scenario"},
-		{[]string{"run", "--timescale", "0"}, "--timescale 0 must be above 0"},
-		{[]string{"run", "--parallel", "0"}, "--parallel 0 must be 1 or more"},
+		{[]string{"run", "--timescale", "0"}, "--timescale 0: want 0.5 to 1000"},
+		{[]string{"run", "--timescale", "1e-300"}, "--timescale 1e-300: want 0.5 to 1000"},
+		{[]string{"run", "--timescale", "NaN"}, "--timescale NaN: want 0.5 to 1000"},
+		{[]string{"run", "--parallel", "0"}, "--parallel 0: want 1 to 64"},
+		{[]string{"run", "--client-cmd", ""}, "--client-cmd is empty"},
+		{[]string{"run", "--client-cmd", "  "}, "--client-cmd is empty"},
+		{[]string{"run", "--client-cmd", "node c.js", "--mutants"}, "do not mix"},
+		{[]string{"report", "a.json", "b.json"}, `unexpected argument "b.json"`},
+		{[]string{"report", "-o", "x.html", "a.json", "b.json"}, `unexpected argument "b.json"`},
 		{[]string{"run", "extra"}, `unexpected argument "extra"`},
 		{[]string{"list", "--yaml"}, "flag provided but not defined"},
 		{[]string{"report"}, "name a result file"},
@@ -100,6 +109,7 @@ func TestRunWritesReport(t *testing.T) {
 	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "LatencySpike")
 	assert.Contains(t, stdout, "Replay: wschaos run --seed 7 --scenario '^LatencySpike$'")
+	assert.Contains(t, stdout, "PASS: 1 passed, 0 failed, 0 n/a")
 	for _, f := range []string{"result.json", "index.html", "junit.xml"} {
 		info, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err)

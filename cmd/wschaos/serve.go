@@ -12,13 +12,14 @@ import (
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/chaosnet"
+	"github.com/wschaos/wschaos/result"
 )
 
 // Server events that happen once per message, ping or ack: printed only
 // with -v.
-var chattyServerKinds = map[string]bool{
-	fakeserver.KindSend: true, fakeserver.KindRecv: true, fakeserver.KindDup: true, fakeserver.KindAckRecv: true,
-	fakeserver.KindEcho: true, fakeserver.KindRaw: true, fakeserver.KindPing: true, fakeserver.KindPongWithheld: true,
+var chattyServerKinds = map[result.Kind]bool{
+	result.KindSend: true, result.KindRecv: true, result.KindDup: true, result.KindAckRecv: true, result.KindPush: true,
+	result.KindEcho: true, result.KindRaw: true, result.KindPingRecv: true, result.KindPongWithheld: true,
 }
 
 // cmdServe starts the fake server behind Toxiproxy and the wire tap for a
@@ -39,43 +40,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 		fmt.Fprintf(stderr, "wschaos serve: --push %v must be 0 or more\n", *push)
 		return exitUsage
 	}
-
-	// Events come from the server's and the tap's goroutines; print them
-	// one at a time. Until the banner is out they wait, so that the URLs
-	// come first.
-	var mu sync.Mutex
-	started := time.Now()
-	var held []string
-	bannerDone := false
-	printf := func(format string, a ...any) {
-		line := fmt.Sprintf("%8.3fs ", time.Since(started).Seconds()) + fmt.Sprintf(format, a...)
-		mu.Lock()
-		defer mu.Unlock()
-		if !bannerDone {
-			held = append(held, line)
-			return
-		}
-		fmt.Fprintln(stdout, line)
-	}
-	onServer := func(ev fakeserver.Event) {
-		if chattyServerKinds[ev.Kind] && !*verbose {
-			return
-		}
-		printf("server %s", describeServer(ev))
-	}
-	onTap := func(ev chaosnet.TapEvent) {
-		printf("tap    %s", describeTap(ev))
-	}
-
+	out := newServeOutput(stdout, *verbose)
 	env, err := harness.NewEnv(ctx, harness.EnvOptions{
 		ToxiproxyURL:    *toxi,
 		ToxiproxyListen: *listen,
-		Server:          fakeserver.Options{TLS: *useTLS, PushInterval: *push, OnEvent: onServer},
-		OnTap:           onTap,
+		Server:          fakeserver.Options{TLS: *useTLS, PushInterval: *push, OnEvent: out.onServer},
+		OnTap:           out.onTap,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos serve:", err)
-		return exitFail
+		return exitUsage
 	}
 	defer func() {
 		if err := env.Close(); err != nil {
@@ -83,24 +57,101 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 			code = exitFail
 		}
 	}()
-
-	var caFile string
-	if pem := env.Server.CertPEM(); pem != nil {
-		f, err := os.CreateTemp("", "wschaos-ca-*.pem")
-		if err == nil {
-			_, err = f.Write(pem)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "wschaos serve: write the CA file:", err)
-			return exitFail
-		}
-		caFile = f.Name()
+	caFile, err := writeCA(env)
+	if err != nil {
+		fmt.Fprintln(stderr, "wschaos serve: write the CA file:", err)
+		return exitFail
+	}
+	if caFile != "" {
 		defer os.Remove(caFile)
 	}
+	out.banner(bannerText(env, caFile))
+	<-ctx.Done()
+	out.printf("%.1f ms stopping", out.since(time.Now()))
+	return exitOK
+}
 
+// serveOutput prints the server's and the tap's events one at a time, as
+// result events; until the banner is out they wait, so the URLs come first.
+type serveOutput struct {
+	w       io.Writer
+	verbose bool
+	started time.Time
+
+	mu         sync.Mutex
+	held       []string
+	bannerDone bool
+}
+
+func newServeOutput(w io.Writer, verbose bool) *serveOutput {
+	return &serveOutput{w: w, verbose: verbose, started: time.Now()}
+}
+
+func (o *serveOutput) since(t time.Time) float64 {
+	return float64(t.Sub(o.started)) / float64(time.Millisecond)
+}
+
+func (o *serveOutput) printf(format string, a ...any) {
+	line := fmt.Sprintf(format, a...)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.bannerDone {
+		o.held = append(o.held, line)
+		return
+	}
+	fmt.Fprintln(o.w, line)
+}
+
+func (o *serveOutput) onServer(ev fakeserver.Event) {
+	if chattyServerKinds[ev.Kind] && !o.verbose {
+		return
+	}
+	e := harness.ServerEvent(ev)
+	e.TMS = o.since(ev.Time)
+	o.printf("%s", e.String())
+}
+
+func (o *serveOutput) onTap(ev chaosnet.TapEvent) {
+	e := harness.TapEvent(ev, o.since)
+	e.TMS = o.since(ev.Time)
+	o.printf("%s", e.String())
+}
+
+// banner prints text, then the events held back until now.
+func (o *serveOutput) banner(text string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprint(o.w, text)
+	for _, line := range o.held {
+		fmt.Fprintln(o.w, line)
+	}
+	o.held, o.bannerDone = nil, true
+}
+
+// writeCA writes the fake server's certificate to a file for clients to
+// trust, and returns its path; "" over plain ws://.
+func writeCA(env *harness.Env) (string, error) {
+	pem := env.Server.CertPEM()
+	if pem == nil {
+		return "", nil
+	}
+	f, err := os.CreateTemp("", "wschaos-ca-*.pem")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(pem)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// bannerText says where to point a client and how to break things.
+func bannerText(env *harness.Env, caFile string) string {
 	api, proxy := env.ToxiproxyURL(), env.Proxy.Name()
 	var b strings.Builder
 	fmt.Fprintf(&b, "client URL:     %s\n", env.ClientURL())
@@ -114,58 +165,5 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	fmt.Fprintf(&b, "black hole:     curl -sX POST %s/proxies/%s/toxics -d '{\"name\":\"hole\",\"type\":\"timeout\",\"attributes\":{\"timeout\":0}}'\n", api, proxy)
 	fmt.Fprintf(&b, "proxy down/up:  curl -sX POST %s/proxies/%s -d '{\"enabled\":false}'   (true to bring it back)\n", api, proxy)
 	b.WriteString("Streaming what the server and the wire tap see; Ctrl-C stops.\n")
-	mu.Lock()
-	fmt.Fprint(stdout, b.String())
-	for _, line := range held {
-		fmt.Fprintln(stdout, line)
-	}
-	held, bannerDone = nil, true
-	mu.Unlock()
-
-	<-ctx.Done()
-	printf("stopping")
-	return exitOK
-}
-
-func describeServer(ev fakeserver.Event) string {
-	parts := []string{ev.Kind}
-	if ev.Conn != 0 {
-		parts = append(parts, fmt.Sprintf("conn=%d", ev.Conn))
-	}
-	if ev.ClientID != "" {
-		parts = append(parts, "client="+ev.ClientID)
-	}
-	if ev.Session != "" {
-		parts = append(parts, "session="+ev.Session)
-	}
-	if ev.Seq != 0 {
-		parts = append(parts, fmt.Sprintf("seq=%d", ev.Seq))
-	}
-	if ev.Code != 0 {
-		parts = append(parts, fmt.Sprintf("code=%d", ev.Code))
-	}
-	if ev.Reason != "" {
-		parts = append(parts, fmt.Sprintf("reason=%q", ev.Reason))
-	}
-	if ev.Kind == fakeserver.KindAccept && ev.Remote != "" {
-		parts = append(parts, "remote="+ev.Remote)
-	}
-	if ev.Detail != "" {
-		parts = append(parts, ev.Detail)
-	}
-	return strings.Join(parts, " ")
-}
-
-func describeTap(ev chaosnet.TapEvent) string {
-	s := fmt.Sprintf("%s conn=%d client=%s", ev.Kind, ev.Conn, ev.Client)
-	if ev.Kind != chaosnet.TapConnect {
-		s += fmt.Sprintf(" up=%dB down=%dB", ev.BytesUp, ev.BytesDown)
-	}
-	if ev.Reset {
-		s += " reset"
-	}
-	if ev.Detail != "" {
-		s += " " + ev.Detail
-	}
-	return s
+	return b.String()
 }

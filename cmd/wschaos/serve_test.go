@@ -90,8 +90,8 @@ func TestServe(t *testing.T) {
 	hello, err := json.Marshal(protocol.Envelope{Type: protocol.TypeHello, ClientID: "by-hand"})
 	require.NoError(t, err)
 	require.NoError(t, c.Write(ctx, websocket.MessageText, hello))
-	s.waitLine(t, "tap    connect conn=1")
-	s.waitLine(t, "server welcome conn=1 client=by-hand")
+	s.waitLine(t, "tap tap-connect conn 1")
+	s.waitLine(t, "server welcome by-hand conn 1")
 
 	// The printed API drives the proxy the client goes through.
 	body := `{"name":"lag","type":"latency","stream":"downstream","attributes":{"latency":300}}`
@@ -118,8 +118,8 @@ func TestServe(t *testing.T) {
 	assert.GreaterOrEqual(t, time.Since(start), 290*time.Millisecond, "the echo comes back through the latency toxic")
 
 	c.Close(websocket.StatusNormalClosure, "bye")
-	s.waitLine(t, "server closed conn=1 client=by-hand")
-	s.waitLine(t, "tap    closed conn=1")
+	s.waitLine(t, "server server-closed by-hand conn 1")
+	s.waitLine(t, "tap tap-closed conn 1")
 
 	cancel()
 	s.waitLine(t, "stopping")

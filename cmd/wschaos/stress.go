@@ -17,6 +17,7 @@ import (
 
 	"github.com/wschaos/wschaos/internal/stress"
 	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 // stressFile is the name of the full stress aggregates next to result.json.
@@ -74,15 +75,17 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "wschaos stress: interrupted; writing what was measured")
 	}
-	res := &reports.Result{
-		Schema:      reports.Schema,
+	res := &result.Result{
+		Schema:      result.Schema,
 		GeneratedAt: time.Now().UTC(),
-		Run: reports.RunInfo{
+		Run: result.RunInfo{
 			Version: version(), GoVersion: runtime.Version(), ToxiproxyMode: rep.ToxiproxyMode, ToxiproxyVersion: rep.ToxiproxyVersion,
 			Seed: *seed, Command: replay, DurationMS: float64(time.Since(started)) / float64(time.Millisecond),
+			Timescale: *timescale, Interrupted: ctx.Err() != nil,
 		},
 		Verdict:   rep.Scenario.Verdict,
-		Scenarios: []reports.Scenario{rep.Scenario},
+		Summary:   stressSummary(rep.Scenario.Verdict),
+		Scenarios: []result.Scenario{rep.Scenario},
 	}
 	printStress(stdout, rep)
 	if err := reports.WriteFiles(*out, res); err != nil {
@@ -98,11 +101,29 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "\n%s: %d clients, seed %d. Report: %s\nReplay: %s\n",
-		strings.ToUpper(res.Verdict), *clients, *seed, filepath.Join(*out, "index.html"), replay)
-	if res.Verdict != reports.Pass || ctx.Err() != nil {
+		strings.ToUpper(string(res.Verdict)), *clients, *seed, filepath.Join(*out, "index.html"), replay)
+	if res.Verdict != result.Pass || ctx.Err() != nil {
 		return exitFail
 	}
 	return exitOK
+}
+
+// stressSummary counts the stress run's one scenario by its verdict.
+func stressSummary(v result.Verdict) result.Summary {
+	var s result.Summary
+	switch v {
+	case result.Pass:
+		s.Passed = 1
+	case result.Fail:
+		s.Failed = 1
+	case result.NotApplicable:
+		s.NotApplicable = 1
+	case result.Interrupted:
+		s.Interrupted = 1
+	case result.NotRun:
+		s.NotRun = 1
+	}
+	return s
 }
 
 func printStress(w io.Writer, rep *stress.Report) {
@@ -128,7 +149,7 @@ func printStress(w io.Writer, rep *stress.Report) {
 	tw.Flush()
 	var failed []string
 	for _, c := range rep.Scenario.Checks {
-		if !c.OK {
+		if c.Failed() {
 			failed = append(failed, fmt.Sprintf("  %s: got %s, want %s (%s)", c.Name, c.Got, c.Want, c.Margin))
 		}
 	}
@@ -140,7 +161,7 @@ func printStress(w io.Writer, rep *stress.Report) {
 	}
 }
 
-func dist(d stress.Distribution) string {
+func dist(d result.Distribution) string {
 	if d.N == 0 {
 		return "-"
 	}

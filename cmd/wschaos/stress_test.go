@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 func TestStressUsage(t *testing.T) {
@@ -46,7 +47,7 @@ func TestStressInProcess(t *testing.T) {
 	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "PASS: 20 clients, seed 5")
 	assert.Contains(t, stderr, "stress: 20 clients, seed 5")
-	res, err := reports.ReadFile(filepath.Join(dir, reports.JSONFile))
+	res, err := result.ReadFile(filepath.Join(dir, reports.JSONFile), result.ReadOptions{})
 	require.NoError(t, err)
 	require.Len(t, res.Scenarios, 1)
 	assert.Equal(t, "Stress", res.Scenarios[0].Name)

@@ -83,7 +83,7 @@ func BenchmarkMassRecovery(b *testing.B) {
 		SendInterval: 250 * time.Millisecond,
 		Faults:       []harness.Fault{harness.ProxyDown(300*time.Millisecond, outage)},
 		Checks: func(o client.Options) []harness.Check {
-			return []harness.Check{harness.RecoverWithin(o.Backoff.Max+o.HandshakeTimeout, "one capped delay and a handshake")}
+			return []harness.Check{harness.RecoverWithin(harness.NewBound(o.Backoff.Max+o.HandshakeTimeout, "one capped delay and a handshake"))}
 		},
 	}
 	var rate, worst, herd []float64
@@ -107,7 +107,7 @@ func BenchmarkMassRecovery(b *testing.B) {
 			}
 			last, slowest = max(last, *m.RecoveredAt), max(slowest, *r)
 			for _, e := range tl.ClientEvents(id) {
-				if e.Kind == string(client.EventDialing) && e.TMS >= end {
+				if e.Kind == client.EventDialing && e.TMS >= end {
 					firstDial = min(firstDial, e.TMS)
 					break
 				}

@@ -73,8 +73,8 @@ func Example() {
 	fmt.Println("client reset:", errors.Is(err, syscall.ECONNRESET))
 
 	// Output:
-	// 1 connect 0 0 false
-	// 1 upstream-close 3 2 true
-	// 1 closed 3 2 true
+	// 1 tap-connect 0 0 false
+	// 1 tap-upstream-close 3 2 true
+	// 1 tap-closed 3 2 true
 	// client reset: true
 }

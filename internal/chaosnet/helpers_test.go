@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wschaos/wschaos/result"
 	"io"
 	"net"
 	"strings"
@@ -175,7 +176,7 @@ func (e *tapEvents) on(ev TapEvent) {
 
 // until returns the events up to and including the first of kind, failing
 // the test if it does not come.
-func (e *tapEvents) until(t *testing.T, kind string) []TapEvent {
+func (e *tapEvents) until(t *testing.T, kind result.Kind) []TapEvent {
 	t.Helper()
 	var got []TapEvent
 	timer := time.NewTimer(ioTimeout)
@@ -193,8 +194,8 @@ func (e *tapEvents) until(t *testing.T, kind string) []TapEvent {
 	}
 }
 
-func kinds(evs []TapEvent) []string {
-	var ks []string
+func kinds(evs []TapEvent) []result.Kind {
+	var ks []result.Kind
 	for _, ev := range evs {
 		ks = append(ks, ev.Kind)
 	}

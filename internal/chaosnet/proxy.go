@@ -98,7 +98,7 @@ func (p *Proxy) AddToxic(ctx context.Context, tx Toxic) error {
 	if tx.Name == "" {
 		tx.Name = tx.Type + "_" + tx.Stream
 	}
-	if err := tx.validate(); err != nil {
+	if err := tx.validate(p.t.Mode() == "external"); err != nil {
 		return fmt.Errorf("chaosnet: add toxic %q: %w", tx.Name, err)
 	}
 	// The client sends toxicity as given and the server takes 0 as "never".
@@ -123,8 +123,11 @@ func (p *Proxy) AddToxic(ctx context.Context, tx Toxic) error {
 	return nil
 }
 
-func (tx Toxic) validate() error {
-	if !slices.Contains(toxicTypes, tx.Type) {
+// validate checks tx; an external server may know toxic types of its own,
+// so for it only an empty type is refused here and the server judges the
+// rest.
+func (tx Toxic) validate(external bool) error {
+	if tx.Type == "" || (!external && !slices.Contains(toxicTypes, tx.Type)) {
 		return fmt.Errorf("unknown type %q, want one of %s", tx.Type, strings.Join(toxicTypes, ", "))
 	}
 	if tx.Stream != "upstream" && tx.Stream != "downstream" {

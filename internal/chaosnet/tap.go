@@ -10,22 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-)
 
-// Tap event kinds, in the order they occur for one connection. Every "connect"
-// is followed by exactly one "closed", which is the last event for that Conn.
-const (
-	// TapConnect: a client connection was accepted.
-	TapConnect = "connect"
-	// TapUpstreamRefused: dialling upstream failed; the client connection is
-	// then closed with a FIN (as Toxiproxy does for a dead upstream).
-	TapUpstreamRefused = "upstream-refused"
-	// TapClientClose: the client side ended, by EOF or an error.
-	TapClientClose = "client-close"
-	// TapUpstreamClose: the upstream side ended, by EOF or an error.
-	TapUpstreamClose = "upstream-close"
-	// TapClosed: both sides are done and closed; byte counts are final.
-	TapClosed = "closed"
+	"github.com/wschaos/wschaos/result"
 )
 
 // TapEvent is one observation of a [Tap].
@@ -33,9 +19,11 @@ type TapEvent struct {
 	Time time.Time
 	// Conn numbers the client connections the tap accepted, from 1.
 	Conn uint64
-	// Kind is one of the Tap* constants: connect, upstream-refused, client-close,
-	// upstream-close, closed.
-	Kind string
+	// Kind is one of the result vocabulary's tap kinds, in the order they
+	// occur for one connection: tap-connect, tap-upstream-refused,
+	// tap-client-close, tap-upstream-close, tap-closed. Every tap-connect is
+	// followed by exactly one tap-closed, the last event for that Conn.
+	Kind result.Kind
 	// Client is the client's remote address.
 	Client string
 	// BytesUp (client to upstream) and BytesDown (upstream to client) count the
@@ -46,8 +34,15 @@ type TapEvent struct {
 	// (ECONNRESET, or EPIPE on a write). On "closed" it reports that either side
 	// did.
 	Reset bool
-	// Detail is the error text, if any ("" for a clean EOF).
-	Detail string
+	// LastDown is, on the close events, when the tap last wrote bytes to
+	// the client; zero if it never did. What the client could observe of
+	// the connection ends there.
+	LastDown time.Time
+	// Stopped reports, on tap-closed, that the tap itself closed the
+	// connection (Close), so its end is no one else's doing.
+	Stopped bool
+	// Text is the error text, if any ("" for a clean EOF).
+	Text string
 }
 
 // Tap is a plain TCP relay that reports what every client connection does. It
@@ -63,6 +58,7 @@ type TapEvent struct {
 // ECONNREFUSED, and the tap reports "upstream-refused".
 type Tap struct {
 	upstream string
+	epoch    time.Time // origin of the relays' atomic clocks
 	ln       *net.TCPListener
 	onEvent  func(TapEvent)
 	ctx      context.Context // cancelled by Close: stops upstream dials
@@ -101,6 +97,7 @@ func NewTap(upstream string, onEvent func(TapEvent)) (*Tap, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Tap{
 		upstream: upstream,
+		epoch:    time.Now(),
 		ln:       ln,
 		onEvent:  onEvent,
 		ctx:      ctx,
@@ -120,8 +117,8 @@ func (t *Tap) Live() int { return int(t.live.Load()) }
 
 // Close stops accepting, closes every relayed connection (both sides, with a
 // FIN) and waits for all of the tap's goroutines, so no event is delivered after
-// it returns. Each open connection still gets its "closed" event, with Detail
-// "tap closed". Close is idempotent.
+// it returns. Each open connection still gets its tap-closed event, with
+// Stopped set. Close is idempotent.
 func (t *Tap) Close() error {
 	t.mu.Lock()
 	if t.closed {
@@ -161,15 +158,20 @@ func (t *Tap) accept() {
 			}
 			continue
 		}
+		// The connect is stamped here, not when its goroutine first runs:
+		// on a loaded machine that can be tens of milliseconds later.
+		at := time.Now()
 		t.wg.Add(1)
-		go t.serve(c)
+		go t.serve(c, at)
 	}
 }
 
 func (t *Tap) emit(ev TapEvent) {
 	t.evMu.Lock()
 	defer t.evMu.Unlock()
-	ev.Time = time.Now()
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
 	t.onEvent(ev)
 }
 
@@ -181,11 +183,11 @@ const (
 	upstreamSide
 )
 
-func (s side) closeKind() string {
+func (s side) closeKind() result.Kind {
 	if s == clientSide {
-		return TapClientClose
+		return result.KindTapClientClose
 	}
-	return TapUpstreamClose
+	return result.KindTapUpstreamClose
 }
 
 type relay struct {
@@ -194,6 +196,9 @@ type relay struct {
 	client string
 	conns  [2]*net.TCPConn // by side; conns[upstreamSide] is nil until dialled
 	bytes  [2]atomic.Int64 // bytes written to side: [upstreamSide] is BytesUp
+	// lastDown is when bytes were last written to the client, in
+	// nanoseconds since the tap's epoch; 0 if never.
+	lastDown atomic.Int64
 
 	mu       sync.Mutex
 	ended    [2]bool // the side's end was reported
@@ -202,30 +207,36 @@ type relay struct {
 	tapClose bool
 }
 
-func (r *relay) event(kind string) TapEvent {
-	return TapEvent{
+func (r *relay) event(kind result.Kind) TapEvent {
+	ev := TapEvent{
 		Conn:      r.id,
 		Kind:      kind,
 		Client:    r.client,
 		BytesUp:   r.bytes[upstreamSide].Load(),
 		BytesDown: r.bytes[clientSide].Load(),
 	}
+	if ns := r.lastDown.Load(); ns != 0 && kind != result.KindTapConnect {
+		ev.LastDown = r.t.epoch.Add(time.Duration(ns))
+	}
+	return ev
 }
 
-func (t *Tap) serve(c *net.TCPConn) {
+func (t *Tap) serve(c *net.TCPConn, acceptedAt time.Time) {
 	defer t.wg.Done()
 	t.live.Add(1)
 
 	r := &relay{t: t, id: t.nextID.Add(1), client: c.RemoteAddr().String()}
 	r.conns[clientSide] = c
-	t.emit(r.event(TapConnect))
+	connect := r.event(result.KindTapConnect)
+	connect.Time = acceptedAt
+	t.emit(connect)
 
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		c.Close()
-		ev := r.event(TapClosed)
-		ev.Detail = "tap closed"
+		ev := r.event(result.KindTapClosed)
+		ev.Stopped = true
 		t.finish(ev)
 		return
 	}
@@ -242,14 +253,14 @@ func (t *Tap) serve(c *net.TCPConn) {
 	if err != nil {
 		c.Close()
 		if t.ctx.Err() == nil {
-			ev := r.event(TapUpstreamRefused)
-			ev.Detail = err.Error()
+			ev := r.event(result.KindTapRefused)
+			ev.Text = err.Error()
 			t.emit(ev)
 		}
-		ev := r.event(TapClosed)
-		ev.Detail = err.Error()
+		ev := r.event(result.KindTapClosed)
+		ev.Text = err.Error()
 		if t.ctx.Err() != nil {
-			ev.Detail = "tap closed"
+			ev.Stopped = true
 		}
 		t.finish(ev)
 		return
@@ -271,10 +282,10 @@ func (t *Tap) serve(c *net.TCPConn) {
 	r.conns[clientSide].Close()
 	r.conns[upstreamSide].Close()
 	r.mu.Lock()
-	ev := r.event(TapClosed)
+	ev := r.event(result.KindTapClosed)
 	ev.Reset = r.reset
 	if r.tapClose {
-		ev.Detail = "tap closed"
+		ev.Stopped = true
 	}
 	r.mu.Unlock()
 	t.finish(ev)
@@ -311,11 +322,16 @@ func (r *relay) pipe(dst, src side) {
 				r.bytes[dst].Add(int64(-n))
 			} else if w, werr := r.conns[dst].Write(buf[:n]); werr != nil {
 				r.bytes[dst].Add(int64(w - n))
+				if w > 0 && dst == clientSide {
+					r.lastDown.Store(int64(time.Since(r.t.epoch)))
+				}
 				r.end(dst, werr)
 				if dst != clientSide {
 					return
 				}
 				// The client is gone but the proxy is not: drain it.
+			} else if dst == clientSide {
+				r.lastDown.Store(int64(time.Since(r.t.epoch)))
 			}
 		}
 		if rerr != nil {
@@ -359,7 +375,7 @@ func (r *relay) end(s side, err error) {
 		ev := r.event(s.closeKind())
 		ev.Reset = reset
 		if !errors.Is(err, io.EOF) {
-			ev.Detail = err.Error()
+			ev.Text = err.Error()
 		}
 		r.t.emit(ev)
 	}

@@ -1,6 +1,7 @@
 package chaosnet
 
 import (
+	"github.com/wschaos/wschaos/result"
 	"io"
 	"net"
 	"sync"
@@ -15,7 +16,7 @@ func TestTapRelaysAndReportsCloses(t *testing.T) {
 	tap, evs := newTap(t, newEchoServer(t).Addr())
 
 	c := dial(t, tap.Addr())
-	got := evs.until(t, TapConnect)
+	got := evs.until(t, result.KindTapConnect)
 	assert.Equal(t, c.LocalAddr().String(), got[0].Client)
 	assert.Equal(t, uint64(1), got[0].Conn)
 	assert.Equal(t, 1, tap.Live())
@@ -25,10 +26,14 @@ func TestTapRelaysAndReportsCloses(t *testing.T) {
 	// The half-close travels on: the echo server answers it with its own.
 	assert.ErrorIs(t, readErr(c), io.EOF)
 
-	got = evs.until(t, TapClosed)
-	require.Equal(t, []string{TapClientClose, TapUpstreamClose, TapClosed}, kinds(got))
-	assert.Equal(t, TapEvent{Conn: 1, Kind: TapClientClose, Client: c.LocalAddr().String(), BytesUp: 5, BytesDown: 5},
+	got = evs.until(t, result.KindTapClosed)
+	require.Equal(t, []result.Kind{result.KindTapClientClose, result.KindTapUpstreamClose, result.KindTapClosed}, kinds(got))
+	assert.Equal(t, TapEvent{Conn: 1, Kind: result.KindTapClientClose, Client: c.LocalAddr().String(), BytesUp: 5, BytesDown: 5},
 		withoutTime(got[0]))
+	// The echo was the last thing written to the client, before it
+	// half-closed.
+	assert.False(t, got[0].LastDown.IsZero())
+	assert.False(t, got[0].LastDown.After(got[0].Time), "last bytes down at %v, after the close at %v", got[0].LastDown, got[0].Time)
 	last := got[2]
 	assert.Equal(t, int64(5), last.BytesUp)
 	assert.Equal(t, int64(5), last.BytesDown)
@@ -36,12 +41,12 @@ func TestTapRelaysAndReportsCloses(t *testing.T) {
 	assert.Equal(t, 0, tap.Live())
 
 	c2 := dial(t, tap.Addr())
-	assert.Equal(t, uint64(2), evs.until(t, TapConnect)[0].Conn)
+	assert.Equal(t, uint64(2), evs.until(t, result.KindTapConnect)[0].Conn)
 	roundTrip(t, c2, "second")
 }
 
 func withoutTime(ev TapEvent) TapEvent {
-	ev.Time = time.Time{}
+	ev.Time, ev.LastDown = time.Time{}, time.Time{}
 	return ev
 }
 
@@ -49,9 +54,9 @@ func TestTapUpstreamRefused(t *testing.T) {
 	tap, evs := newTap(t, closedAddr(t))
 	c := dial(t, tap.Addr())
 	assert.ErrorIs(t, readErr(c), io.EOF)
-	got := evs.until(t, TapClosed)
-	require.Equal(t, []string{TapConnect, TapUpstreamRefused, TapClosed}, kinds(got))
-	assert.Contains(t, got[1].Detail, "connection refused")
+	got := evs.until(t, result.KindTapClosed)
+	require.Equal(t, []result.Kind{result.KindTapConnect, result.KindTapRefused, result.KindTapClosed}, kinds(got))
+	assert.Contains(t, got[1].Text, "connection refused")
 	assert.Equal(t, 0, tap.Live())
 }
 
@@ -66,8 +71,8 @@ func TestTapClientResetEndsUpstreamWithFIN(t *testing.T) {
 	require.NoError(t, c.SetLinger(0))
 	require.NoError(t, c.Close())
 
-	got := evs.until(t, TapClosed)
-	require.Equal(t, []string{TapConnect, TapClientClose, TapUpstreamClose, TapClosed}, kinds(got),
+	got := evs.until(t, result.KindTapClosed)
+	require.Equal(t, []result.Kind{result.KindTapConnect, result.KindTapClientClose, result.KindTapUpstreamClose, result.KindTapClosed}, kinds(got),
 		"the upstream closes in turn once it has seen the FIN")
 	assert.True(t, got[1].Reset, "client-close: got Reset false, want true")
 	assert.ErrorIs(t, <-echo.errs, io.EOF, "the upstream sees a FIN, not the client's RST")
@@ -105,8 +110,8 @@ func TestTapDrainsUpstreamAfterClientLeaves(t *testing.T) {
 	require.NoError(t, c.SetLinger(0))
 	require.NoError(t, c.Close())
 	require.NoError(t, <-sent, "upstream writes must not fail after the client left")
-	got := evs.until(t, TapClosed)
-	assert.Contains(t, kinds(got), TapClientClose)
+	got := evs.until(t, result.KindTapClosed)
+	assert.Contains(t, kinds(got), result.KindTapClientClose)
 }
 
 func TestTapCloseEndsConnections(t *testing.T) {
@@ -115,8 +120,8 @@ func TestTapCloseEndsConnections(t *testing.T) {
 	roundTrip(t, c, "x")
 	require.NoError(t, tap.Close())
 	assert.ErrorIs(t, readErr(c), io.EOF)
-	got := evs.until(t, TapClosed)
-	assert.Equal(t, "tap closed", got[len(got)-1].Detail)
+	got := evs.until(t, result.KindTapClosed)
+	assert.True(t, got[len(got)-1].Stopped)
 	assert.Equal(t, 0, tap.Live())
 	require.NoError(t, tap.Close(), "Close is idempotent")
 }
@@ -156,9 +161,9 @@ func TestTapCloseUnderLoad(t *testing.T) {
 		select {
 		case ev := <-evs.ch:
 			switch ev.Kind {
-			case TapConnect:
+			case result.KindTapConnect:
 				connects[ev.Conn]++
-			case TapClosed:
+			case result.KindTapClosed:
 				closes[ev.Conn]++
 			}
 		default:

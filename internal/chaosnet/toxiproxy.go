@@ -17,7 +17,6 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/rs/zerolog/log"
 )
 
 // ErrClosed is returned by calls on a [Toxiproxy] (or its proxies) after Close.
@@ -49,16 +48,15 @@ type Toxiproxy struct {
 	closeErr  error
 }
 
-var quietZerolog sync.Once
-
 // StartToxiproxy connects to a Toxiproxy server. With url "" it starts one in
 // this process, serving its API on a loopback port; otherwise url is the API
 // address of an external toxiproxy-server ("http://host:8474" or "host:8474"),
 // which is checked with a version request.
 //
-// The embedded server logs nothing: the first embedded start sets zerolog's
-// global level to disabled and its global logger to a no-op one (the bandwidth
-// toxic logs through the global logger).
+// The embedded server logs nothing through its own logger. One Toxiproxy
+// toxic (bandwidth) logs through zerolog's global logger, which this package
+// leaves alone: a library does not change a program's global state. The
+// wschaos command quiets it for its own process.
 //
 // Close releases it.
 func StartToxiproxy(ctx context.Context, url string) (*Toxiproxy, error) {
@@ -98,10 +96,6 @@ func startEmbedded() *Toxiproxy { return startEmbeddedOn(nil) }
 // startEmbeddedOn serves the API on ln, or on a free 127.0.0.1 port when ln
 // is nil.
 func startEmbeddedOn(ln net.Listener) *Toxiproxy {
-	quietZerolog.Do(func() {
-		zerolog.SetGlobalLevel(zerolog.Disabled)
-		log.Logger = zerolog.Nop()
-	})
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
 	// httptest's server listens on 127.0.0.1:0 unless given a listener, and
 	// is accepting when Start returns.

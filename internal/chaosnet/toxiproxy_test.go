@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wschaos/wschaos/result"
 	"io"
 	"net"
 	"net/http"
@@ -116,8 +117,8 @@ func TestResetPeerArmedThroughTap(t *testing.T) {
 	assert.ErrorIs(t, err, syscall.ECONNRESET, "got %v", err)
 	assert.ErrorIs(t, <-echo.errs, syscall.ECONNRESET, "the server side is reset too")
 
-	got := evs.until(t, TapClosed)
-	assert.Equal(t, []string{TapConnect, TapUpstreamClose, TapClosed}, kinds(got))
+	got := evs.until(t, result.KindTapClosed)
+	assert.Equal(t, []result.Kind{result.KindTapConnect, result.KindTapUpstreamClose, result.KindTapClosed}, kinds(got))
 	assert.True(t, got[1].Reset, "upstream-close: got Reset false, want true")
 	assert.True(t, got[2].Reset, "closed: got Reset false, want true")
 }
@@ -336,16 +337,16 @@ func TestDisableThroughTap(t *testing.T) {
 	require.NoError(t, p.Disable(apiCtx(t)))
 	assert.ErrorIs(t, readErr(c), io.EOF)
 	require.NoError(t, c.Close())
-	got := evs.until(t, TapClosed)
-	require.Equal(t, []string{TapConnect, TapUpstreamClose, TapClientClose, TapClosed}, kinds(got))
+	got := evs.until(t, result.KindTapClosed)
+	require.Equal(t, []result.Kind{result.KindTapConnect, result.KindTapUpstreamClose, result.KindTapClientClose, result.KindTapClosed}, kinds(got))
 	assert.False(t, got[1].Reset)
 	assert.Equal(t, int64(1), got[3].BytesUp)
 	assert.Equal(t, int64(1), got[3].BytesDown)
 
 	c2 := dial(t, tap.Addr())
 	assert.ErrorIs(t, readErr(c2), io.EOF)
-	got = evs.until(t, TapClosed)
-	require.Equal(t, []string{TapConnect, TapUpstreamRefused, TapClosed}, kinds(got))
+	got = evs.until(t, result.KindTapClosed)
+	require.Equal(t, []result.Kind{result.KindTapConnect, result.KindTapRefused, result.KindTapClosed}, kinds(got))
 	assert.Equal(t, uint64(2), got[0].Conn)
 
 	require.NoError(t, p.Enable(apiCtx(t)))

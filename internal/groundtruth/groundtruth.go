@@ -10,7 +10,8 @@ import (
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/harness"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
+	"github.com/wschaos/wschaos/scenarios"
 )
 
 // Case is one scenario and how to derive its true figures.
@@ -20,7 +21,7 @@ type Case struct {
 	// window the run recorded, and pairs them with the measured ones. stalled
 	// is the machine's longest stall between two moments of the timeline, in
 	// ms.
-	figures func(res reports.Scenario, stalled func(fromMS, toMS float64) float64) ([]Figure, error)
+	figures func(res result.Scenario, stalled func(fromMS, toMS float64) float64) ([]Figure, error)
 }
 
 // Name is the scenario's name.
@@ -30,7 +31,7 @@ func (c Case) Name() string { return c.Scenario.Name }
 // timer probe running alongside to measure how late the machine ran. It
 // fails when the run cannot be judged: the scenario did not run, or
 // measured nothing.
-func (c Case) Run(ctx context.Context, opts harness.RunOptions) (reports.Scenario, []Figure, error) {
+func (c Case) Run(ctx context.Context, opts harness.RunOptions) (result.Scenario, []Figure, error) {
 	p := startProbe()
 	// The recorder's time origin is set as Run starts: within
 	// microseconds of this.
@@ -45,12 +46,12 @@ func (c Case) Run(ctx context.Context, opts harness.RunOptions) (reports.Scenari
 	return res, figs, err
 }
 
-func judgeable(name string, res reports.Scenario) error {
+func judgeable(name string, res result.Scenario) error {
 	if res.Error != "" {
 		return fmt.Errorf("groundtruth: %s did not run: %s", name, res.Error)
 	}
 	for _, ch := range res.Checks {
-		if !ch.OK && (ch.Name == "valid-run" || ch.Name == "faults-applied") {
+		if ch.Failed() && (ch.Name == "valid-run" || ch.Name == "faults-applied") {
 			return fmt.Errorf("groundtruth: %s: invalid run: %s", name, ch.Got)
 		}
 	}
@@ -113,19 +114,19 @@ func (f Figure) Want() string {
 func Tolerance(want, k float64) float64 { return 25*k + want/10 }
 
 // scaled is the configuration at one time scale.
-type scaled struct{ k float64 }
+type scaled struct{ k harness.Scale }
 
-func (s scaled) d(x time.Duration) time.Duration { return time.Duration(float64(x) * s.k) }
+func (s scaled) d(x time.Duration) time.Duration { return s.k.D(x) }
 
+// profile is the catalogue's, with jitter off so that the true retry
+// instants follow from the configuration, a shorter close grace and a
+// longer cap.
 func (s scaled) profile() client.Options {
-	return client.Options{
-		PingInterval:     s.d(200 * time.Millisecond),
-		PongTimeout:      s.d(150 * time.Millisecond),
-		HandshakeTimeout: s.d(time.Second),
-		CloseGrace:       s.d(50 * time.Millisecond),
-		Backoff:          client.Backoff{Initial: s.d(100 * time.Millisecond), Max: s.d(2 * time.Second), Multiplier: 2, NoJitter: true},
-		MinHealthyUptime: s.d(time.Second),
-	}
+	o := scenarios.ProfileAt(float64(s.k))
+	o.CloseGrace = s.d(50 * time.Millisecond)
+	o.Backoff.Max, o.Backoff.Jitter, o.Backoff.NoJitter = s.d(2*time.Second), 0, true
+	o.HintMax, o.AckDelay = 0, 0
+	return o
 }
 
 // push is the fake server's push interval: the longest inbound silence on a
@@ -135,7 +136,7 @@ func (s scaled) push() time.Duration { return s.d(20 * time.Millisecond) }
 func (s scaled) scenario(name string, f harness.Fault, check func(o client.Options) harness.Check) harness.Scenario {
 	return harness.Scenario{
 		Name:         name,
-		Description:  "ground truth: " + f.Detail,
+		Description:  "ground truth: " + f.Text,
 		Client:       s.profile(),
 		Server:       fakeserver.Options{PushInterval: s.push()},
 		SendInterval: -1, // the pushes are the only inbound frames
@@ -147,7 +148,7 @@ func (s scaled) scenario(name string, f harness.Fault, check func(o client.Optio
 // Cases returns the ground-truth cases with every duration multiplied by
 // scale (use 3 under the race detector, as the scenarios package does).
 func Cases(scale float64) []Case {
-	s := scaled{k: scale}
+	s := scaled{k: harness.Scale(scale)}
 	return []Case{s.blackHole(), s.proxyDown("ProxyDownShort", 200*time.Millisecond), s.proxyDown("ProxyDownLong", 500*time.Millisecond)}
 }
 
@@ -157,15 +158,12 @@ func (s scaled) blackHole() Case {
 	o := s.profile()
 	bound := o.PingInterval + o.PongTimeout
 	sc := s.scenario("BlackHole", harness.BlackHole(s.d(300*time.Millisecond), s.d(600*time.Millisecond)),
-		func(o client.Options) harness.Check {
-			b := o.PingInterval + o.PongTimeout
-			return harness.DetectWithin(b+harness.Slack(b), "PingInterval + PongTimeout, + slack")
-		})
-	return Case{Scenario: sc, figures: func(res reports.Scenario, stalled func(from, to float64) float64) ([]Figure, error) {
+		func(o client.Options) harness.Check { return harness.DetectSilenceWithin(harness.HeartbeatBound(o)) })
+	return Case{Scenario: sc, figures: func(res result.Scenario, stalled func(from, to float64) float64) ([]Figure, error) {
 		tl := timeline(res)
 		m := tl.Measure("c1")
-		det := m.Detect(tl)
-		if det == nil {
+		det, silence := m.Detect(tl), m.DetectFromSilence()
+		if det == nil || silence == nil {
 			return nil, errors.New("groundtruth: BlackHole: the client never declared the connection lost")
 		}
 		start := tl.FaultStart()
@@ -173,7 +171,7 @@ func (s scaled) blackHole() Case {
 		// detection: no workload (so no acks) and no pings before the fault.
 		last := math.NaN()
 		for _, e := range tl.ClientEvents("c1") {
-			if e.Kind == harness.KindReceived && e.TMS <= *m.DetectedAt {
+			if e.Kind == result.KindReceived && e.TMS <= *m.DetectedAt {
 				last = e.TMS
 			}
 		}
@@ -184,10 +182,12 @@ func (s scaled) blackHole() Case {
 		exact := last + b - start
 		stall := stalled(last, *m.DetectedAt) // one timer: the heartbeat
 		return []Figure{
-			{Name: "detect", Got: *det, Lo: b - p, Hi: b, Tol: Tolerance(b, s.k), Stall: stall,
+			{Name: "detect", Got: *det, Lo: b - p, Hi: b, Tol: Tolerance(b, float64(s.k)), Stall: stall,
 				Why: fmt.Sprintf("PingInterval + PongTimeout %v after the last inbound frame, at most one push interval %v before the fault", bound, s.push())},
-			{Name: "detect-exact", Got: *det, Lo: exact, Hi: exact, Tol: Tolerance(exact, s.k), Stall: stall,
+			{Name: "detect-exact", Got: *det, Lo: exact, Hi: exact, Tol: Tolerance(exact, float64(s.k)), Stall: stall,
 				Why: fmt.Sprintf("PingInterval + PongTimeout %v after the last push delivered (%.1f ms), minus the fault start (%.1f ms)", bound, last, start)},
+			{Name: "detect-from-silence", Got: *silence, Lo: b, Hi: b, Tol: Tolerance(b, float64(s.k)), Stall: stall,
+				Why: fmt.Sprintf("PingInterval + PongTimeout %v after the last inbound frame, as the harness measures the silence", bound)},
 		}, nil
 	}}
 }
@@ -207,8 +207,10 @@ func retryInstants(b client.Backoff, upTo time.Duration) []time.Duration {
 func (s scaled) proxyDown(name string, outage time.Duration) Case {
 	o := s.profile()
 	sc := s.scenario(name, harness.ProxyDown(s.d(300*time.Millisecond), s.d(outage)),
-		func(o client.Options) harness.Check { return harness.RecoverWithin(o.Backoff.Max, "one capped delay") })
-	return Case{Scenario: sc, figures: func(res reports.Scenario, stalled func(from, to float64) float64) ([]Figure, error) {
+		func(o client.Options) harness.Check {
+			return harness.RecoverWithin(harness.NewBound(o.Backoff.Max, "one capped delay"))
+		})
+	return Case{Scenario: sc, figures: func(res result.Scenario, stalled func(from, to float64) float64) ([]Figure, error) {
 		tl := timeline(res)
 		m := tl.Measure("c1")
 		det, rec := m.Detect(tl), m.Recover(tl)
@@ -237,16 +239,16 @@ func (s scaled) proxyDown(name string, outage time.Duration) Case {
 			}
 		}
 		return []Figure{
-			{Name: "detect", Got: *det, Lo: 0, Hi: 0, Tol: Tolerance(0, s.k), Stall: stalled(res.Faults[0].IssuedMS, *m.DetectedAt),
+			{Name: "detect", Got: *det, Lo: 0, Hi: 0, Tol: Tolerance(0, float64(s.k)), Stall: stalled(res.Faults[0].IssuedMS, *m.DetectedAt),
 				Why: "the proxy closes the connection with FIN: a reader error, at once"},
-			{Name: "recover", Got: *rec, Lo: want, Hi: want, Tol: Tolerance(want, s.k), Stall: steps * stalled(tl.FaultStart(), *m.RecoveredAt),
+			{Name: "recover", Got: *rec, Lo: want, Hi: want, Tol: Tolerance(want, float64(s.k)), Stall: steps * stalled(tl.FaultStart(), *m.RecoveredAt),
 				Why: fmt.Sprintf("retries at %v after the fault start (Initial %v, ×2, no jitter); the first at or after the %v outage is at %v",
 					retryInstants(o.Backoff, window), o.Backoff.Initial, window.Round(time.Millisecond), first)},
 		}, nil
 	}}
 }
 
-func timeline(res reports.Scenario) *harness.Timeline {
+func timeline(res result.Scenario) *harness.Timeline {
 	return &harness.Timeline{Events: res.Timeline, Faults: res.Faults, Clients: []string{"c1"}}
 }
 

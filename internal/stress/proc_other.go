@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build unix && !linux
 
 package stress
 
@@ -8,7 +8,9 @@ import (
 )
 
 // setWorkerAttrs puts a worker in its own process group, so that it and
-// anything it starts can be killed together.
+// anything it starts can be killed together. Without Linux's parent-death
+// signal a worker whose coordinator was killed notices only when its stdin
+// closes.
 func setWorkerAttrs(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }

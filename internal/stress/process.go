@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -133,7 +132,7 @@ func (c *coord) kill(wp *workerProc) {
 	wp.killed = true
 	wp.mu.Unlock()
 	if wp.cmd != nil && wp.cmd.Process != nil {
-		_ = syscall.Kill(-wp.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(wp.cmd.Process.Pid)
 		_ = wp.cmd.Process.Kill()
 	}
 	if wp.cancel != nil {
@@ -148,7 +147,7 @@ func (c *coord) stopWorkers() {
 	c.mu.Lock()
 	ws := slices.Clone(c.workers)
 	c.mu.Unlock()
-	b, _ := json.Marshal(command{Cmd: "stop"})
+	b, _ := json.Marshal(command{Cmd: cmdStop})
 	for _, wp := range ws {
 		_ = wp.write(b)
 		wp.closeInput()
@@ -169,7 +168,7 @@ func (c *coord) stopWorkers() {
 		if wp.cmd != nil {
 			// The group goes too: nothing a worker started may outlive it.
 			err = wp.cmd.Wait()
-			_ = syscall.Kill(-wp.cmd.Process.Pid, syscall.SIGKILL)
+			killGroup(wp.cmd.Process.Pid)
 		} else {
 			err = <-wp.inproc
 			wp.cancel()

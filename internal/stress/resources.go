@@ -5,8 +5,9 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // sampler tracks this process's resource use. The peak of goroutines is
@@ -16,18 +17,15 @@ import (
 // of the coordinator's CPU); CPU and peak RSS come from getrusage when read.
 type sampler struct {
 	mu   sync.Mutex
-	res  Resources
+	res  result.ProcessResources
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
 
 // startSampler samples every interval until Close.
 func startSampler(process string, clients int, interval time.Duration) *sampler {
-	s := &sampler{res: Resources{Process: process, PID: os.Getpid(), Clients: clients}}
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
-		s.res.FDLimit = int64(lim.Cur)
-	}
+	s := &sampler{res: result.ProcessResources{Process: process, PID: os.Getpid(), Clients: clients}}
+	s.res.FDLimit = fdLimit()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.sample()
@@ -73,16 +71,12 @@ func (s *sampler) sample() {
 }
 
 // Snapshot returns the figures so far.
-func (s *sampler) Snapshot() Resources {
+func (s *sampler) Snapshot() result.ProcessResources {
 	s.sample()
 	s.mu.Lock()
 	r := s.res
 	s.mu.Unlock()
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		r.CPUSeconds = tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
-		r.PeakRSSBytes = int64(ru.Maxrss) * 1024 // kilobytes on Linux
-	}
+	r.CPUSeconds, r.PeakRSSBytes = cpuAndRSS()
 	return r
 }
 
@@ -90,10 +84,6 @@ func (s *sampler) Snapshot() Resources {
 func (s *sampler) Close() {
 	s.stop()
 	s.wg.Wait()
-}
-
-func tvSeconds(tv syscall.Timeval) float64 {
-	return float64(tv.Sec) + float64(tv.Usec)/1e6
 }
 
 // countFDs counts this process's open descriptors, or returns -1 without

@@ -2,7 +2,6 @@ package stress
 
 import (
 	"bytes"
-	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -15,7 +14,7 @@ import (
 	"github.com/wschaos/wschaos/client"
 	h "github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/leaktest"
-	"github.com/wschaos/wschaos/reports"
+	"github.com/wschaos/wschaos/result"
 )
 
 func TestMain(m *testing.M) {
@@ -33,7 +32,7 @@ func TestScheduleSeeded(t *testing.T) {
 	assert.NotEqual(t, a.Faults, c.Faults, "another seed, another schedule")
 
 	require.NotEmpty(t, a.Faults)
-	assert.Equal(t, KindProxyDown, a.Faults[0].Kind, "every schedule starts with a mass drop")
+	assert.Equal(t, h.FaultProxyDown, a.Faults[0].Kind, "every schedule starts with a mass drop")
 	o := effective(1)
 	var prevEnd time.Duration
 	for i, p := range a.Faults {
@@ -63,101 +62,6 @@ func TestScheduleTimescale(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func TestPercentile(t *testing.T) {
-	vals := []float64{}
-	for i := 100; i >= 1; i-- {
-		vals = append(vals, float64(i))
-	}
-	d := Distribute(vals)
-	assert.Equal(t, Distribution{N: 100, P50: 50, P90: 90, P99: 99, Max: 100}, d)
-
-	assert.True(t, math.IsNaN(Percentile(nil, 50)))
-	assert.Equal(t, Distribution{}, Distribute(nil))
-	one := Distribute([]float64{7})
-	assert.Equal(t, Distribution{N: 1, P50: 7, P90: 7, P99: 7, Max: 7}, one)
-	// Nearest rank: with 10 values, p99 is the largest.
-	assert.Equal(t, 10.0, Percentile([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 99))
-	assert.Equal(t, 5.0, Percentile([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 50))
-}
-
-func TestCDFAndHistogram(t *testing.T) {
-	var vals []float64
-	for i := 1; i <= 1000; i++ {
-		vals = append(vals, float64(i))
-	}
-	cdf := CDF(vals, 50)
-	require.Len(t, cdf, 50)
-	assert.Equal(t, CDFPoint{MS: 1000, Fraction: 1}, cdf[len(cdf)-1])
-	assert.Equal(t, CDFPoint{MS: 20, Fraction: 0.02}, cdf[0])
-	assert.Equal(t, []CDFPoint{{MS: 3, Fraction: 1}}, CDF([]float64{3}, 50))
-
-	h := Histogram([]float64{5, 100, 150, 199, 250, 1000, -3}, 0, 100, 5)
-	assert.Equal(t, []int{1, 3, 1}, h, "windows of 100 from 0; 1000 is past the last, -3 before the first")
-}
-
-func TestFlowCounts(t *testing.T) {
-	var sent, got seqs
-	for s := uint64(1); s <= 10; s++ {
-		sent.mark(s)
-	}
-	for _, s := range []uint64{1, 2, 3, 5, 5, 4, 6, 7, 8, 9} {
-		got.mark(s)
-	}
-	f := flowOf(&sent, &got, 0, false)
-	assert.Equal(t, Flow{Sent: 10, Delivered: 9, Lost: 1, Duplicated: 1, Reordered: 1}, f)
-
-	// Down: a hole inside the delivered range the server never wrote is
-	// lost too, unless a gap event accounts for it.
-	var wrote, recv seqs
-	for _, s := range []uint64{1, 2, 4} {
-		wrote.mark(s)
-		recv.mark(s)
-	}
-	assert.Equal(t, 1, flowOf(&wrote, &recv, 0, true).Lost)
-	assert.Equal(t, 0, flowOf(&wrote, &recv, 1, true).Lost)
-	var big seqs
-	big.mark(maxSeq + 1)
-	assert.Equal(t, 1, big.dropped)
-}
-
-func TestDecodeWire(t *testing.T) {
-	good := `{"type":"ev","t":123,"c":4,"k":"ready","conn":2}`
-	w, err := decodeWire([]byte(good))
-	require.NoError(t, err)
-	assert.Equal(t, wire{Type: wireEvent, T: 123, C: 4, Kind: "ready", Conn: 2}, w)
-
-	for name, line := range map[string]string{
-		"empty":           ``,
-		"not json":        `hello world`,
-		"truncated":       `{"type":"ev","t":1795699480534`,
-		"array":           `[1,2,3]`,
-		"unknown type":    `{"type":"party"}`,
-		"no type":         `{"t":1}`,
-		"event no kind":   `{"type":"ev","t":1,"c":3}`,
-		"event no client": `{"type":"ev","t":1,"k":"ready"}`,
-		"stats no stats":  `{"type":"stats","t":1}`,
-		"wrong types":     `{"type":"ev","t":"soon","c":"one","k":7}`,
-		"binary":          "\x00\xff\xfe{",
-	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := decodeWire([]byte(line))
-			require.Error(t, err)
-			assert.True(t, errors.Is(err, ErrWireLine), "got %v, want it to wrap ErrWireLine", err)
-		})
-	}
-}
-
-func FuzzDecodeWire(f *testing.F) {
-	f.Add([]byte(`{"type":"ev","t":123,"c":4,"k":"ready"}`))
-	f.Add([]byte(`{"type":"bye","stats":{"process":"worker 1"}}`))
-	f.Fuzz(func(t *testing.T, line []byte) {
-		w, err := decodeWire(line)
-		if err == nil && w.Type == "" {
-			t.Fatalf("accepted a line without a type: %q", line)
-		}
-	})
-}
-
 func TestWorkerRejectsBadConfig(t *testing.T) {
 	for name, in := range map[string]string{
 		"no input":   "",
@@ -167,6 +71,7 @@ func TestWorkerRejectsBadConfig(t *testing.T) {
 		"bad counts": `{"urls":["ws://127.0.0.1:1/ws"],"first":0,"count":0,"timescale":1}` + "\n",
 		"bad scale":  `{"urls":["ws://127.0.0.1:1/ws"],"first":1,"count":1,"timescale":-1}` + "\n",
 		"bad url":    `{"urls":["http://127.0.0.1:1/ws"],"first":1,"count":1,"timescale":1}` + "\n",
+		"unknown":    `{"urls":["ws://127.0.0.1:1/ws"],"first":1,"count":1,"timescale":1,"clients":5}` + "\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -212,15 +117,23 @@ func TestRunSmall(t *testing.T) {
 	sc := rep.Scenario
 	require.Empty(t, sc.Error)
 	for _, c := range sc.Checks {
-		assert.True(t, c.OK, "check %s: got %s, want %s (%s)", c.Name, c.Got, c.Want, c.Margin)
+		assert.Equal(t, result.Pass, c.Verdict, "check %s: got %s, want %s (%s)", c.Name, c.Got, c.Want, c.Margin)
 	}
-	assert.Equal(t, reports.Pass, sc.Verdict)
+	assert.Equal(t, result.Pass, sc.Verdict)
+	require.NoError(t, result.Validate(&result.Result{Schema: result.Schema, Verdict: sc.Verdict, Scenarios: []result.Scenario{sc}}),
+		"every event on the timeline is of the typed vocabulary")
+	for _, tg := range sc.Targets {
+		if tg.Unit == result.UnitMS {
+			assert.InDelta(t, tg.Bound+tg.Allowance, tg.Limit, 1e-6, "%s: the limit is the bound plus the allowance", tg.Name)
+			assert.Contains(t, tg.Why, "allowance", tg.Name)
+		}
+	}
 	assert.Equal(t, ScenarioName, sc.Name)
 	require.NotNil(t, sc.Stress, "the aggregates travel with the result, for the report")
 	st := sc.Stress
 	require.NotEmpty(t, st.Faults)
 	f := st.Faults[0]
-	assert.Equal(t, KindProxyDown, f.Kind)
+	assert.Equal(t, h.FaultProxyDown, f.Kind)
 	assert.Equal(t, 40, f.Disconnected)
 	assert.Equal(t, 40, f.Recovered)
 	assert.Equal(t, 40, f.Recover.N)
@@ -229,6 +142,8 @@ func TestRunSmall(t *testing.T) {
 	assert.Positive(t, st.Up.Delivered)
 	assert.Positive(t, st.Down.Delivered)
 	require.Len(t, st.Resources, 3, "the coordinator and two workers")
+	require.NotNil(t, sc.Profile)
+	assert.Equal(t, msOf(effective(0.5).Backoff.Max), sc.Profile.Backoff.MaxMS)
 	assert.Positive(t, st.Resources[0].CPUSeconds)
 	assert.Contains(t, progress.String(), "ready")
 }
@@ -239,25 +154,31 @@ func TestBounds(t *testing.T) {
 	o := effective(1)
 	_, first := o.Backoff.Envelope(1)
 	goal := o.Backoff.Max + HerdAllowance
-	for _, kind := range []string{KindAbruptClose, KindClose1001, KindClose1012} {
+	for _, kind := range []string{h.FaultAbruptClose, KindClose1001, KindClose1012} {
 		b := Planned{Kind: kind}.Bounds(o, 5000)
 		assert.True(t, b.Disconnects, kind)
-		assert.Equal(t, goal, b.Recover, kind)
-		assert.Equal(t, first+o.CloseGrace+HerdAllowance, b.Redial, kind)
+		assert.Equal(t, goal, b.Recover.Limit(), kind)
+		assert.Equal(t, o.Backoff.Max, b.Recover.D, "%s: the goal is the cap, the herd allowance comes on top", kind)
+		assert.Equal(t, first+o.CloseGrace+HerdAllowance, b.Redial.Limit(), kind)
+		assert.Equal(t, HerdAllowance, b.Redial.Allowance, kind)
 		assert.Equal(t, time.Duration(float64(first)*o.Backoff.Jitter), b.Spread, kind)
-		assert.Equal(t, b.Redial, b.Settle, kind)
-		assert.Equal(t, h.AtOnce+HerdAllowance+5000*CloseCost, b.Detect, "%s: the last of 5,000 close handshakes", kind)
+		assert.Equal(t, b.Redial.Limit(), b.Settle, kind)
+		assert.Equal(t, h.AtOnce+HerdAllowance+5000*CloseCost, b.Detect.Limit(), "%s: the last of 5,000 close handshakes", kind)
+		assert.Contains(t, b.Detect.Why(), "herd allowance 1s", kind)
+		assert.Contains(t, b.Detect.Why(), "CloseCost", kind)
 	}
-	for _, kind := range []string{KindProxyDown, KindServerRestart} {
+	for _, kind := range []string{h.FaultProxyDown, h.FaultServerRestart} {
 		for _, d := range []time.Duration{500 * time.Millisecond, 4 * time.Second, time.Minute} {
 			b := Planned{Kind: kind, For: d}.Bounds(o, 5000)
 			pending := h.WorstDelayAfter(o, d)
-			assert.Equal(t, pending+HerdAllowance, b.Redial, "%s for %v", kind, d)
-			assert.LessOrEqual(t, b.Redial, goal, "%s for %v: the goal covers any pending delay", kind, d)
-			assert.Equal(t, goal, b.Recover)
+			assert.Equal(t, pending, b.Redial.D, "%s for %v", kind, d)
+			assert.Equal(t, pending+HerdAllowance, b.Redial.Limit(), "%s for %v", kind, d)
+			assert.LessOrEqual(t, b.Redial.Limit(), goal, "%s for %v: the goal covers any pending delay", kind, d)
+			assert.Equal(t, goal, b.Recover.Limit())
+			assert.Contains(t, b.Redial.Why(), "measured at 5,000 clients", "the herd allowance states what sized it")
 		}
 	}
-	bh := Planned{Kind: KindBlackHole, For: 17 * time.Second}.Bounds(o, 5000)
+	bh := Planned{Kind: h.FaultBlackHole, For: 17 * time.Second}.Bounds(o, 5000)
 	assert.Zero(t, bh.Redial, "a dial into the hole may go through when it lifts")
 	assert.Equal(t, h.WorstDelayAfter(o, 17*time.Second)+HerdAllowance, bh.Settle)
 	_, second := o.Backoff.Envelope(2)
@@ -265,19 +186,22 @@ func TestBounds(t *testing.T) {
 	// The cap is sized for the herd: retries at the cap spread over
 	// cap x jitter, which must hold 5,000 clients at 1,000 a second.
 	assert.GreaterOrEqual(t, time.Duration(float64(o.Backoff.Max)*o.Backoff.Jitter), 5*time.Second)
-	assert.Equal(t, o.PingInterval+o.PongTimeout+h.Slack(o.PingInterval+o.PongTimeout)+HerdAllowance, bh.Detect)
-	lat := Planned{Kind: KindLatency, Delay: o.PongTimeout / 2}.Bounds(o, 5000)
+	hb := o.PingInterval + o.PongTimeout
+	assert.Equal(t, hb, bh.Detect.D, "the heartbeat, counted from the fault")
+	assert.Equal(t, hb+h.Allowance(hb)+HerdAllowance, bh.Detect.Limit(), "the catalogue's allowance and the herd's")
+	lat := Planned{Kind: h.FaultLatency, Delay: o.PongTimeout / 2}.Bounds(o, 5000)
 	assert.False(t, lat.Disconnects)
+	assert.NotEmpty(t, lat.NoReconnectWhy)
 }
 
 // TestRedialAfter measures the client's own delay from the later of its
 // loss and the fault end.
 func TestRedialAfter(t *testing.T) {
-	ev := func(ms float64, kind client.EventKind) reports.Event {
-		return reports.Event{TMS: ms, Source: h.SourceClient, Client: "c1", Kind: string(kind)}
+	ev := func(ms float64, kind client.EventKind) result.Event {
+		return result.Event{TMS: ms, Source: result.SourceClient, Client: "c1", Kind: kind}
 	}
-	measure := func(start, end float64, events ...reports.Event) *float64 {
-		tl := &h.Timeline{Events: events, Faults: []reports.Fault{{Kind: "x", StartMS: start, EndMS: end}}, Clients: []string{"c1"}, Options: effective(1)}
+	measure := func(start, end float64, events ...result.Event) *float64 {
+		tl := &h.Timeline{Events: events, Faults: []result.Fault{{Kind: "x", StartMS: start, EndMS: end}}, Clients: []string{"c1"}, Options: effective(1)}
 		return redialAfter(tl, tl.Measure("c1"))
 	}
 	// An outage from 1000 to 3000: lost at once, a refused dial during it,
@@ -314,14 +238,14 @@ func TestRedialAfter(t *testing.T) {
 // first, and an outage's targets follow the outage the clients really had.
 func TestInstantFaultRunsFromEachLoss(t *testing.T) {
 	c := newCoord(Options{Clients: 2}, Schedule{})
-	ev := func(id string, ms float64, kind client.EventKind) reports.Event {
-		return reports.Event{TMS: ms, Source: h.SourceClient, Client: id, Kind: string(kind)}
+	ev := func(id string, ms float64, kind client.EventKind) result.Event {
+		return result.Event{TMS: ms, Source: result.SourceClient, Client: id, Kind: kind}
 	}
-	c.clients[1].events = []reports.Event{ev("c1", 1100, client.EventDisconnected), ev("c1", 1700, client.EventDialing),
+	c.clients[1].events = []result.Event{ev("c1", 1100, client.EventDisconnected), ev("c1", 1700, client.EventDialing),
 		ev("c1", 1800, client.EventConnected), ev("c1", 1810, client.EventReady)}
-	c.clients[2].events = []reports.Event{ev("c2", 2500, client.EventDisconnected), ev("c2", 3200, client.EventDialing),
+	c.clients[2].events = []result.Event{ev("c2", 2500, client.EventDisconnected), ev("c2", 3200, client.EventDialing),
 		ev("c2", 3290, client.EventConnected), ev("c2", 3300, client.EventReady)}
-	w := reports.Fault{Kind: KindClose1001, IssuedMS: 1000, StartMS: 2400, EndMS: 2400}
+	w := result.Fault{Kind: KindClose1001, IssuedMS: 1000, StartMS: 2400, EndMS: 2400}
 	fs, _ := c.faultStats(w, math.Inf(1), true)
 	require.Equal(t, 2, fs.Recover.N)
 	assert.InDelta(t, 710, fs.Recover.P50, 1e-9, "c1 recovered 710 ms after its own loss, not 590 ms before the step returned")
@@ -330,8 +254,8 @@ func TestInstantFaultRunsFromEachLoss(t *testing.T) {
 	assert.InDelta(t, 700, fs.Redial.Max, 1e-9)
 	assert.Equal(t, 2, fs.Disconnected)
 
-	p := Planned{Kind: KindProxyDown, For: 2 * time.Second}
-	assert.Equal(t, 5*time.Second, p.asApplied(reports.Fault{IssuedMS: 1000, StartMS: 4000, EndMS: 6000}).For,
+	p := Planned{Kind: h.FaultProxyDown, For: 2 * time.Second}
+	assert.Equal(t, 5*time.Second, p.asApplied(result.Fault{IssuedMS: 1000, StartMS: 4000, EndMS: 6000}).For,
 		"clients were cut off from the issue at 1 s to the end at 6 s")
-	assert.Equal(t, 2*time.Second, p.asApplied(reports.Fault{StartMS: 1000, EndMS: 2500}).For, "never shorter than planned")
+	assert.Equal(t, 2*time.Second, p.asApplied(result.Fault{StartMS: 1000, EndMS: 2500}).For, "never shorter than planned")
 }

@@ -3,7 +3,6 @@ package stress
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,32 +13,9 @@ import (
 	"time"
 
 	"github.com/wschaos/wschaos/client"
-)
-
-// The worker protocol: JSON lines.
-//
-// Coordinator to worker (the worker's stdin): one WorkerConfig line, then
-// commands, each {"cmd": "drain"} (stop sending, keep the clients running)
-// or {"cmd": "stop"} (stop every client and exit). End of input means stop.
-//
-// Worker to coordinator (the worker's stdout): wire lines, each with a
-// "type": "hello" first, then "ev" (one client event), "stats" (resource use,
-// every second) and finally "bye" with the final stats, or "error". Times
-// are Unix nanoseconds from the worker's wall clock.
-
-// Wire line types.
-const (
-	wireHello = "hello"
-	wireEvent = "ev"
-	wireStats = "stats"
-	wireBye   = "bye"
-	wireError = "error"
-)
-
-// Kinds of "ev" lines besides the client's own event kinds.
-const (
-	evSent     = "sent"     // the workload handed message Seq to the client
-	evReceived = "received" // the client delivered server message Seq
+	h "github.com/wschaos/wschaos/harness"
+	"github.com/wschaos/wschaos/internal/wait"
+	"github.com/wschaos/wschaos/result"
 )
 
 // WorkerConfig is the first line a worker reads.
@@ -78,104 +54,14 @@ func (c WorkerConfig) validate() error {
 	return nil
 }
 
-type command struct {
-	Cmd string `json:"cmd"`
-}
+// worker is one worker's state: its clients' readiness, for the stats
+// lines, and the writer every line goes through.
+type worker struct {
+	cfg WorkerConfig
+	lw  *lineWriter
 
-// wire is one line from a worker.
-type wire struct {
-	Type string `json:"type"`
-	T    int64  `json:"t,omitempty"`
-	// Event fields ("ev"). C is the client's global index.
-	C       int     `json:"c,omitempty"`
-	Kind    string  `json:"k,omitempty"`
-	Conn    uint64  `json:"conn,omitempty"`
-	Code    int     `json:"code,omitempty"`
-	Reason  string  `json:"reason,omitempty"`
-	Attempt int     `json:"attempt,omitempty"`
-	DelayMS float64 `json:"delay_ms,omitempty"`
-	HintMS  float64 `json:"hint_ms,omitempty"`
-	Seq     uint64  `json:"seq,omitempty"`
-	Detail  string  `json:"detail,omitempty"`
-	// Hello, stats, bye, error.
-	Worker  int        `json:"worker,omitempty"`
-	Ready   int        `json:"ready,omitempty"`
-	Stats   *Resources `json:"stats,omitempty"`
-	Message string     `json:"message,omitempty"`
-}
-
-// ErrWireLine is wrapped by every error decodeWire returns.
-var ErrWireLine = errors.New("stress: bad worker line")
-
-var knownWire = map[string]bool{wireHello: true, wireEvent: true, wireStats: true, wireBye: true, wireError: true}
-
-// decodeWire parses one line from a worker. It never panics; a line that is
-// not one JSON object of a known type, or an event without a client or
-// kind, is an error wrapping ErrWireLine that quotes the start of the line.
-func decodeWire(line []byte) (wire, error) {
-	var w wire
-	if err := json.Unmarshal(line, &w); err != nil {
-		return wire{}, fmt.Errorf("%w: %v: %q", ErrWireLine, err, clip(string(line), 120))
-	}
-	switch {
-	case !knownWire[w.Type]:
-		return wire{}, fmt.Errorf("%w: unknown type %q (want hello, ev, stats, bye or error): %q", ErrWireLine, w.Type, clip(string(line), 120))
-	case w.Type == wireEvent && (w.C < 1 || w.Kind == "" || w.T == 0):
-		return wire{}, fmt.Errorf("%w: event without a client, kind or time: %q", ErrWireLine, clip(string(line), 120))
-	case (w.Type == wireStats || w.Type == wireBye) && w.Stats == nil:
-		return wire{}, fmt.Errorf("%w: %s without stats: %q", ErrWireLine, w.Type, clip(string(line), 120))
-	}
-	return w, nil
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
-// lineWriter buffers encoded lines from many goroutines and writes them out
-// from one, so a client callback never blocks on the pipe. The buffer is
-// unbounded: the coordinator reads as fast as the lines come.
-type lineWriter struct {
-	mu   sync.Mutex
-	buf  []byte
-	err  error
-	out  io.Writer
-	wake chan struct{}
-}
-
-func (lw *lineWriter) send(w wire) {
-	b, err := json.Marshal(w)
-	if err != nil {
-		return // only non-finite floats; none are sent
-	}
-	lw.mu.Lock()
-	lw.buf = append(append(lw.buf, b...), '\n')
-	big := len(lw.buf) > 256<<10
-	lw.mu.Unlock()
-	if big {
-		select {
-		case lw.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// flush writes what is buffered; it reports the first write error.
-func (lw *lineWriter) flush() error {
-	lw.mu.Lock()
-	b := lw.buf
-	lw.buf = nil
-	lw.mu.Unlock()
-	if len(b) == 0 {
-		return lw.err
-	}
-	if lw.err == nil {
-		_, lw.err = lw.out.Write(b)
-	}
-	return lw.err
+	mu    sync.Mutex
+	ready map[int]bool
 }
 
 // RunWorker runs one worker: it reads a WorkerConfig line from in, runs the
@@ -183,7 +69,7 @@ func (lw *lineWriter) flush() error {
 // as JSON lines until in says stop or ends, or ctx ends. It returns after
 // every client has stopped and the last line ("bye") is written.
 func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
-	lw := &lineWriter{out: out, wake: make(chan struct{}, 1)}
+	lw := newLineWriter(out)
 	fail := func(err error) error {
 		lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: err.Error()})
 		_ = lw.flush()
@@ -195,48 +81,18 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 		return fail(fmt.Errorf("stress: worker: no config line on input: %v", sc.Err()))
 	}
 	var cfg WorkerConfig
-	if err := json.Unmarshal(sc.Bytes(), &cfg); err != nil {
+	if err := decodeStrict(sc.Bytes(), &cfg); err != nil {
 		return fail(fmt.Errorf("stress: worker: config line: %w", err))
 	}
 	if err := cfg.validate(); err != nil {
 		return fail(err)
 	}
-	name := "worker " + strconv.Itoa(cfg.Worker)
-	smp := startSampler(name, cfg.Count, 500*time.Millisecond)
+	w := &worker{cfg: cfg, lw: lw, ready: map[int]bool{}}
+	smp := startSampler("worker "+strconv.Itoa(cfg.Worker), cfg.Count, 500*time.Millisecond)
 	defer smp.Close()
-
-	profile := Profile(cfg.Timescale)
-	clients := make([]*client.Client, cfg.Count)
-	var readyMu sync.Mutex
-	ready := map[int]bool{}
-	for i := range clients {
-		idx := cfg.First + i
-		o := profile
-		o.ClientID = "c" + strconv.Itoa(idx)
-		o.Rand = rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(idx)))
-		o.OnEvent = func(ev client.Event) {
-			switch ev.Kind {
-			case client.EventPing, client.EventPong:
-				return
-			case client.EventReady:
-				readyMu.Lock()
-				ready[idx] = true
-				readyMu.Unlock()
-			case client.EventDisconnected, client.EventFatal, client.EventStopped:
-				readyMu.Lock()
-				delete(ready, idx)
-				readyMu.Unlock()
-			}
-			lw.send(eventWire(idx, ev))
-		}
-		o.OnMessage = func(m client.Message) {
-			lw.send(wire{Type: wireEvent, T: time.Now().UnixNano(), C: idx, Kind: evReceived, Seq: m.Seq})
-		}
-		c, err := client.New(cfg.URLs[(idx-1)%len(cfg.URLs)], o)
-		if err != nil {
-			return fail(fmt.Errorf("stress: worker: client %d: %w", idx, err))
-		}
-		clients[i] = c
+	clients, err := w.newClients()
+	if err != nil {
+		return fail(err)
 	}
 	lw.send(wire{Type: wireHello, T: time.Now().UnixNano(), Worker: cfg.Worker, Stats: ptrTo(smp.Snapshot())})
 
@@ -244,123 +100,173 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 	defer stopClients()
 	workCtx, stopWork := context.WithCancel(runCtx)
 	defer stopWork()
-
-	// Commands.
-	var bg sync.WaitGroup
-	bg.Go(func() {
+	var commands sync.WaitGroup
+	commands.Go(func() {
 		defer stopClients()
-		for sc.Scan() {
-			var c command
-			if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-				lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: fmt.Sprintf("stress: worker: bad command %q: %v", clip(sc.Text(), 80), err)})
-				continue
-			}
-			switch c.Cmd {
-			case "drain":
-				stopWork()
-			case "stop":
-				return
-			}
-		}
+		w.readCommands(sc, stopWork)
 	})
+	stopWriter := w.startWriter(smp, stopClients)
+	w.runClients(runCtx, workCtx, clients)
+	stopClients()
+	stopWriter()
+	lw.send(wire{Type: wireBye, T: time.Now().UnixNano(), Worker: cfg.Worker, Ready: w.readyNow(), Stats: ptrTo(smp.Snapshot())})
+	err = lw.flush()
+	// The command reader ends when the coordinator closes our input; a
+	// worker process exits without waiting for it.
+	if closer, ok := in.(io.Closer); ok {
+		_ = closer.Close()
+	}
+	commands.Wait()
+	return err
+}
 
-	// The writer and the stats.
-	writeCtx, stopWriter := context.WithCancel(context.Background())
-	var writer sync.WaitGroup
-	writer.Go(func() {
+// newClients makes the worker's clients, each reporting its events as
+// wire lines.
+func (w *worker) newClients() ([]*client.Client, error) {
+	profile := Profile(w.cfg.Timescale)
+	clients := make([]*client.Client, w.cfg.Count)
+	for i := range clients {
+		idx := w.cfg.First + i
+		id := clientID(idx)
+		o := profile
+		o.ClientID = id
+		o.Rand = rand.New(rand.NewPCG(uint64(w.cfg.Seed), uint64(idx)))
+		o.OnEvent = func(ev client.Event) { w.onEvent(idx, ev) }
+		o.OnMessage = func(m client.Message) {
+			w.event(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindReceived, Client: id, Seq: m.Seq})
+		}
+		c, err := client.New(w.cfg.URLs[(idx-1)%len(w.cfg.URLs)], o)
+		if err != nil {
+			return nil, fmt.Errorf("stress: worker: client %d: %w", idx, err)
+		}
+		clients[i] = c
+	}
+	return clients, nil
+}
+
+// onEvent sends a client's event as the result records it. Pings and pongs
+// are not sent: nothing in the stress figures reads them (detection counts
+// from the fault; see Bounds), and a quiet fleet would send little else.
+func (w *worker) onEvent(idx int, ev client.Event) {
+	switch ev.Kind {
+	case client.EventPing, client.EventPong:
+		return
+	case client.EventReady:
+		w.mu.Lock()
+		w.ready[idx] = true
+		w.mu.Unlock()
+	case client.EventDisconnected, client.EventFatal, client.EventStopped:
+		w.mu.Lock()
+		delete(w.ready, idx)
+		w.mu.Unlock()
+	}
+	e := h.ClientEvent(clientID(idx), ev)
+	e.Reason = clip(e.Reason, 80)
+	w.event(ev.Time, e)
+}
+
+// event sends e, which happened at t, as an "ev" line.
+func (w *worker) event(t time.Time, e result.Event) {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	w.lw.send(wire{Type: wireEvent, T: t.UnixNano(), Ev: &e})
+}
+
+func (w *worker) readyNow() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.ready)
+}
+
+// readCommands obeys the coordinator's commands until stop or the end of
+// input. A line that is not a command is reported and skipped.
+func (w *worker) readCommands(sc *bufio.Scanner, stopWork context.CancelFunc) {
+	for sc.Scan() {
+		var c command
+		err := decodeStrict(sc.Bytes(), &c)
+		switch {
+		case err != nil:
+		case c.Cmd == cmdDrain:
+			stopWork()
+			continue
+		case c.Cmd == cmdStop:
+			return
+		default:
+			err = fmt.Errorf("unknown command %q (want %s or %s)", c.Cmd, cmdDrain, cmdStop)
+		}
+		w.lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: fmt.Sprintf("stress: worker: bad command: %v", err)})
+	}
+}
+
+// startWriter flushes the lines every 25 ms (or when many are waiting) and
+// sends the stats every second, until the returned function is called. A
+// write that fails means the coordinator is gone: the clients are stopped.
+func (w *worker) startWriter(smp *sampler, stopClients context.CancelFunc) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		flush := time.NewTicker(25 * time.Millisecond)
 		stats := time.NewTicker(time.Second)
 		defer flush.Stop()
 		defer stats.Stop()
 		for {
 			select {
-			case <-writeCtx.Done():
+			case <-ctx.Done():
 				return
-			case <-lw.wake:
+			case <-w.lw.wake:
 			case <-flush.C:
 			case <-stats.C:
-				readyMu.Lock()
-				n := len(ready)
-				readyMu.Unlock()
-				lw.send(wire{Type: wireStats, T: time.Now().UnixNano(), Worker: cfg.Worker, Ready: n, Stats: ptrTo(smp.Snapshot())})
+				w.lw.send(wire{Type: wireStats, T: time.Now().UnixNano(), Worker: w.cfg.Worker, Ready: w.readyNow(), Stats: ptrTo(smp.Snapshot())})
 			}
-			if lw.flush() != nil {
-				stopClients() // the coordinator is gone
+			if w.lw.flush() != nil {
+				stopClients()
 			}
 		}
 	})
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
 
-	// Clients, started over the ramp, and their workload.
-	send := time.Duration(float64(baseSend) * cfg.Timescale)
+// runClients starts the clients over the ramp, each with its workload, and
+// returns when every one has stopped.
+func (w *worker) runClients(runCtx, workCtx context.Context, clients []*client.Client) {
+	send := time.Duration(float64(baseSend) * w.cfg.Timescale)
 	var wg sync.WaitGroup
 	for i, c := range clients {
-		idx := cfg.First + i
-		startAt := time.Duration(float64(i) / float64(cfg.Count) * cfg.RampMS * float64(time.Millisecond))
-		phase := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(idx)^0xfeed))
+		idx := w.cfg.First + i
+		startAt := time.Duration(float64(i) / float64(w.cfg.Count) * w.cfg.RampMS * float64(time.Millisecond))
+		phase := rand.New(rand.NewPCG(uint64(w.cfg.Seed), uint64(idx)^0xfeed))
 		wg.Go(func() {
-			if !sleepFor(runCtx, startAt) {
+			if !wait.Sleep(runCtx, startAt) {
 				return
 			}
 			var work sync.WaitGroup
-			work.Go(func() { workload(workCtx, idx, c, send, time.Duration(phase.Int64N(int64(send))), lw) })
+			work.Go(func() { w.workload(workCtx, idx, c, send, time.Duration(phase.Int64N(int64(send)))) })
 			_ = c.Run(runCtx)
 			work.Wait()
 		})
 	}
 	wg.Wait()
-	stopClients()
-	stopWriter()
-	writer.Wait()
-	readyMu.Lock()
-	n := len(ready)
-	readyMu.Unlock()
-	lw.send(wire{Type: wireBye, T: time.Now().UnixNano(), Worker: cfg.Worker, Ready: n, Stats: ptrTo(smp.Snapshot())})
-	err := lw.flush()
-	// The command reader ends when the coordinator closes our input; a
-	// worker process exits without waiting for it.
-	if closer, ok := in.(io.Closer); ok {
-		_ = closer.Close()
-	}
-	bg.Wait()
-	return err
 }
-
-func ptrTo[T any](v T) *T { return &v }
-
-func eventWire(idx int, ev client.Event) wire {
-	w := wire{Type: wireEvent, T: ev.Time.UnixNano(), C: idx, Kind: string(ev.Kind), Conn: ev.Conn,
-		Code: ev.Code, Attempt: ev.Attempt, DelayMS: msOf(ev.NextDelay), HintMS: msOf(ev.Hint)}
-	if ev.Cause != "" {
-		w.Detail = "cause=" + ev.Cause
-	}
-	if ev.Kind == client.EventGap {
-		w.Seq = ev.Gap
-	}
-	if ev.Kind == client.EventFatal || ev.Kind == client.EventDisconnected {
-		w.Reason = clip(ev.Reason, 80)
-	}
-	if w.T == 0 {
-		w.T = time.Now().UnixNano()
-	}
-	return w
-}
-
-func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // workload sends a sequenced message every `every`, the first after phase,
 // until ctx ends.
-func workload(ctx context.Context, idx int, c *client.Client, every, phase time.Duration, lw *lineWriter) {
-	if !sleepFor(ctx, phase) {
+func (w *worker) workload(ctx context.Context, idx int, c *client.Client, every, phase time.Duration) {
+	if !wait.Sleep(ctx, phase) {
 		return
 	}
+	id := clientID(idx)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for n := 1; ; n++ {
-		seq, err := c.Send(ctx, "c"+strconv.Itoa(idx)+"-m"+strconv.Itoa(n))
+		seq, err := c.Send(ctx, id+"-m"+strconv.Itoa(n))
 		if err == nil {
-			lw.send(wire{Type: wireEvent, T: time.Now().UnixNano(), C: idx, Kind: evSent, Seq: seq})
+			w.event(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindSent, Client: id, Seq: seq})
 		} else if ctx.Err() == nil && !errors.Is(err, client.ErrStopped) {
-			lw.send(wire{Type: wireEvent, T: time.Now().UnixNano(), C: idx, Kind: "send-error", Detail: clip(err.Error(), 80)})
+			w.event(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindSendError, Client: id, Text: clip(err.Error(), 80)})
 		}
 		select {
 		case <-ctx.Done():
@@ -370,16 +276,6 @@ func workload(ctx context.Context, idx int, c *client.Client, every, phase time.
 	}
 }
 
-func sleepFor(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func ptrTo[T any](v T) *T { return &v }
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

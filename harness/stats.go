@@ -1,8 +1,10 @@
-package stress
+package harness
 
 import (
 	"math"
 	"slices"
+
+	"github.com/wschaos/wschaos/result"
 )
 
 // Percentile returns the p-th percentile (0 < p <= 100) of sorted values by
@@ -20,12 +22,12 @@ func Percentile(sorted []float64, p float64) float64 {
 
 // Distribute sorts values in place and summarises them. For no values every
 // field is 0 and N says so.
-func Distribute(values []float64) Distribution {
+func Distribute(values []float64) result.Distribution {
 	if len(values) == 0 {
-		return Distribution{}
+		return result.Distribution{}
 	}
 	slices.Sort(values)
-	return Distribution{
+	return result.Distribution{
 		N:   len(values),
 		P50: Percentile(values, 50),
 		P90: Percentile(values, 90),
@@ -35,19 +37,30 @@ func Distribute(values []float64) Distribution {
 }
 
 // CDF returns at most points points of the empirical distribution of sorted
-// values, always including the largest.
-func CDF(sorted []float64, points int) []CDFPoint {
+// values as shares of total (at least len(sorted): clients that never had
+// the figure keep the curve below 1), always including the largest value.
+// Equal values make one step.
+func CDF(sorted []float64, total, points int) []result.CDFPoint {
 	n := len(sorted)
+	total = max(total, n)
 	if n == 0 || points < 1 {
 		return nil
 	}
 	step := max(1, int(math.Ceil(float64(n)/float64(points))))
-	var out []CDFPoint
-	for i := step - 1; i < n; i += step {
-		out = append(out, CDFPoint{MS: sorted[i], Fraction: float64(i+1) / float64(n)})
+	var out []result.CDFPoint
+	add := func(i int) {
+		p := result.CDFPoint{MS: sorted[i], Fraction: float64(i+1) / float64(total)}
+		if k := len(out); k > 0 && out[k-1].MS == p.MS {
+			out[k-1] = p
+			return
+		}
+		out = append(out, p)
 	}
-	if out[len(out)-1].Fraction < 1 {
-		out = append(out, CDFPoint{MS: sorted[n-1], Fraction: 1})
+	for i := step - 1; i < n; i += step {
+		add(i)
+	}
+	if (n-1)%step != step-1 {
+		add(n - 1)
 	}
 	return out
 }
@@ -70,4 +83,19 @@ func Histogram(times []float64, from, width float64, windows int) []int {
 		last--
 	}
 	return out[:last]
+}
+
+// buckets counts times into windows of width from `from`, negative indexes
+// before it, keeping only windows that hold something, in index order.
+func buckets(times []float64, from, width float64) []result.Bucket {
+	counts := map[int]int{}
+	for _, t := range times {
+		counts[int(math.Floor((t-from)/width))]++
+	}
+	out := make([]result.Bucket, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, result.Bucket{Index: k, Count: n})
+	}
+	slices.SortFunc(out, func(a, b result.Bucket) int { return a.Index - b.Index })
+	return out
 }

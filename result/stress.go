@@ -1,4 +1,4 @@
-package reports
+package result
 
 // StressStats are the aggregates of a stress run: many clients under one
 // seeded fault schedule. Times are in milliseconds.
@@ -24,7 +24,7 @@ type StressStats struct {
 // over the clients that had the figure.
 type StressFault struct {
 	Kind    string  `json:"kind"`
-	Detail  string  `json:"detail"`
+	Text    string  `json:"text"`
 	StartMS float64 `json:"start_ms"`
 	EndMS   float64 `json:"end_ms"`
 	// Disconnected counts clients that declared the connection lost,
@@ -44,22 +44,6 @@ type StressFault struct {
 	// dial after the fault end, which the herd check holds.
 	ReconnectsPer100ms []int `json:"reconnects_per_100ms,omitempty"`
 	FirstDialsPer100ms []int `json:"first_dials_per_100ms,omitempty"`
-}
-
-// Distribution summarises one figure over many clients.
-type Distribution struct {
-	N   int     `json:"n"`
-	P50 float64 `json:"p50"`
-	P90 float64 `json:"p90"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
-// CDFPoint is one point of an empirical distribution: Fraction of the
-// values are at or below MS.
-type CDFPoint struct {
-	MS       float64 `json:"ms"`
-	Fraction float64 `json:"fraction"`
 }
 
 // ProcessResources is one process's use of the machine over a run.
