@@ -21,6 +21,10 @@ import (
 // that floods without reading gets TCP backpressure, not server memory.
 const maxPending = 256
 
+// flushWait bounds how long a close waits for the writer to send what is
+// queued before it: a peer that does not read must not hold the close up.
+const flushWait = time.Second
+
 // conn is one upgraded WebSocket connection. Its handler goroutine runs the
 // writer loop; a reader goroutine reads. Both exit when the connection ends
 // (peer close, drop, Stop or Close).
@@ -42,6 +46,11 @@ type conn struct {
 	gone       sync.Once
 	closerDone chan struct{}         // closed when closeWith's handshake ends
 	closeSeen  *websocket.CloseError // the peer's close frame as the handshake saw it
+	// flushed is closed by the writer once, after closeWith began, it has
+	// written the pending control messages and the last ack: the close
+	// frame follows everything the server acknowledged.
+	flushed     chan struct{}
+	flushedOnce sync.Once
 
 	// Guarded by s.mu.
 	clientID   string
@@ -140,6 +149,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		drained:    make(chan struct{}, 1),
 		dropMid:    make(chan struct{}, 1),
 		readDone:   make(chan struct{}),
+		flushed:    make(chan struct{}),
 		writerGone: make(chan struct{}),
 		finished:   make(chan struct{}),
 		closerDone: make(chan struct{}),
@@ -278,6 +288,7 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) bool {
 		return false
 	}
 	c.closing, c.sentCode = true, code
+	c.poke()
 	s.wg.Add(1)
 	s.mu.Unlock()
 	ev := c.eventWithClient(result.KindCloseSent)
@@ -286,6 +297,17 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) bool {
 	go func() {
 		defer s.wg.Done()
 		defer close(c.closerDone)
+		// The writer first sends what the server owes the client (queued
+		// control messages, the ack of everything delivered), so that the
+		// client's account of what arrived is exact when the session ends.
+		// A writer stuck on a dead peer gets a bounded wait.
+		t := time.NewTimer(flushWait)
+		select {
+		case <-c.flushed:
+		case <-c.writerGone:
+		case <-t.C:
+		}
+		t.Stop()
 		// Close waits for the peer's close frame for at most 5s, then
 		// closes TCP; the reader ends either way. It returns nil when the
 		// peer answered with the same code.
@@ -385,14 +407,13 @@ func (c *conn) handle(data []byte) {
 			return
 		}
 		ev := Event{Kind: result.KindRecv, Conn: c.id, Remote: c.remote, ClientID: c.clientID, Session: ss.id, Seq: env.Seq}
-		switch {
-		case env.Seq <= ss.lastC2S:
+		switch ss.receive(env.Seq) {
+		case arrivedTwice:
 			ev.Kind = result.KindDup
-		case env.Seq > ss.lastC2S+1:
-			ev.Text = fmt.Sprintf("hole: %d..%d never received", ss.lastC2S+1, env.Seq-1)
-			ss.lastC2S = env.Seq
-		default:
-			ss.lastC2S = env.Seq
+		case arrivedAhead:
+			ev.Text = fmt.Sprintf("ahead: %d..%d not received yet", ss.lastC2S+1, env.Seq-1)
+		case arrivedLate:
+			ev.Text = fmt.Sprintf("late: after %d", ss.maxC2S)
 		}
 		c.ackPending = true
 		c.poke()
@@ -452,16 +473,19 @@ func (c *conn) next() (outMsg, bool) {
 		return m, true
 	}
 	ss := c.sess
-	if ss == nil {
-		return outMsg{}, false
-	}
-	if c.ackPending {
+	if ss != nil && c.ackPending {
 		c.ackPending = false
 		if ss.lastC2S > 0 {
 			return outMsg{env: protocol.Envelope{Type: protocol.TypeAck, Seq: ss.lastC2S}}, true
 		}
 	}
-	if c.cursor > ss.lastSeq {
+	if c.closing {
+		// Everything owed is written; the close frame comes next and no
+		// more messages after it.
+		c.flushedOnce.Do(func() { close(c.flushed) })
+		return outMsg{}, false
+	}
+	if ss == nil || c.cursor > ss.lastSeq {
 		return outMsg{}, false
 	}
 	m := outMsg{kind: result.KindSend}

@@ -24,12 +24,21 @@
 // When a client id says hello on a second connection, the first is closed
 // with StatusReplaced (4440, "replaced").
 //
-// Client msgs are delivered once, in sequence: a seq at or below the last
-// delivered is a duplicate (event "dup", not delivered); a seq beyond the
-// next is delivered and the hole is noted in the event. Every msg is
-// acknowledged with a cumulative ack as soon as the connection's writer is
-// free; acks for msgs that arrive while it is busy are coalesced into one.
-// Acks from the client are recorded and trim nothing.
+// Client msgs are delivered once each: a seq delivered before is a
+// duplicate (event "dup", not delivered); a seq beyond a hole is delivered
+// and the hole stays open ("ahead"); a seq that fills a hole behind a later
+// one is delivered as reordered ("late"). The cumulative ack covers the run
+// delivered from 1 without a hole. Acks are sent as soon as the connection's
+// writer is free; acks for msgs that arrive while it is busy are coalesced.
+// When the server closes a connection it first writes the ack of everything
+// it delivered, and delivers nothing it reads after that, so a client that
+// reads until the close frame knows exactly which of its messages arrived.
+// An expired session's deduplication carries over to the new session of the
+// same client (the hello names the old one): its welcome acknowledges what
+// was delivered, and a message resent after its ack was lost with the link
+// is a duplicate, not a second delivery. ForgetSessions (a restart without
+// state) forgets that too, as a real restart would. Acks from the client are
+// recorded and trim nothing.
 //
 // Echo envelopes are answered with the same id and body. Text that is not an
 // envelope (protocol.IsEnvelope) is echoed back unchanged, so clients that do

@@ -82,6 +82,13 @@ func (e *events) count(kind result.Kind) int {
 	return n
 }
 
+// list returns the events so far.
+func (e *events) list() []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Event(nil), e.all...)
+}
+
 func (e *events) snapshot() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()

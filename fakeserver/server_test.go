@@ -168,7 +168,10 @@ func TestSessionExpiredReportsGap(t *testing.T) {
 	require.Equal(t, uint64(6), recv(t, ctx, c2).Seq)
 }
 
-func TestDedup(t *testing.T) {
+// Client messages are delivered once each: a repeat is a duplicate; one
+// that arrives after a later one fills its hole (reordered, not lost); the
+// cumulative ack covers only the run delivered without a hole.
+func TestDedupAndReorder(t *testing.T) {
 	s, ev := newServer(t, Options{})
 	ctx := testCtx(t)
 	c := dial(t, ctx, s)
@@ -181,15 +184,25 @@ func TestDedup(t *testing.T) {
 	assert.Equal(t, uint64(1), recvType(t, ctx, c, protocol.TypeAck).Seq)
 	send(t, ctx, c, msg(1)) // resent: a duplicate
 	assert.Equal(t, uint64(1), recvType(t, ctx, c, protocol.TypeAck).Seq)
-	send(t, ctx, c, msg(3)) // s2 never arrived
+	send(t, ctx, c, msg(3)) // ahead of 2
+	assert.Equal(t, uint64(1), recvType(t, ctx, c, protocol.TypeAck).Seq, "3 is held until 2 arrives")
+	send(t, ctx, c, msg(2)) // late: fills the hole
+	assert.Equal(t, uint64(3), recvType(t, ctx, c, protocol.TypeAck).Seq)
+	send(t, ctx, c, msg(3)) // resent after all: a duplicate
 	assert.Equal(t, uint64(3), recvType(t, ctx, c, protocol.TypeAck).Seq)
 
-	dup := ev.waitKind(t, result.KindDup)
-	assert.Equal(t, uint64(1), dup.Seq)
-	hole, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindRecv && e.Seq == 3 })
-	assert.Contains(t, hole.Text, "hole")
-	assert.Equal(t, 2, ev.count(result.KindRecv))
-	assert.Equal(t, 1, ev.count(result.KindDup))
+	var got []uint64
+	for _, e := range ev.list() {
+		if e.Kind == result.KindRecv {
+			got = append(got, e.Seq)
+		}
+	}
+	assert.Equal(t, []uint64{1, 3, 2}, got, "every message delivered once, in arrival order")
+	assert.Equal(t, 2, ev.count(result.KindDup))
+	ahead, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindRecv && e.Seq == 3 })
+	assert.Contains(t, ahead.Text, "ahead")
+	late, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindRecv && e.Seq == 2 })
+	assert.Contains(t, late.Text, "late")
 }
 
 func TestReplaced(t *testing.T) {
@@ -677,4 +690,68 @@ func TestSetPushZeroIsFinal(t *testing.T) {
 	require.Error(t, err, "got a message after the last one")
 	assert.Equal(t, last, s.LastSeq("c1"))
 	assert.Zero(t, s.LastSeq("nobody"))
+}
+
+// The race that made a message arrive twice at production timings: the
+// client's message reaches the server, its ack is lost with the link, the
+// outage outlives the resume window, and the client resends it into the new
+// session. The new session goes on deduplicating where the old one stopped,
+// and its welcome acknowledges what was delivered, so the resend is a
+// duplicate and never a second delivery.
+func TestNoDuplicateAcrossExpiredSession(t *testing.T) {
+	s, ev := newServer(t, Options{ResumeWindow: 20 * time.Millisecond})
+	ctx := testCtx(t)
+	c := dial(t, ctx, s)
+	w := hello(t, ctx, c, "c1", "", 0)
+	for seq := uint64(1); seq <= 3; seq++ {
+		send(t, ctx, c, protocol.Envelope{Type: protocol.TypeMsg, Seq: seq, Body: "m"})
+	}
+	ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindRecv && e.Seq == 3 })
+	// The link dies before the client reads any ack.
+	s.DropAll()
+	ev.waitKind(t, result.KindSessionExpired)
+
+	c2 := dial(t, ctx, s)
+	w2 := hello(t, ctx, c2, "c1", w.Session, 0)
+	assert.False(t, w2.Resumed, "the session expired")
+	assert.Equal(t, uint64(3), w2.Ack, "the welcome settles what was delivered")
+	send(t, ctx, c2, protocol.Envelope{Type: protocol.TypeMsg, Seq: 3, Body: "m"}) // the resend
+	send(t, ctx, c2, protocol.Envelope{Type: protocol.TypeMsg, Seq: 4, Body: "m"})
+	ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindRecv && e.Seq == 4 })
+	delivered := map[uint64]int{}
+	for _, e := range ev.list() {
+		if e.Kind == result.KindRecv {
+			delivered[e.Seq]++
+		}
+	}
+	assert.Equal(t, map[uint64]int{1: 1, 2: 1, 3: 1, 4: 1}, delivered, "each message delivered exactly once")
+	assert.Equal(t, 1, ev.count(result.KindDup))
+}
+
+// A close the server starts comes after the ack of everything it delivered:
+// a client that reads until the close knows exactly what arrived.
+func TestCloseAfterAck(t *testing.T) {
+	for i := range 20 { // the ack and the close once raced: repeat to show they no longer do
+		t.Run(itoa(uint64(i)), func(t *testing.T) {
+			s, ev := newServer(t, Options{})
+			ctx := testCtx(t)
+			c := dial(t, ctx, s)
+			hello(t, ctx, c, "c1", "", 0)
+			send(t, ctx, c, protocol.Envelope{Type: protocol.TypeMsg, Seq: 1, Body: "m"})
+			ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindRecv && e.Seq == 1 })
+			s.CloseAll(4401, "logged out")
+			var acked uint64
+			for {
+				_, b, err := c.Read(ctx)
+				if err != nil {
+					assert.Equal(t, websocket.StatusCode(4401), websocket.CloseStatus(err), "got %v", err)
+					break
+				}
+				if e, err := protocol.Decode(b); err == nil && e.Type == protocol.TypeAck {
+					acked = e.Seq
+				}
+			}
+			assert.Equal(t, uint64(1), acked, "the ack of message 1 came before the close frame")
+		})
+	}
 }

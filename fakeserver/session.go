@@ -26,19 +26,82 @@ type session struct {
 	clientID string
 	firstSeq uint64 // first server sequence of this session
 	lastSeq  uint64 // last server sequence assigned; firstSeq-1 before the first
-	lastC2S  uint64 // last client sequence delivered
-	conn     *conn  // attached live connection, or nil
+	// lastC2S is the last client sequence of the contiguous run delivered
+	// from 1 (what the cumulative ack says); above holds those delivered
+	// beyond it, out of order, and maxC2S the highest delivered.
+	lastC2S uint64
+	above   map[uint64]bool
+	maxC2S  uint64
+	conn    *conn // attached live connection, or nil
 
 	forgotten bool // ForgetSessions ran: not resumable, gone when detached
 	expiry    *time.Timer
 	expiryGen uint64
 }
 
-// tombstone remembers an expired session, so a client that names it learns
-// how many messages it lost.
+// tombstone remembers an expired session: a client that names it learns
+// how many messages it lost, and the new session goes on deduplicating the
+// client's messages where the old one stopped, so a message whose ack was
+// lost with the old session is not delivered twice.
 type tombstone struct {
 	clientID string
 	lastSeq  uint64
+	lastC2S  uint64
+	above    map[uint64]bool
+	maxC2S   uint64
+}
+
+// maxAbove bounds how many out-of-order client messages a session
+// remembers beyond its contiguous run; past it the oldest hole is given up
+// as lost, so a client that skips sequence numbers cannot grow the server.
+const maxAbove = 4096
+
+// arrival says how a client message relates to what the session has.
+type arrival int
+
+const (
+	arrivedNext  arrival = iota // the next in sequence
+	arrivedAhead                // beyond a hole: delivered, the hole stays open
+	arrivedLate                 // fills a hole behind the highest delivered: reordered
+	arrivedTwice                // delivered before: a duplicate, dropped
+)
+
+// receive records client message seq and says how it arrived. Called
+// with s.mu held.
+func (ss *session) receive(seq uint64) arrival {
+	if seq <= ss.lastC2S || ss.above[seq] {
+		return arrivedTwice
+	}
+	how := arrivedNext
+	switch {
+	case seq < ss.maxC2S:
+		how = arrivedLate
+	case seq > ss.lastC2S+1:
+		how = arrivedAhead
+	}
+	if ss.above == nil {
+		ss.above = map[uint64]bool{}
+	}
+	ss.above[seq] = true
+	ss.maxC2S = max(ss.maxC2S, seq)
+	for ss.above[ss.lastC2S+1] {
+		delete(ss.above, ss.lastC2S+1)
+		ss.lastC2S++
+	}
+	if len(ss.above) > maxAbove {
+		// Give up the oldest hole: everything below the lowest held is
+		// taken as delivered or lost for good.
+		low := ss.maxC2S
+		for q := range ss.above {
+			low = min(low, q)
+		}
+		ss.lastC2S = low - 1
+		for ss.above[ss.lastC2S+1] {
+			delete(ss.above, ss.lastC2S+1)
+			ss.lastC2S++
+		}
+	}
+	return how
 }
 
 // oldest returns the oldest server sequence still held for replay; it is
@@ -111,8 +174,12 @@ func (s *Server) hello(c *conn, h protocol.Envelope) (welcomeResult, bool) {
 		if h.Session != "" {
 			res.detail = "new: session " + truncate(h.Session) + " unknown"
 			if tb, ok := s.tombstones[h.Session]; ok && tb.clientID == h.ClientID {
-				// Continue the numbering so the client can tell what it lost.
+				// Continue the numbering so the client can tell what it lost,
+				// and the deduplication so that what it resends is not
+				// delivered twice; the ack settles its outbox.
 				ss.firstSeq = tb.lastSeq + 1
+				ss.lastC2S, ss.above, ss.maxC2S = tb.lastC2S, tb.above, tb.maxC2S
+				w.Ack = tb.lastC2S
 				if h.LastSeq < tb.lastSeq {
 					w.Gap = tb.lastSeq - h.LastSeq
 				}
@@ -199,7 +266,7 @@ func (s *Server) expire(ss *session, gen uint64) {
 			break
 		}
 	}
-	s.tombstones[ss.id] = tombstone{clientID: ss.clientID, lastSeq: ss.lastSeq}
+	s.tombstones[ss.id] = tombstone{clientID: ss.clientID, lastSeq: ss.lastSeq, lastC2S: ss.lastC2S, above: ss.above, maxC2S: ss.maxC2S}
 	last := ss.lastSeq
 	s.mu.Unlock()
 	s.emit(Event{Kind: result.KindSessionExpired, ClientID: ss.clientID, Session: ss.id, Seq: last})
