@@ -32,7 +32,7 @@ bench: ## performance figures measured side by side: medians of 5 runs (README, 
 
 fuzz: ## fuzz the protocol decoder and the result reader, 60s each
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzDecode -fuzztime 60s
-	$(GO) test ./result -run '^$$' -fuzz FuzzRead -fuzztime 60s
+	$(GO) test ./result -run '^$$' -fuzz FuzzReport -fuzztime 60s
 
 toxiproxy-server: ## build an external toxiproxy-server from the pinned module
 	$(GO) build -o bin/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server

@@ -140,9 +140,9 @@ func TestMarshalRefuses(t *testing.T) {
 	assert.Zero(t, buf.Len(), "nothing is written on error")
 }
 
-// FuzzRead: no input makes Read panic or hang, and whatever it accepts
+// FuzzReport: no input makes Read panic or hang, and whatever it accepts
 // writes back and reads again to the same result.
-func FuzzRead(f *testing.F) {
+func FuzzReport(f *testing.F) {
 	good, err := Marshal(sample())
 	if err != nil {
 		f.Fatal(err)
