@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/leaktest"
+	"github.com/wschaos/wschaos/result"
 )
 
 func TestMain(m *testing.M) {
@@ -123,4 +127,95 @@ func TestRunWritesReport(t *testing.T) {
 	second, err := os.ReadFile(again)
 	require.NoError(t, err)
 	assert.Equal(t, string(first), string(second), "a stored result must re-render identically")
+}
+
+// Usage problems are found before any work: an output path that is a file
+// or cannot be created costs nothing and says so.
+func TestOutCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "report.txt")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o644))
+	for _, out := range []string{file, filepath.Join(file, "sub")} {
+		start := time.Now()
+		code, _, stderr := runCLI(t, "run", "--out", out, "--scenario", "^LongOutage$")
+		assert.Equal(t, exitUsage, code)
+		assert.Contains(t, stderr, "--out "+out)
+		assert.Less(t, time.Since(start), 2*time.Second, "refused before the run, not after it")
+	}
+}
+
+// A result file that never ends (or is merely huge) is refused at once, in
+// bounded memory, not read whole.
+func TestReportHugeInput(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.json")
+	require.NoError(t, os.WriteFile(big, bytes.Repeat([]byte(" "), 2<<20), 0o644))
+	code, _, stderr := runCLI(t, "report", big, "--max-input-mb", "1", "-o", filepath.Join(dir, "x.html"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "too large")
+
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		start := time.Now()
+		code, _, stderr = runCLI(t, "report", "/dev/zero", "-o", filepath.Join(dir, "y.html"))
+		assert.Equal(t, exitUsage, code)
+		assert.Contains(t, stderr, "corrupt result")
+		assert.Less(t, time.Since(start), 5*time.Second)
+	}
+
+	arr := filepath.Join(dir, "array.json")
+	require.NoError(t, os.WriteFile(arr, []byte(`[{"schema": "wschaos.result/v2"}]`), 0o644))
+	code, _, stderr = runCLI(t, "report", arr, "-o", filepath.Join(dir, "z.html"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "the input is a JSON array, want an object")
+	assert.NotContains(t, stderr, "result.Result")
+}
+
+// The printed replay line is safe to paste: a hostile value comes back as
+// one argument and runs nothing.
+func TestReplayLineIsShellSafe(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no POSIX shell")
+	}
+	canary := filepath.Join(t.TempDir(), "pwned")
+	pattern := "^LatencySpike$|x'$(touch " + canary + ")'"
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "--scenario", pattern, "--seed", "3", "--out", out)
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	_, line, ok := strings.Cut(stdout, "Replay: ")
+	require.True(t, ok, stdout)
+	line = strings.TrimSpace(line)
+	// The shell splits the line into words; print them one per line.
+	argv, err := exec.Command(sh, "-c", "set -- "+line+"; printf '%s\\n' \"$@\"").Output()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"wschaos", "run", "--seed", "3", "--scenario", pattern}, strings.Split(strings.TrimSuffix(string(argv), "\n"), "\n"))
+	assert.NoFileExists(t, canary, "the replay line ran a command")
+	res, err := result.ReadFile(filepath.Join(out, "result.json"), result.ReadOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, line, res.Run.Command, "the stored line is the printed one")
+}
+
+// An interrupted run writes what it measured, marks the scenario that was
+// cut short as interrupted and those never started as not run, and exits
+// with its own status.
+func TestInterruptedRun(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"run", "--scenario", "^(LongOutage|Flapping|ResumeGap)$", "--parallel", "1", "--seed", "1", "--out", out}, &stdout, &stderr)
+	assert.Equal(t, exitInterrupted, code, "stderr:\n%s", stderr.String())
+	res, err := result.ReadFile(filepath.Join(out, "result.json"), result.ReadOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, result.Interrupted, res.Verdict)
+	assert.True(t, res.Run.Interrupted)
+	verdicts := map[result.Verdict]int{}
+	for _, s := range res.Scenarios {
+		verdicts[s.Verdict]++
+	}
+	assert.Equal(t, map[result.Verdict]int{result.Interrupted: 1, result.NotRun: 2}, verdicts)
+	assert.Equal(t, 1, res.Summary.Interrupted)
+	assert.Equal(t, 2, res.Summary.NotRun)
+	assert.Zero(t, res.Summary.Failed, "an interrupted scenario is not a failure")
+	assert.Contains(t, stdout.String(), "INTERRUPTED")
 }
