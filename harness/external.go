@@ -8,10 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/wschaos/wschaos/internal/supervise"
 	"github.com/wschaos/wschaos/result"
 )
 
@@ -94,10 +96,14 @@ func (r *run) startOutside(ctx context.Context) (stop func(), err error) {
 	onLine := func(kind result.Kind, line string) {
 		r.note(time.Now(), result.Event{Source: result.SourceClient, Client: id, Kind: kind, Text: line}, nil)
 	}
-	p, err := startProcess(ctx, r.opts.Command, env, onLine)
+	argv := append(slices.Clone(r.opts.Supervisor), r.opts.Command...)
+	p, err := startProcess(ctx, argv, env, onLine)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("harness: start outside client %q: %w", r.opts.Command[0], err)
+	}
+	if len(r.opts.Supervisor) > 0 {
+		p.grace += supervise.Grace
 	}
 	r.note(time.Now(), result.Event{Source: result.SourceHarness, Kind: result.KindOutside, Client: id, PID: p.pid,
 		Text: strings.Join(r.opts.Command, " ")}, nil)

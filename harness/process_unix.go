@@ -21,6 +21,9 @@ type process struct {
 	pid  int // also the process group id
 	done chan struct{}
 	err  error // what Wait returned; read after done is closed
+	// grace is how long stop waits after SIGTERM: longer for a supervisor,
+	// which needs its own grace to end the client's group first.
+	grace time.Duration
 }
 
 // startProcess starts argv with env in a new process group; each line it
@@ -33,7 +36,7 @@ func startProcess(ctx context.Context, argv, env []string, onLine func(kind resu
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childAttrs()
 	out := &lineWriter{kind: result.KindStdout, onLine: onLine}
 	errw := &lineWriter{kind: result.KindStderr, onLine: onLine}
 	cmd.Stdout, cmd.Stderr = out, errw
@@ -43,7 +46,7 @@ func startProcess(ctx context.Context, argv, env []string, onLine func(kind resu
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{}), grace: killGrace}
 	go func() {
 		p.err = cmd.Wait()
 		out.flush()
@@ -53,13 +56,14 @@ func startProcess(ctx context.Context, argv, env []string, onLine func(kind resu
 	return p, nil
 }
 
-// stop sends SIGTERM to the process group, waits up to killGrace for the
+// stop sends SIGTERM to the process group, waits up to its grace for the
 // program and every other member of the group to exit, then sends SIGKILL to
 // the group, and waits for the program. A process that left the group
-// (setsid) is out of reach.
+// (setsid) is out of reach here; the supervisor (RunOptions.Supervisor)
+// finds those.
 func (p *process) stop() {
 	_ = syscall.Kill(-p.pid, syscall.SIGTERM)
-	deadline := time.Now().Add(killGrace)
+	deadline := time.Now().Add(p.grace)
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:

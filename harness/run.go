@@ -43,6 +43,13 @@ type RunOptions struct {
 	// the fake server; see external.go. Empty means the in-process
 	// reference client.
 	Command []string
+	// Supervisor, if set, is a command prefix that supervises each outside
+	// client: the harness starts Supervisor followed by Command, and stops
+	// the supervisor, which ends the client's whole tree, setsid children
+	// included, and names what it had to end (see internal/supervise; the
+	// wschaos command passes itself, `wschaos supervise --`). Empty starts
+	// Command directly, in a process group of its own.
+	Supervisor []string
 }
 
 // Run executes one scenario and returns its result. It never panics on a

@@ -71,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdStress(ctx, args[1:], stdout, stderr)
 	case "worker": // hidden: started by stress
 		return cmdWorker(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "supervise": // hidden: started by run for each outside client
+		return cmdSupervise(args[1:], stderr)
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "list":

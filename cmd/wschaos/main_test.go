@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,9 +23,25 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The test binary stands in for the wschaos binary when it starts
+	// itself: as the supervisor of outside clients (run passes
+	// os.Executable()), or as a whole wschaos run that a test kills.
+	if len(os.Args) > 1 && os.Args[1] == "supervise" {
+		os.Exit(cmdSupervise(os.Args[2:], os.Stderr))
+	}
+	if os.Getenv(asWschaos) == "1" {
+		harness.QuietToxiproxy()
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	harness.QuietToxiproxy()
 	goleak.VerifyTestMain(m, leaktest.Toxiproxy()...)
 }
+
+// asWschaos makes the test binary run as the wschaos command.
+const asWschaos = "WSCHAOS_TEST_AS_WSCHAOS"
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()

@@ -61,10 +61,11 @@ type job struct {
 
 // plan is what a run will do.
 type plan struct {
-	list     []harness.Scenario
-	subjects []subject
-	jobs     []job
-	command  []string
+	list       []harness.Scenario
+	subjects   []subject
+	jobs       []job
+	command    []string
+	supervisor []string
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -190,6 +191,7 @@ func (cfg *runConfig) plan(stderr io.Writer) (plan, error) {
 		Profile: harness.ProfileOf(optionsOf(scenarios.Profile()))}}
 	if cfg.clientCmd != "" {
 		p.command = []string{"/bin/sh", "-c", cfg.clientCmd}
+		p.supervisor = supervisor(stderr)
 		main = subject{info: result.Client{Name: "outside: " + cfg.clientCmd, Outside: true, Command: cfg.clientCmd,
 			Description: "an outside client, measured through the wire tap and the fake server; message continuity is not applicable"}}
 		if list, err = outsideOnly(list, stderr); err != nil {
@@ -286,7 +288,7 @@ func (cfg *runConfig) execute(ctx context.Context, p plan, stderr io.Writer) []r
 			defer sem.release(cost)
 			results[i] = harness.Run(ctx, j.sc, harness.RunOptions{
 				ToxiproxyURL: cfg.toxi, Seed: cfg.seed, Logger: logger, ClientName: sub.info.Name, Mutate: sub.mutate,
-				Command: p.command,
+				Command: p.command, Supervisor: p.supervisor,
 			})
 			printMu.Lock()
 			done++
