@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -324,6 +325,13 @@ func (c *conn) readLoop() {
 		}
 		if typ != websocket.MessageText {
 			c.bad(websocket.StatusUnsupportedData, "binary messages not supported", "binary message of "+strconv.Itoa(len(data))+" bytes")
+			continue
+		}
+		if !utf8.Valid(data) {
+			// RFC 6455 section 8.1: text that is not UTF-8 fails the
+			// connection with 1007, envelope or not. coder/websocket
+			// does not check, so without this raw text was echoed back.
+			c.bad(websocket.StatusInvalidFramePayloadData, "invalid UTF-8 in text message", strconv.Itoa(len(data))+" bytes, not UTF-8")
 			continue
 		}
 		c.handle(data)

@@ -32,14 +32,16 @@
 // Acks from the client are recorded and trim nothing.
 //
 // Echo envelopes are answered with the same id and body. Text that is not an
-// envelope (protocol.IsEnvelope) is echoed back unchanged, so clients that do
+// envelope (protocol.IsEnvelope) and is valid UTF-8 is echoed back unchanged, so clients that do
 // not speak the protocol still get round trips; they never need to say
 // hello unless Options.HelloTimeout is set.
 //
 // Hostile input never brings the server down: a malformed envelope, a msg
 // before hello, a second hello or a client-sent welcome closes that
-// connection with 1008 (policy violation); a binary message with 1003; a
-// message over protocol.MaxFrameSize with 1009.
+// connection with 1008 (policy violation); a text message that is not valid
+// UTF-8, envelope or raw, with 1007 (invalid frame payload data, as RFC 6455
+// section 8.1 requires); a binary message with 1003; a message over
+// protocol.MaxFrameSize with 1009. Each is a bad-frame event with that Code.
 //
 // # Controls
 //
