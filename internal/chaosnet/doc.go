@@ -7,11 +7,17 @@
 //
 //	client ──> Tap ──> Proxy (Toxiproxy) ──> fake server
 //
-// built with [StartToxiproxy], [Toxiproxy.NewProxy] and [NewTap]. Every call that
+// built with [StartToxiproxy] (or [StartToxiproxyWith]), [Toxiproxy.NewProxy]
+// and [NewTap]. Every call that
 // talks to Toxiproxy takes a context; the official Toxiproxy client takes none, so
 // each call runs in a goroutine that the caller stops waiting for when the context
 // ends (the request itself then finishes in the background, bounded by the client's
 // 30s timeout, and [Toxiproxy.Close] waits for it).
+//
+// The embedded Toxiproxy's API refuses (HTTP 400) a proxy whose listen
+// address is not loopback, on create, populate and update, unless
+// [ToxiproxyOptions].AllowRemoteProxies is set: the API has no
+// authentication, and such a proxy would relay for other machines.
 //
 // # Toxiproxy behaviour worth knowing (v2.12.0)
 //

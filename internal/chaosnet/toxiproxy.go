@@ -51,20 +51,66 @@ type Toxiproxy struct {
 
 var quietZerolog sync.Once
 
+// ToxiproxyOptions configure [StartToxiproxyWith]. The zero value embeds a
+// Toxiproxy in this process, its API on a free 127.0.0.1 port, that refuses
+// proxies listening beyond loopback.
+type ToxiproxyOptions struct {
+	// URL is the API address of an external toxiproxy-server
+	// ("http://host:8474" or "host:8474"). Default "": embed one in this
+	// process.
+	URL string
+	// Listen is where an embedded Toxiproxy's API listens
+	// ("127.0.0.1:8474", say; port 0 picks a free one). Default: a free
+	// 127.0.0.1 port. The API has no authentication: keep it on loopback
+	// unless the network is trusted. Ignored with URL.
+	Listen string
+	// AllowRemoteProxies lets the embedded API create a proxy, or move one,
+	// onto a listen address that is not loopback (127.0.0.0/8, ::1,
+	// localhost). Default false: such requests get HTTP 400, because any
+	// process on the machine can drive the API and such a proxy relays for
+	// other machines. An external server is its owner's business: ignored
+	// with URL.
+	AllowRemoteProxies bool
+}
+
 // StartToxiproxy connects to a Toxiproxy server. With url "" it starts one in
 // this process, serving its API on a loopback port; otherwise url is the API
 // address of an external toxiproxy-server ("http://host:8474" or "host:8474"),
-// which is checked with a version request.
+// which is checked with a version request. It is StartToxiproxyWith with
+// only URL set.
+func StartToxiproxy(ctx context.Context, url string) (*Toxiproxy, error) {
+	return StartToxiproxyWith(ctx, ToxiproxyOptions{URL: url})
+}
+
+// StartEmbeddedToxiproxy starts a Toxiproxy in this process, as
+// StartToxiproxy with url "" does, with its API listening on addr. It is
+// StartToxiproxyWith with only Listen set.
+func StartEmbeddedToxiproxy(addr string) (*Toxiproxy, error) {
+	return StartToxiproxyWith(context.Background(), ToxiproxyOptions{Listen: addr})
+}
+
+// StartToxiproxyWith connects to the Toxiproxy server opts name: an external
+// one at opts.URL, checked with a version request, or one embedded in this
+// process.
 //
 // The embedded server logs nothing: the first embedded start sets zerolog's
-// global level to disabled and its global logger to a no-op one (the bandwidth
-// toxic logs through the global logger).
+// global level to disabled and its global logger to a no-op one (the
+// bandwidth toxic logs through the global logger).
 //
 // Close releases it.
-func StartToxiproxy(ctx context.Context, url string) (*Toxiproxy, error) {
-	if url == "" {
-		return startEmbedded(), nil
+func StartToxiproxyWith(ctx context.Context, opts ToxiproxyOptions) (*Toxiproxy, error) {
+	if opts.URL == "" {
+		listen := opts.Listen
+		if listen == "" {
+			listen = "127.0.0.1:0"
+		}
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return nil, fmt.Errorf("chaosnet: toxiproxy API listener: %w", err)
+		}
+		return startEmbeddedOn(ln, opts), nil
 	}
+	url := opts.URL
 	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
 		url = "http://" + url
 	}
@@ -81,36 +127,21 @@ func StartToxiproxy(ctx context.Context, url string) (*Toxiproxy, error) {
 	return t, nil
 }
 
-// StartEmbeddedToxiproxy starts a Toxiproxy in this process, as
-// StartToxiproxy with url "" does, with its API listening on addr
-// ("127.0.0.1:8474", say; port 0 picks a free one). The API has no
-// authentication: keep addr on loopback unless the network is trusted.
-func StartEmbeddedToxiproxy(addr string) (*Toxiproxy, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("chaosnet: toxiproxy API listener: %w", err)
-	}
-	return startEmbeddedOn(ln), nil
-}
-
-func startEmbedded() *Toxiproxy { return startEmbeddedOn(nil) }
-
-// startEmbeddedOn serves the API on ln, or on a free 127.0.0.1 port when ln
-// is nil.
-func startEmbeddedOn(ln net.Listener) *Toxiproxy {
+// startEmbeddedOn serves the API on ln.
+func startEmbeddedOn(ln net.Listener, opts ToxiproxyOptions) *Toxiproxy {
 	quietZerolog.Do(func() {
 		zerolog.SetGlobalLevel(zerolog.Disabled)
 		log.Logger = zerolog.Nop()
 	})
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	// httptest's server listens on 127.0.0.1:0 unless given a listener, and
-	// is accepting when Start returns.
-	hs := httptest.NewUnstartedServer(srv.Routes())
-	if ln != nil {
-		hs.Listener.Close()
-		hs.Listener = ln
+	var api http.Handler = srv.Routes()
+	if !opts.AllowRemoteProxies {
+		api = loopbackOnly(api)
 	}
-	hs.Start()
+	hs := httptest.NewUnstartedServer(api)
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start() // accepting when Start returns
 	return &Toxiproxy{
 		url:     hs.URL,
 		client:  toxiclient.NewClient(hs.URL),
