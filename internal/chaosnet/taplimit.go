@@ -1,0 +1,212 @@
+package chaosnet
+
+import (
+	"container/list"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/wschaos/wschaos/internal/fdlimit"
+)
+
+// tapFDsPerConn is what one relayed connection costs in descriptors in a
+// process that runs the whole chain, as `wschaos serve` does: two in the
+// tap (client and upstream), two in an embedded Toxiproxy, one in the fake
+// server.
+const tapFDsPerConn = 5
+
+// Limits used where the process has no descriptor limit to derive them
+// from (not a Unix system).
+const (
+	fallbackMaxConns        = 1000
+	fallbackMaxConnsPerAddr = 750
+)
+
+// TapLimits returns the tap's default limits, derived from the process's
+// soft RLIMIT_NOFILE (n): a headroom of max(256, n/10) descriptors is left
+// for everything else, and each connection is counted at 5 descriptors (tap
+// 2, embedded Toxiproxy 2, fake server 1), so total = (n - headroom) / 5.
+// A client address may hold three quarters of that, so that one address
+// flooding the tap leaves a quarter to the others. With the 20,000
+// descriptors a process has here that is 3,600 connections, 2,700 from one
+// address. Without a descriptor limit (not Unix) it is 1,000 and 750.
+func TapLimits() (total, perAddr int) {
+	n, ok := fdlimit.Soft()
+	if !ok {
+		return fallbackMaxConns, fallbackMaxConnsPerAddr
+	}
+	headroom := max(256, n/10)
+	total = max(1, (n-headroom)/tapFDsPerConn)
+	return total, max(1, total*3/4)
+}
+
+// connTable is the tap's register of held connections, for its limits.
+// Guarded by Tap.mu.
+//
+// Connections are kept in two lists, globally and per client address:
+// unanswered (the upstream has sent nothing yet: for a WebSocket client,
+// no upgrade response) in accept order, and answered. When a newcomer would
+// break a limit, the table evicts from the scope whose limit is reached
+// (the address's, else the whole tap's): the oldest unanswered connection
+// if there is one, else the answered one idle longest. The newcomer is
+// always admitted.
+//
+// Why: a flood of connections that never complete an upgrade (or that
+// complete it and then sit idle) must not lock out a normal client. Its
+// own connections are unanswered for at most a round trip, then answered
+// and busy, so a flood evicts its own members first; an attacker who
+// upgrades and idles is evicted before a client that talks.
+type connTable struct {
+	maxTotal, maxPerAddr int
+	all                  connLists
+	byAddr               map[string]*connLists
+}
+
+// connLists holds one scope's connections: lists[0] unanswered, lists[1]
+// answered.
+type connLists struct {
+	lists [2]list.List
+	n     int
+}
+
+// tableEntry is a relay's place in the table.
+type tableEntry struct {
+	state int              // 0 unanswered, 1 answered
+	elems [2]*list.Element // in the global list and in its address's; nil when out
+}
+
+func newConnTable(maxTotal, maxPerAddr int) *connTable {
+	return &connTable{maxTotal: maxTotal, maxPerAddr: maxPerAddr, byAddr: make(map[string]*connLists)}
+}
+
+// add admits r and returns the connection it evicted to make room, if any,
+// and why.
+func (ct *connTable) add(r *relay) (victim *relay, reason string) {
+	switch scope := ct.byAddr[r.addr]; {
+	case scope != nil && scope.n >= ct.maxPerAddr:
+		victim, reason = scope.pick(), fmt.Sprintf("over the tap's limit of %d connections from %s", ct.maxPerAddr, r.addr)
+	case ct.all.n >= ct.maxTotal:
+		victim, reason = ct.all.pick(), fmt.Sprintf("over the tap's limit of %d connections", ct.maxTotal)
+	}
+	if victim != nil {
+		if victim.entry.state == 0 {
+			reason += ": evicted the oldest connection the server never answered"
+		} else {
+			reason += ": evicted the connection idle longest"
+		}
+		ct.remove(victim) // which may drop r's address from byAddr
+	}
+	scope := ct.byAddr[r.addr]
+	if scope == nil {
+		scope = &connLists{}
+		ct.byAddr[r.addr] = scope
+	}
+	r.entry = tableEntry{}
+	r.entry.elems[0] = ct.all.lists[0].PushBack(r)
+	r.entry.elems[1] = scope.lists[0].PushBack(r)
+	ct.all.n++
+	scope.n++
+	return victim, reason
+}
+
+// answered moves r to the answered lists.
+func (ct *connTable) answered(r *relay) {
+	if r.entry.elems[0] == nil || r.entry.state == 1 {
+		return
+	}
+	scope := ct.byAddr[r.addr]
+	ct.all.lists[0].Remove(r.entry.elems[0])
+	scope.lists[0].Remove(r.entry.elems[1])
+	r.entry.state = 1
+	r.entry.elems[0] = ct.all.lists[1].PushBack(r)
+	r.entry.elems[1] = scope.lists[1].PushBack(r)
+}
+
+// remove takes r out of the table; it does nothing if r is not in it.
+func (ct *connTable) remove(r *relay) {
+	if r.entry.elems[0] == nil {
+		return
+	}
+	scope := ct.byAddr[r.addr]
+	ct.all.lists[r.entry.state].Remove(r.entry.elems[0])
+	scope.lists[r.entry.state].Remove(r.entry.elems[1])
+	r.entry.elems = [2]*list.Element{}
+	ct.all.n--
+	scope.n--
+	if scope.n == 0 {
+		delete(ct.byAddr, r.addr)
+	}
+}
+
+// len returns how many connections the table holds.
+func (ct *connTable) len() int { return ct.all.n }
+
+// pick returns the connection to evict from cl: the oldest unanswered one,
+// else the answered one idle longest (a scan: answered connections are
+// evicted only when no unanswered one is left, which a flood of silent
+// connections never reaches). nil if cl is empty.
+func (cl *connLists) pick() *relay {
+	if e := cl.lists[0].Front(); e != nil {
+		return e.Value.(*relay)
+	}
+	var idlest *relay
+	for e := cl.lists[1].Front(); e != nil; e = e.Next() {
+		r := e.Value.(*relay)
+		if idlest == nil || r.lastActive.Load() < idlest.lastActive.Load() {
+			idlest = r
+		}
+	}
+	return idlest
+}
+
+// reserveFDs is how many descriptors the tap keeps in reserve for shedding
+// connections when the process has run out.
+const reserveFDs = 2
+
+// fdReserve holds a few descriptors open (on the null device) so that the
+// accept loop can take a connection off the queue and answer it even when
+// the process has run out: accept fails with EMFILE without dequeuing, so
+// without the reserve the queue would stay full and every client time out.
+// Only the accept loop uses it.
+type fdReserve struct {
+	files []*os.File
+}
+
+// acquire opens reserve descriptors up to reserveFDs and reports whether the
+// reserve is full.
+func (fr *fdReserve) acquire() bool {
+	for len(fr.files) < reserveFDs {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return false
+		}
+		fr.files = append(fr.files, f)
+	}
+	return true
+}
+
+// release closes the reserve and reports whether it held anything.
+func (fr *fdReserve) release() bool {
+	had := len(fr.files) > 0
+	for _, f := range fr.files {
+		f.Close()
+	}
+	fr.files = fr.files[:0]
+	return had
+}
+
+// httpResponse renders the minimal HTTP/1.1 answer the tap sheds a
+// connection with: a status, Retry-After, Connection: close and a one-line
+// reason. A WebSocket client reads it as a refused upgrade.
+func httpResponse(status int, text, reason string, retryAfter time.Duration) []byte {
+	body := "wschaos tap: " + reason + "\n"
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nRetry-After: %s\r\nConnection: close\r\n"+
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s",
+		status, text, retryAfterSeconds(retryAfter), len(body), body)
+}
+
+// retryAfterSeconds renders d as a Retry-After value: whole seconds, at
+// least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return fmt.Sprint(max(1, int64((d+time.Second-1)/time.Second)))
+}

@@ -1,0 +1,294 @@
+package chaosnet
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wschaos/wschaos/result"
+)
+
+func newTapWith(t *testing.T, upstream string, opts TapOptions) (*Tap, *tapEvents) {
+	t.Helper()
+	evs := newTapEvents()
+	opts.OnEvent = evs.on
+	tap, err := NewTapWith(upstream, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if err := tap.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("close tap: %v", err)
+		}
+	})
+	return tap, evs
+}
+
+// readShed reads the tap's HTTP answer on c and then its FIN.
+func readShed(t *testing.T, c net.Conn, status int) *http.Response {
+	t.Helper()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err, "the answer ends with a FIN, not a reset")
+	resp.Body.Close()
+	assert.Equal(t, status, resp.StatusCode)
+	assert.True(t, resp.Close, "Connection: close")
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	assert.Regexp(t, `^wschaos tap: .+\n$`, string(body))
+	return resp
+}
+
+// shedOf returns the tap-shed event for conn among evs.
+func shedOf(t *testing.T, evs []TapEvent, conn uint64) TapEvent {
+	t.Helper()
+	for _, ev := range evs {
+		if ev.Kind == result.KindTapShed && ev.Conn == conn {
+			return ev
+		}
+	}
+	t.Fatalf("no tap-shed for conn %d in %v", conn, kinds(evs))
+	return TapEvent{}
+}
+
+// At the limit a newcomer is admitted and the oldest connection the server
+// never answered is evicted with a 503, even when it is older than
+// connections that were answered.
+func TestTapEvictsOldestUnanswered(t *testing.T) {
+	tap, evs := newTapWith(t, newEchoServer(t).Addr(), TapOptions{MaxConns: 3})
+	silent := dial(t, tap.Addr())
+	evs.until(t, result.KindTapConnect)
+	answered := dial(t, tap.Addr())
+	roundTrip(t, answered, "up")
+	silent2 := dial(t, tap.Addr())
+	evs.until(t, result.KindTapConnect)
+	evs.until(t, result.KindTapConnect)
+
+	newcomer := dial(t, tap.Addr())
+	readShed(t, silent, http.StatusServiceUnavailable)
+	got := evs.until(t, result.KindTapClosed)
+	shed := shedOf(t, got, 1)
+	assert.Equal(t, http.StatusServiceUnavailable, shed.Status)
+	assert.Contains(t, shed.Reason, "limit of 3 connections")
+	assert.Contains(t, shed.Reason, "never answered")
+	assert.Equal(t, result.KindTapClosed, got[len(got)-1].Kind)
+	assert.Equal(t, uint64(1), got[len(got)-1].Conn)
+
+	roundTrip(t, newcomer, "in")
+	roundTrip(t, answered, "still up")
+	roundTrip(t, silent2, "not evicted")
+	assert.Equal(t, 3, tap.Live())
+}
+
+// With every connection answered, the one idle longest is evicted, with a
+// FIN and no HTTP answer (it is mid-stream).
+func TestTapEvictsIdlestAnswered(t *testing.T) {
+	tap, evs := newTapWith(t, newEchoServer(t).Addr(), TapOptions{MaxConns: 2})
+	a := dial(t, tap.Addr())
+	roundTrip(t, a, "a")
+	b := dial(t, tap.Addr())
+	roundTrip(t, b, "b")
+	roundTrip(t, a, "a again") // b is now the idlest
+
+	c := dial(t, tap.Addr())
+	assert.ErrorIs(t, readErr(b), io.EOF)
+	shed := shedOf(t, evs.until(t, result.KindTapClosed), 2)
+	assert.Equal(t, 0, shed.Status)
+	assert.Contains(t, shed.Reason, "idle longest")
+	roundTrip(t, a, "a stays")
+	roundTrip(t, c, "c in")
+}
+
+// An address at its own limit evicts one of its own connections, not
+// another address's.
+func TestTapPerAddressLimit(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux routes all of 127.0.0.0/8 to lo")
+	}
+	tap, evs := newTapWith(t, newEchoServer(t).Addr(), TapOptions{MaxConns: 10, MaxConnsPerAddr: 1})
+	min, max := tap.Limits()
+	assert.Equal(t, 10, min)
+	assert.Equal(t, 1, max)
+	other := dialFrom(t, "127.0.0.2", tap.Addr())
+	roundTrip(t, other, "other address")
+	first := dial(t, tap.Addr())
+	roundTrip(t, first, "first")
+	second := dial(t, tap.Addr())
+	roundTrip(t, second, "second")
+	assert.ErrorIs(t, readErr(first), io.EOF)
+	shed := shedOf(t, evs.until(t, result.KindTapClosed), 2)
+	assert.Contains(t, shed.Reason, "limit of 1 connections from 127.0.0.1")
+	roundTrip(t, other, "the other address keeps its connection")
+}
+
+func dialFrom(t *testing.T, local, addr string) *net.TCPConn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: ioTimeout}
+	c, err := d.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, c.SetDeadline(time.Now().Add(ioTimeout)))
+	return c.(*net.TCPConn)
+}
+
+func TestTapFirstByteTimeout(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	tap, evs := newTapWith(t, newEchoServer(t).Addr(), TapOptions{FirstByteTimeout: timeout})
+	start := time.Now()
+	c := dial(t, tap.Addr())
+	readShed(t, c, http.StatusRequestTimeout)
+	assert.GreaterOrEqual(t, time.Since(start), timeout)
+	shed := shedOf(t, evs.until(t, result.KindTapClosed), 1)
+	assert.Equal(t, http.StatusRequestTimeout, shed.Status)
+
+	// A client that speaks in time is not bound by it.
+	c2 := dial(t, tap.Addr())
+	roundTrip(t, c2, "hello")
+	time.Sleep(3 * timeout)
+	roundTrip(t, c2, "still here")
+}
+
+// holdServer accepts connections and never reads, writes or closes them
+// until the test ends: a peer that never answers a FIN, like a proxy whose
+// accept loop died.
+func holdServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+// A half-close the upstream never answers is bounded: before, the tap held
+// both descriptors for ever and its upstream socket sat in FIN-WAIT-2.
+func TestTapHalfCloseTimeout(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	tap, evs := newTapWith(t, holdServer(t), TapOptions{HalfCloseTimeout: timeout})
+	c := dial(t, tap.Addr())
+	_, err := c.Write([]byte("request"))
+	require.NoError(t, err)
+	require.NoError(t, c.CloseWrite())
+	start := time.Now()
+	assert.ErrorIs(t, readErr(c), io.EOF)
+	assert.GreaterOrEqual(t, time.Since(start), timeout)
+	got := evs.until(t, result.KindTapClosed)
+	assert.Equal(t, []result.Kind{result.KindTapConnect, result.KindTapClientClose, result.KindTapShed, result.KindTapClosed}, kinds(got))
+	assert.Contains(t, shedOf(t, got, 1).Reason, "half-closed")
+	assert.Equal(t, 0, tap.Live())
+}
+
+// The same bound holds for the drain after a client vanished.
+func TestTapDrainBounded(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	tap, evs := newTapWith(t, holdServer(t), TapOptions{HalfCloseTimeout: timeout})
+	c := dial(t, tap.Addr())
+	_, err := c.Write([]byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, c.SetLinger(0))
+	require.NoError(t, c.Close())
+	got := evs.until(t, result.KindTapClosed)
+	assert.Contains(t, kinds(got), result.KindTapShed)
+	assert.Equal(t, 0, tap.Live())
+}
+
+// Out of descriptors, the tap sheds with its reserve and keeps accepting.
+func TestTapShedsWhenOutOfDescriptors(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts descriptors in /proc/self/fd")
+	}
+	tap, evs := newTapWith(t, newEchoServer(t).Addr(), TapOptions{})
+	// Every accept loop must be waiting in accept before the limit drops:
+	// accept4 fails with EMFILE before it looks at the queue, and the echo
+	// server's loop stops on its first error.
+	warm := dial(t, tap.Addr())
+	roundTrip(t, warm, "warm")
+	require.NoError(t, warm.Close())
+	evs.until(t, result.KindTapClosed)
+	var lim syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
+	// Room for the client's socket and nothing else: the tap's accept finds
+	// the process out of descriptors.
+	low := lim
+	low.Cur = uint64(limitForOneFree(t))
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low))
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
+		}
+	}
+	defer restore()
+	c, err := net.DialTimeout("tcp", tap.Addr(), ioTimeout)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(ioTimeout)))
+	readShed(t, c, http.StatusServiceUnavailable)
+	restore()
+	shed := shedOf(t, evs.until(t, result.KindTapClosed), 2)
+	assert.Contains(t, shed.Reason, "out of file descriptors")
+
+	roundTrip(t, dial(t, tap.Addr()), "served again")
+}
+
+// limitForOneFree returns the RLIMIT_NOFILE that leaves exactly one
+// descriptor free. The limit caps descriptor numbers, not their count, and
+// a process may hold numbers far above the rest (go test passes one), so it
+// is the second number not in use.
+func limitForOneFree(t *testing.T) int {
+	t.Helper()
+	dir, err := os.Open("/proc/self/fd")
+	require.NoError(t, err)
+	names, err := dir.Readdirnames(-1)
+	require.NoError(t, err)
+	own := int(dir.Fd()) // listed, but free again once closed
+	require.NoError(t, dir.Close())
+	used := make(map[int]bool, len(names))
+	for _, name := range names {
+		n, err := strconv.Atoi(name)
+		require.NoError(t, err)
+		used[n] = n != own
+	}
+	free := 0
+	for n := 0; ; n++ {
+		if used[n] {
+			continue
+		}
+		if free++; free == 2 {
+			return n
+		}
+	}
+}
