@@ -149,12 +149,14 @@ func setDefault(d *time.Duration, def time.Duration) {
 //
 //   - At most MaxConns connections, and MaxConnsPerAddr from one client IP.
 //     A newcomer beyond a limit is admitted, and an older connection from
-//     the same scope evicted: the oldest one the upstream never answered
-//     (for a WebSocket client, one that never completed its upgrade), else
-//     the one idle longest. An unanswered victim gets an HTTP 503 with
-//     Retry-After and a one-line reason; an answered one, mid-stream, a
-//     plain FIN. A flood thus evicts its own silent members, while a client
-//     whose upgrade completed keeps its connection.
+//     the same scope evicted: the oldest one that has sent nothing, else
+//     the oldest one the upstream never answered (for a WebSocket client,
+//     one whose upgrade has not completed), else the one idle longest. A
+//     victim not yet answered gets an HTTP 503 with Retry-After and a
+//     one-line reason; an answered one, mid-stream, a plain FIN. A flood
+//     of held connections thus evicts its own members, while a client that
+//     sent its upgrade request, and more so one whose upgrade completed,
+//     keeps its connection.
 //   - A client silent for FirstByteTimeout after connecting gets a 408.
 //   - A connection half-closed for HalfCloseTimeout (a FIN one way that the
 //     other side never answers, or a client gone while upstream still
@@ -345,6 +347,7 @@ type relay struct {
 	bytes  [2]atomic.Int64 // bytes written to side: [upstreamSide] is BytesUp
 
 	answered   atomic.Bool  // upstream sent something
+	spokeFast  atomic.Bool  // the client sent something: spoke, without the lock
 	lastActive atomic.Int64 // UnixNano of the last byte read from either side
 	entry      tableEntry   // guarded by t.mu
 
@@ -438,7 +441,7 @@ func (t *Tap) markAnswered(r *relay) {
 		return
 	}
 	t.mu.Lock()
-	t.table.answered(r)
+	t.table.promote(r, connAnswered)
 	t.mu.Unlock()
 }
 
@@ -625,17 +628,22 @@ func (r *relay) pipe(dst, src side) {
 }
 
 // spoken lifts the first-byte deadline on the client's first byte, unless a
-// half-close bound has replaced it.
+// half-close bound has replaced it, and moves the connection on from
+// silent for the limits.
 func (r *relay) spoken() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.spoke {
+	if r.spokeFast.Load() {
 		return
 	}
+	r.spokeFast.Store(true)
+	r.mu.Lock()
 	r.spoke = true
 	if r.shed == nil && !r.ended[upstreamSide] && !r.torn[clientSide] {
 		_ = r.conns[clientSide].SetReadDeadline(time.Time{})
 	}
+	r.mu.Unlock()
+	r.t.mu.Lock()
+	r.t.table.promote(r, connUnanswered)
+	r.t.mu.Unlock()
 }
 
 // timedOut handles a read deadline on side s: the client said nothing

@@ -43,35 +43,51 @@ func TapLimits() (total, perAddr int) {
 // connTable is the tap's register of held connections, for its limits.
 // Guarded by Tap.mu.
 //
-// Connections are kept in two lists, globally and per client address:
-// unanswered (the upstream has sent nothing yet: for a WebSocket client,
-// no upgrade response) in accept order, and answered. When a newcomer would
-// break a limit, the table evicts from the scope whose limit is reached
-// (the address's, else the whole tap's): the oldest unanswered connection
-// if there is one, else the answered one idle longest. The newcomer is
-// always admitted.
+// Connections are kept in three lists, globally and per client address, by
+// how far they got: silent (the client has sent nothing), unanswered (the
+// client spoke, the upstream has sent nothing yet: for a WebSocket client,
+// no upgrade response) and answered, the first two in accept order. When a
+// newcomer would break a limit, the table evicts from the scope whose limit
+// is reached (the address's, else the whole tap's): the oldest silent
+// connection if there is one, else the oldest unanswered one, else the
+// answered one idle longest. The newcomer is always admitted.
 //
-// Why: a flood of connections that never complete an upgrade (or that
-// complete it and then sit idle) must not lock out a normal client. Its
-// own connections are unanswered for at most a round trip, then answered
-// and busy, so a flood evicts its own members first; an attacker who
-// upgrades and idles is evicted before a client that talks.
+// Why: a flood of connections must not lock out a normal client. A
+// WebSocket client sends its upgrade request at once and is answered a
+// round trip later, then talks; a flood that holds connections open without
+// sending evicts its own members, one that sends garbage competes only with
+// clients whose upgrade is still in flight, and one that upgrades and idles
+// is evicted before a client that talks.
 type connTable struct {
 	maxTotal, maxPerAddr int
 	all                  connLists
 	byAddr               map[string]*connLists
 }
 
-// connLists holds one scope's connections: lists[0] unanswered, lists[1]
-// answered.
+// Connection states in the table, in eviction order.
+const (
+	connSilent = iota
+	connUnanswered
+	connAnswered
+	connStates
+)
+
+// evictedWhy says, by state, which connection an eviction chose.
+var evictedWhy = [connStates]string{
+	"evicted the oldest connection that had sent nothing",
+	"evicted the oldest connection the server never answered",
+	"evicted the connection idle longest",
+}
+
+// connLists holds one scope's connections by state.
 type connLists struct {
-	lists [2]list.List
+	lists [connStates]list.List
 	n     int
 }
 
 // tableEntry is a relay's place in the table.
 type tableEntry struct {
-	state int              // 0 unanswered, 1 answered
+	state int
 	elems [2]*list.Element // in the global list and in its address's; nil when out
 }
 
@@ -89,11 +105,7 @@ func (ct *connTable) add(r *relay) (victim *relay, reason string) {
 		victim, reason = ct.all.pick(), fmt.Sprintf("over the tap's limit of %d connections", ct.maxTotal)
 	}
 	if victim != nil {
-		if victim.entry.state == 0 {
-			reason += ": evicted the oldest connection the server never answered"
-		} else {
-			reason += ": evicted the connection idle longest"
-		}
+		reason += ": " + evictedWhy[victim.entry.state]
 		ct.remove(victim) // which may drop r's address from byAddr
 	}
 	scope := ct.byAddr[r.addr]
@@ -101,25 +113,25 @@ func (ct *connTable) add(r *relay) (victim *relay, reason string) {
 		scope = &connLists{}
 		ct.byAddr[r.addr] = scope
 	}
-	r.entry = tableEntry{}
-	r.entry.elems[0] = ct.all.lists[0].PushBack(r)
-	r.entry.elems[1] = scope.lists[0].PushBack(r)
+	r.entry = tableEntry{state: connSilent}
+	r.entry.elems[0] = ct.all.lists[connSilent].PushBack(r)
+	r.entry.elems[1] = scope.lists[connSilent].PushBack(r)
 	ct.all.n++
 	scope.n++
 	return victim, reason
 }
 
-// answered moves r to the answered lists.
-func (ct *connTable) answered(r *relay) {
-	if r.entry.elems[0] == nil || r.entry.state == 1 {
+// promote moves r on to state, if that is further than it got.
+func (ct *connTable) promote(r *relay, state int) {
+	if r.entry.elems[0] == nil || r.entry.state >= state {
 		return
 	}
 	scope := ct.byAddr[r.addr]
-	ct.all.lists[0].Remove(r.entry.elems[0])
-	scope.lists[0].Remove(r.entry.elems[1])
-	r.entry.state = 1
-	r.entry.elems[0] = ct.all.lists[1].PushBack(r)
-	r.entry.elems[1] = scope.lists[1].PushBack(r)
+	ct.all.lists[r.entry.state].Remove(r.entry.elems[0])
+	scope.lists[r.entry.state].Remove(r.entry.elems[1])
+	r.entry.state = state
+	r.entry.elems[0] = ct.all.lists[state].PushBack(r)
+	r.entry.elems[1] = scope.lists[state].PushBack(r)
 }
 
 // remove takes r out of the table; it does nothing if r is not in it.
@@ -138,19 +150,18 @@ func (ct *connTable) remove(r *relay) {
 	}
 }
 
-// len returns how many connections the table holds.
-func (ct *connTable) len() int { return ct.all.n }
-
-// pick returns the connection to evict from cl: the oldest unanswered one,
-// else the answered one idle longest (a scan: answered connections are
-// evicted only when no unanswered one is left, which a flood of silent
-// connections never reaches). nil if cl is empty.
+// pick returns the connection to evict from cl: the oldest silent one,
+// else the oldest unanswered one, else the answered one idle longest (a
+// scan: answered connections are evicted only when no other is left, which
+// a flood of silent connections never reaches). nil if cl is empty.
 func (cl *connLists) pick() *relay {
-	if e := cl.lists[0].Front(); e != nil {
-		return e.Value.(*relay)
+	for _, state := range []int{connSilent, connUnanswered} {
+		if e := cl.lists[state].Front(); e != nil {
+			return e.Value.(*relay)
+		}
 	}
 	var idlest *relay
-	for e := cl.lists[1].Front(); e != nil; e = e.Next() {
+	for e := cl.lists[connAnswered].Front(); e != nil; e = e.Next() {
 		r := e.Value.(*relay)
 		if idlest == nil || r.lastActive.Load() < idlest.lastActive.Load() {
 			idlest = r

@@ -61,33 +61,54 @@ func shedOf(t *testing.T, evs []TapEvent, conn uint64) TapEvent {
 	return TapEvent{}
 }
 
-// At the limit a newcomer is admitted and the oldest connection the server
-// never answered is evicted with a 503, even when it is older than
-// connections that were answered.
-func TestTapEvictsOldestUnanswered(t *testing.T) {
-	tap, evs := newTapWith(t, newEchoServer(t).Addr(), TapOptions{MaxConns: 3})
+// At the limit a newcomer is admitted and an older connection evicted with
+// a 503: the oldest silent one first, even when it is newer than one that
+// spoke, then the oldest one the server never answered.
+func TestTapEvictionOrder(t *testing.T) {
+	tap, evs := newTapWith(t, holdServer(t), TapOptions{MaxConns: 2})
+	spoke := dial(t, tap.Addr())
+	_, err := spoke.Write([]byte("GET /ws HTTP/1.1\r\n"))
+	require.NoError(t, err)
 	silent := dial(t, tap.Addr())
-	evs.until(t, result.KindTapConnect)
-	answered := dial(t, tap.Addr())
-	roundTrip(t, answered, "up")
-	silent2 := dial(t, tap.Addr())
 	evs.until(t, result.KindTapConnect)
 	evs.until(t, result.KindTapConnect)
 
 	newcomer := dial(t, tap.Addr())
 	readShed(t, silent, http.StatusServiceUnavailable)
 	got := evs.until(t, result.KindTapClosed)
-	shed := shedOf(t, got, 1)
+	shed := shedOf(t, got, 2)
 	assert.Equal(t, http.StatusServiceUnavailable, shed.Status)
-	assert.Contains(t, shed.Reason, "limit of 3 connections")
-	assert.Contains(t, shed.Reason, "never answered")
-	assert.Equal(t, result.KindTapClosed, got[len(got)-1].Kind)
-	assert.Equal(t, uint64(1), got[len(got)-1].Conn)
+	assert.Contains(t, shed.Reason, "limit of 2 connections")
+	assert.Contains(t, shed.Reason, "sent nothing")
+	assert.Equal(t, uint64(2), got[len(got)-1].Conn, "tap-shed comes before tap-closed")
 
-	roundTrip(t, newcomer, "in")
-	roundTrip(t, answered, "still up")
-	roundTrip(t, silent2, "not evicted")
-	assert.Equal(t, 3, tap.Live())
+	_, err = newcomer.Write([]byte("GET"))
+	require.NoError(t, err)
+	waitState(t, tap, 3, connUnanswered)
+	dial(t, tap.Addr())
+	readShed(t, spoke, http.StatusServiceUnavailable)
+	shed = shedOf(t, evs.until(t, result.KindTapClosed), 1)
+	assert.Contains(t, shed.Reason, "never answered")
+	assert.Equal(t, 2, tap.Live())
+}
+
+// waitState waits until the tap's connection conn has reached state.
+func waitState(t *testing.T, tap *Tap, conn uint64, state int) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for time.Now().Before(deadline) {
+		tap.mu.Lock()
+		reached := false
+		for r := range tap.conns {
+			reached = reached || r.id == conn && r.entry.state >= state
+		}
+		tap.mu.Unlock()
+		if reached {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("conn %d did not reach state %d within %v", conn, state, ioTimeout)
 }
 
 // With every connection answered, the one idle longest is evicted, with a
