@@ -40,6 +40,13 @@ type Toxiproxy struct {
 	srv  *toxiproxy.ApiServer
 	http *httptest.Server
 
+	// The accept-loop watchdog: one goroutine per proxy (see WatchOptions),
+	// stopped by watchCtx at Close.
+	watch       WatchOptions
+	watchCtx    context.Context
+	watchCancel context.CancelFunc
+	watchWG     sync.WaitGroup
+
 	mu      sync.Mutex
 	closed  bool
 	calls   sync.WaitGroup      // in-flight client calls, see do
@@ -71,6 +78,9 @@ type ToxiproxyOptions struct {
 	// other machines. An external server is its owner's business: ignored
 	// with URL.
 	AllowRemoteProxies bool
+	// Watch configures the watchdog that restores a proxy whose accept loop
+	// died (see WatchOptions). Default: on, probing every second.
+	Watch WatchOptions
 }
 
 // StartToxiproxy connects to a Toxiproxy server. With url "" it starts one in
@@ -120,7 +130,9 @@ func StartToxiproxyWith(ctx context.Context, opts ToxiproxyOptions) (*Toxiproxy,
 		client:  toxiclient.NewClient(url),
 		proxies: make(map[string]struct{}),
 	}
+	t.startWatches(opts.Watch)
 	if _, err := getVersion(ctx, url); err != nil {
+		t.watchCancel()
 		closeIdleHTTP()
 		return nil, fmt.Errorf("chaosnet: toxiproxy at %s not reachable (is toxiproxy-server running there?): %w", url, err)
 	}
@@ -142,13 +154,23 @@ func startEmbeddedOn(ln net.Listener, opts ToxiproxyOptions) *Toxiproxy {
 	hs.Listener.Close()
 	hs.Listener = ln
 	hs.Start() // accepting when Start returns
-	return &Toxiproxy{
+	t := &Toxiproxy{
 		url:     hs.URL,
 		client:  toxiclient.NewClient(hs.URL),
 		srv:     srv,
 		http:    hs,
 		proxies: make(map[string]struct{}),
 	}
+	t.startWatches(opts.Watch)
+	return t
+}
+
+// startWatches records the watchdog's options; each proxy's watchdog starts
+// in NewProxyOn.
+func (t *Toxiproxy) startWatches(opts WatchOptions) {
+	opts.setDefaults()
+	t.watch = opts
+	t.watchCtx, t.watchCancel = context.WithCancel(context.Background())
 }
 
 // Mode reports "embedded" or "external".
@@ -249,10 +271,20 @@ func (t *Toxiproxy) NewProxyOn(ctx context.Context, name, listen, upstream strin
 		return nil, fmt.Errorf("chaosnet: create proxy %q: %w", name, err)
 	}
 	// The API answers with the address it bound, port included.
-	return &Proxy{t: t, cp: cp, name: name, addr: cp.Listen, upstream: upstream}, nil
+	p := &Proxy{t: t, cp: cp, name: name, addr: cp.Listen, upstream: upstream}
+	p.wantEnabled.Store(true)
+	if t.watch.Interval > 0 {
+		t.mu.Lock()
+		if !t.closed {
+			p.startWatch()
+		}
+		t.mu.Unlock()
+	}
+	return p, nil
 }
 
-// Close releases the server and waits for in-flight calls. Embedded: it closes
+// Close stops the proxies' watchdogs, releases the server and waits for
+// in-flight calls. Embedded: it closes
 // the API server, then stops every proxy, which closes their connections. External:
 // it deletes the proxies created through t and still present (closing their
 // connections), waiting up to the client's 30s timeout per request. Calls after
@@ -263,6 +295,8 @@ func (t *Toxiproxy) Close() error {
 		t.mu.Lock()
 		t.closed = true
 		t.mu.Unlock()
+		t.watchCancel()
+		t.watchWG.Wait()
 		if t.srv != nil {
 			// Close blocks until in-flight API requests finish and closes idle
 			// client connections; proxies keep accepting until Clear.

@@ -1,0 +1,316 @@
+//go:build linux
+
+package chaosnet
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wschaos/wschaos/fakeserver"
+)
+
+// The flood runs in a child process, the test binary started again with
+// these variables set: the flood's own 10,000 sockets and the chain's
+// descriptors for the connections it holds would not fit in one process's
+// 20,000.
+const (
+	floodAddrEnv  = "WSCHAOS_TEST_FLOOD_ADDR"
+	floodConnsEnv = "WSCHAOS_TEST_FLOOD_CONNS"
+)
+
+// Flood test figures.
+const (
+	floodConns = 10000
+	// floodDialers dial at once in the child; floodDialTimeout bounds each.
+	floodDialers     = 128
+	floodDialTimeout = 5 * time.Second
+	// floodChildLife stops a child whose parent never did.
+	floodChildLife = 2 * time.Minute
+	// floodSetup bounds the child's dialling of all its connections.
+	floodSetup = 30 * time.Second
+	// duringBound is how long a normal client may take to connect and do a
+	// round trip while the flood is held: its upgrade waits behind the
+	// flood's upstream dials in Toxiproxy's accept queue (Toxiproxy dials
+	// the server before it accepts the next connection), for about
+	// MaxConns connections.
+	duringBound = 15 * time.Second
+	// afterBound is how soon after the flood is gone a normal client must be
+	// ready: the chain has nothing left to do but close what the flood held.
+	afterBound = 3 * time.Second
+	// attemptTimeout bounds one normal client's attempt after the flood.
+	attemptTimeout = time.Second
+	// fdSettle bounds the return of descriptors to the baseline, and
+	// fdSlack is how far above it they may settle (HTTP keep-alives, the
+	// Toxiproxy API's connections, the runtime's).
+	fdSettle = 10 * time.Second
+	fdSlack  = 64
+)
+
+// floodChild runs the flood instead of the tests when the test binary was
+// started as the flood's child, and reports whether it did.
+func floodChild() bool {
+	addr := os.Getenv(floodAddrEnv)
+	if addr == "" {
+		return false
+	}
+	n, err := strconv.Atoi(os.Getenv(floodConnsEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flood child:", err)
+		os.Exit(2)
+	}
+	runFlood(addr, n)
+	return true
+}
+
+// runFlood dials n connections to addr and holds them, sending nothing,
+// until its standard input closes (or floodChildLife passes). It prints
+// "dialled D held H failed F" after every 100 dials and when it is done.
+func runFlood(addr string, n int) {
+	stop := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stop)
+	}()
+	var (
+		mu                     sync.Mutex
+		held                   []net.Conn
+		dialled, failed, count atomic.Int64
+	)
+	report := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Printf("dialled %d held %d failed %d\n", dialled.Load(), len(held), failed.Load())
+	}
+	var wg sync.WaitGroup
+	for range floodDialers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for count.Add(1) <= int64(n) {
+				c, err := net.DialTimeout("tcp", addr, floodDialTimeout)
+				mu.Lock()
+				if err != nil {
+					failed.Add(1)
+				} else {
+					held = append(held, c)
+				}
+				mu.Unlock()
+				if dialled.Add(1)%100 == 0 {
+					report()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	report()
+	select {
+	case <-stop:
+	case <-time.After(floodChildLife):
+	}
+	for _, c := range held {
+		c.Close()
+	}
+}
+
+// flood is the running child.
+type flood struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	lines chan string
+	done  chan struct{}
+}
+
+func startFlood(t *testing.T, addr string, n int) *flood {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), floodAddrEnv+"="+addr, floodConnsEnv+"="+strconv.Itoa(n))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with the test
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	f := &flood{cmd: cmd, stdin: stdin, lines: make(chan string, 1024), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case f.lines <- sc.Text():
+			default: // only the latest counts matter
+			}
+		}
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(func() { f.stop(t) })
+	return f
+}
+
+// waitDialled waits until the child has dialled n connections and returns
+// how many it holds and how many dials failed.
+func (f *flood) waitDialled(t *testing.T, n int, within time.Duration) (held, failed int) {
+	t.Helper()
+	timer := time.NewTimer(within)
+	defer timer.Stop()
+	for {
+		select {
+		case line := <-f.lines:
+			var d int
+			if _, err := fmt.Sscanf(line, "dialled %d held %d failed %d", &d, &held, &failed); err == nil && d >= n {
+				return held, failed
+			}
+		case <-f.done:
+			t.Fatalf("flood child exited before dialling %d connections", n)
+		case <-timer.C:
+			t.Fatalf("flood child did not dial %d connections within %v", n, within)
+		}
+	}
+}
+
+// stop ends the child: its stdin closes (it closes its connections and
+// exits), and if it has not exited within a few seconds it is killed.
+func (f *flood) stop(t *testing.T) {
+	t.Helper()
+	_ = f.stdin.Close()
+	select {
+	case <-f.done:
+	case <-time.After(5 * time.Second):
+		_ = f.cmd.Process.Kill()
+		<-f.done
+	}
+}
+
+// chain is what harness.NewEnv builds: fake server, embedded Toxiproxy and
+// a proxy to the server, the wire tap in front of the proxy.
+type chain struct {
+	server *fakeserver.Server
+	toxi   *Toxiproxy
+	proxy  *Proxy
+	tap    *Tap
+}
+
+func newChain(t *testing.T, tapOpts TapOptions) *chain {
+	t.Helper()
+	var ch chain
+	var err error
+	ch.server, err = fakeserver.New(fakeserver.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, ch.server.Close()) })
+	ch.toxi = newEmbeddedWith(t, ToxiproxyOptions{}) // with its watchdog, as harness.NewEnv has it
+	ch.proxy = newProxy(t, ch.toxi, ch.server.Addr())
+	ch.tap, err = NewTapWith(ch.proxy.Addr(), tapOpts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, ch.tap.Close()) })
+	return &ch
+}
+
+func (ch *chain) url() string { return "ws://" + ch.tap.Addr() + "/ws" }
+
+// wsRoundTrip connects a normal WebSocket client to url, has the server echo
+// a message and returns how long it all took.
+func wsRoundTrip(ctx context.Context, url string) (time.Duration, error) {
+	start := time.Now()
+	c, resp, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
+		return 0, err
+	}
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if string(b) != "ping" {
+		return 0, fmt.Errorf("echo %q, want ping", b)
+	}
+	took := time.Since(start)
+	_ = c.Close(websocket.StatusNormalClosure, "")
+	return took, nil
+}
+
+// countFDs counts this process's open descriptors, or returns -1 if it
+// cannot: during a flood the process may have none left to read with.
+func countFDs() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(entries) - 1 // the one that read the directory
+}
+
+// TestFloodChainSurvives holds 10,000 connections against the tap in front
+// of an in-process chain (embedded Toxiproxy, fake server) and checks that a
+// normal WebSocket client still gets through during the flood and is ready
+// within afterBound once the flood is gone, and that the chain's
+// descriptors return to where they were.
+func TestFloodChainSurvives(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods the chain with 10,000 connections for about 10-20 s")
+	}
+	ch := newChain(t, floodTapOptions)
+	total, perAddr := ch.tap.Limits()
+	ctx := t.Context()
+	_, err := wsRoundTrip(ctx, ch.url())
+	require.NoError(t, err, "warm-up")
+	http.DefaultClient.CloseIdleConnections()
+	before := countFDs()
+	require.Positive(t, before)
+
+	f := startFlood(t, ch.tap.Addr(), floodConns)
+	setup := time.Now()
+	held, failed := f.waitDialled(t, floodConns, floodSetup)
+	t.Logf("flood: %d connections dialled in %v, %d held by the child, %d dials failed; tap limits %d, %d per address, %d live",
+		floodConns, time.Since(setup).Round(time.Millisecond), held, failed, total, perAddr, ch.tap.Live())
+	during := countFDs()
+
+	dctx, cancel := context.WithTimeout(ctx, duringBound)
+	tookDuring, err := wsRoundTrip(dctx, ch.url())
+	cancel()
+	require.NoError(t, err, "a normal client during the flood")
+
+	f.stop(t)
+	released := time.Now()
+	var tookAfter time.Duration
+	for {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		_, err := wsRoundTrip(actx, ch.url())
+		cancel()
+		if err == nil {
+			tookAfter = time.Since(released)
+			break
+		}
+		require.Less(t, time.Since(released), afterBound, "no normal client ready %v after the flood: %v", afterBound, err)
+	}
+
+	var after int
+	for settle := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		http.DefaultClient.CloseIdleConnections()
+		if after = countFDs(); after >= 0 && after <= before+fdSlack {
+			break
+		}
+		require.Less(t, time.Since(settle), fdSettle, "descriptors: %d before the flood, still %d after %v", before, after, fdSettle)
+	}
+	t.Logf("normal client: round trip in %v during the flood, ready %v after it; descriptors %d before, %d during, %d after",
+		tookDuring.Round(time.Millisecond), tookAfter.Round(time.Millisecond), before, during, after)
+}
