@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wschaos/wschaos/fakeserver"
+	"github.com/wschaos/wschaos/internal/fdlimit"
 )
 
 // The flood runs in a child process, the test binary started again with
@@ -249,6 +251,37 @@ func wsRoundTrip(ctx context.Context, url string) (time.Duration, error) {
 	return took, nil
 }
 
+// sampleFDs counts this process's descriptors every 50ms until the
+// returned function is called, which returns the most it saw (-1 when it
+// could never count: a process out of descriptors cannot read /proc).
+func sampleFDs(t *testing.T) (stop func() int) {
+	t.Helper()
+	done := make(chan struct{})
+	result := make(chan int, 1)
+	go func() {
+		peak := -1
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			peak = max(peak, countFDs())
+			select {
+			case <-done:
+				result <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var once sync.Once
+	var peak int
+	stop = func() int {
+		once.Do(func() { close(done); peak = <-result })
+		return peak
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
 // countFDs counts this process's open descriptors, or returns -1 if it
 // cannot: during a flood the process may have none left to read with.
 func countFDs() int {
@@ -277,6 +310,7 @@ func TestFloodChainSurvives(t *testing.T) {
 	before := countFDs()
 	require.Positive(t, before)
 
+	peak := sampleFDs(t)
 	f := startFlood(t, ch.tap.Addr(), floodConns)
 	setup := time.Now()
 	held, failed := f.waitDialled(t, floodConns, floodSetup)
@@ -291,6 +325,7 @@ func TestFloodChainSurvives(t *testing.T) {
 
 	f.stop(t)
 	released := time.Now()
+	peakFDs := peak()
 	var tookAfter time.Duration
 	for {
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
@@ -311,6 +346,8 @@ func TestFloodChainSurvives(t *testing.T) {
 		}
 		require.Less(t, time.Since(settle), fdSettle, "descriptors: %d before the flood, still %d after %v", before, after, fdSettle)
 	}
-	t.Logf("normal client: round trip in %v during the flood, ready %v after it; descriptors %d before, %d during, %d after",
-		tookDuring.Round(time.Millisecond), tookAfter.Round(time.Millisecond), before, during, after)
+	t.Logf("normal client: round trip in %v during the flood, ready %v after it; descriptors %d before, %d during (peak %d), %d after",
+		tookDuring.Round(time.Millisecond), tookAfter.Round(time.Millisecond), before, during, peakFDs, after)
+	limit, _ := fdlimit.Soft()
+	assert.Less(t, peakFDs, limit, "the chain ran out of descriptors")
 }

@@ -188,8 +188,9 @@ type Tap struct {
 	wg      sync.WaitGroup // accept loop and one per connection
 	reserve fdReserve      // accept loop only
 
-	nextID atomic.Uint64
-	live   atomic.Int64
+	nextID    atomic.Uint64
+	live      atomic.Int64
+	lingering atomic.Int64 // shed connections waiting for their client's close
 }
 
 // NewTap starts a relay listening on a free loopback port that forwards every
@@ -528,6 +529,10 @@ func (r *relay) close() {
 // wait makes the close a FIN that follows the answer: closing with unread
 // input would send a reset, which can destroy the answer before the client
 // reads it.
+//
+// At most a quarter of MaxConns shed connections linger at once: a fast
+// flood of clients that never close would otherwise hold a descriptor each
+// for shedLinger, beyond the limits. Past that they are closed at once.
 func (t *Tap) shedClose(c *net.TCPConn, sh *shedding) {
 	_ = c.SetDeadline(time.Now().Add(shedLinger))
 	if sh.status != 0 {
@@ -535,7 +540,10 @@ func (t *Tap) shedClose(c *net.TCPConn, sh *shedding) {
 		_, _ = c.Write(httpResponse(sh.status, text, sh.reason, t.opts.RetryAfter))
 	}
 	_ = c.CloseWrite()
-	_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	if t.lingering.Add(1) <= int64(max(16, t.opts.MaxConns/4)) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	}
+	t.lingering.Add(-1)
 	c.Close()
 }
 
