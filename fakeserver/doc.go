@@ -60,13 +60,24 @@
 //   - SetPush: change the push interval.
 //   - Options.MaxConnections: refuse upgrades beyond a limit with 503.
 //
+// # Limits
+//
+// The server bounds what it holds, so that it is not the weak link of a
+// chain under a flood: a connection that is not upgraded must send its
+// request headers within Options.HandshakeTimeout (10s) and is closed after
+// that long idle between requests; and beyond Options.MaxTCPConns TCP
+// connections (a quarter of the process's descriptor limit: 5,000 of
+// 20,000) a new one is answered with a minimal 503 and closed (event shed).
+// Both bounds are above what the wire tap in front of it lets through.
+//
 // # Events
 //
 // Everything the server does or sees is an Event handed to Options.OnEvent,
 // serialised, stamped with time.Now. Its Kind is one of the result
 // package's kinds with source server (result.Vocabulary lists them with
 // their meaning; docs/events.md in the repository renders the list):
-// listen and listener-stop, accept, reject (Status), stall, hello, welcome
+// listen and listener-stop, accept, reject (Status), stall, shed (Status,
+// Reason: a TCP connection over MaxTCPConns), hello, welcome
 // (Seq = from_seq, Resumed, Count = gap), session-new, session-expired,
 // sessions-forgotten, recv, dup, send, ack-recv, echo, raw, bad-frame
 // (Code = the close code sent), ping-recv, pong-withheld, close-sent (Code,

@@ -518,6 +518,8 @@ func TestBadOptions(t *testing.T) {
 		{MaxConnections: -1},
 		{LimitRetryAfter: -1},
 		{HelloTimeout: -1},
+		{HandshakeTimeout: -1},
+		{MaxTCPConns: -1},
 	} {
 		_, err := New(opts)
 		assert.ErrorIs(t, err, ErrBadOptions, "%+v", opts)
