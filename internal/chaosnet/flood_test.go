@@ -24,6 +24,7 @@ import (
 
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/internal/fdlimit"
+	"github.com/wschaos/wschaos/result"
 )
 
 // The flood runs in a child process, the test binary started again with
@@ -298,10 +299,18 @@ func countFDs() int {
 // within afterBound once the flood is gone, and that the chain's
 // descriptors return to where they were.
 func TestFloodChainSurvives(t *testing.T) {
-	if testing.Short() {
-		t.Skip("floods the chain with 10,000 connections for about 10-20 s")
+	// About 3s (8s under the race detector): it runs with -short too.
+	var sheds, statuses atomic.Int64
+	opts := floodTapOptions
+	opts.OnEvent = func(ev TapEvent) {
+		if ev.Kind == result.KindTapShed {
+			sheds.Add(1)
+			if ev.Status == http.StatusServiceUnavailable {
+				statuses.Add(1)
+			}
+		}
 	}
-	ch := newChain(t, floodTapOptions)
+	ch := newChain(t, opts)
 	total, perAddr := ch.tap.Limits()
 	ctx := t.Context()
 	_, err := wsRoundTrip(ctx, ch.url())
@@ -314,8 +323,8 @@ func TestFloodChainSurvives(t *testing.T) {
 	f := startFlood(t, ch.tap.Addr(), floodConns)
 	setup := time.Now()
 	held, failed := f.waitDialled(t, floodConns, floodSetup)
-	t.Logf("flood: %d connections dialled in %v, %d held by the child, %d dials failed; tap limits %d, %d per address, %d live",
-		floodConns, time.Since(setup).Round(time.Millisecond), held, failed, total, perAddr, ch.tap.Live())
+	t.Logf("flood: %d connections dialled in %v, %d held by the child, %d dials failed; tap limits %d, %d per address, %d live, %d shed",
+		floodConns, time.Since(setup).Round(time.Millisecond), held, failed, total, perAddr, ch.tap.Live(), sheds.Load())
 	during := countFDs()
 
 	dctx, cancel := context.WithTimeout(ctx, duringBound)
@@ -350,4 +359,7 @@ func TestFloodChainSurvives(t *testing.T) {
 		tookDuring.Round(time.Millisecond), tookAfter.Round(time.Millisecond), before, during, peakFDs, after)
 	limit, _ := fdlimit.Soft()
 	assert.Less(t, peakFDs, limit, "the chain ran out of descriptors")
+	// Every connection beyond the per-address limit was shed with a 503
+	// and a tap-shed event, while the flood was held.
+	assert.GreaterOrEqual(t, statuses.Load(), int64(floodConns-perAddr))
 }
