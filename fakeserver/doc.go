@@ -92,5 +92,6 @@
 //
 // The server runs one push goroutine, one serving goroutine while listening,
 // and two goroutines per WebSocket connection (reader and writer) that exit
-// when the connection ends. Close waits for all of them.
+// when the connection ends; a connection shed over MaxTCPConns has one
+// goroutine that exits within 250ms. Close waits for all of them.
 package fakeserver

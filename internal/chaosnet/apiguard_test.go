@@ -92,3 +92,12 @@ func TestIsLoopbackListen(t *testing.T) {
 		assert.Equal(t, want, isLoopbackListen(listen), "%q", listen)
 	}
 }
+
+func TestLoopbackURL(t *testing.T) {
+	for url, want := range map[string]bool{
+		"http://127.0.0.1:8474": true, "http://localhost:8474/": true, "http://[::1]:8474": true,
+		"http://127.0.0.1": true, "http://10.1.2.3:8474": false, "http://toxi.example:8474": false,
+	} {
+		assert.Equal(t, want, loopbackURL(url), "%s", url)
+	}
+}

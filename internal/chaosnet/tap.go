@@ -205,7 +205,8 @@ func NewTap(upstream string, onEvent func(TapEvent)) (*Tap, error) {
 //
 // One goroutine accepts until Close; each connection has one goroutine that dials
 // upstream and waits, and two that copy bytes, all of which end when both sides
-// are done (bounded by the options' timeouts) or at Close.
+// are done (bounded by the options' timeouts) or at Close. A connection shed
+// for want of descriptors has one goroutine, which ends within 250ms.
 func NewTapWith(upstream string, opts TapOptions) (*Tap, error) {
 	if upstream == "" {
 		return nil, errors.New("chaosnet: new tap: upstream must be host:port")

@@ -107,7 +107,9 @@ func StartEmbeddedToxiproxy(addr string) (*Toxiproxy, error) {
 // global level to disabled and its global logger to a no-op one (the
 // bandwidth toxic logs through the global logger).
 //
-// Close releases it.
+// Each proxy created through it then has a watchdog goroutine (see
+// WatchOptions), which ends at the proxy's Delete or at Close. Close
+// releases it.
 func StartToxiproxyWith(ctx context.Context, opts ToxiproxyOptions) (*Toxiproxy, error) {
 	if opts.URL == "" {
 		listen := opts.Listen
@@ -129,6 +131,11 @@ func StartToxiproxyWith(ctx context.Context, opts ToxiproxyOptions) (*Toxiproxy,
 		url:     url,
 		client:  toxiclient.NewClient(url),
 		proxies: make(map[string]struct{}),
+	}
+	if !loopbackURL(url) {
+		// Its proxies' addresses are the other host's: a probe from here
+		// would reach this host's loopback instead.
+		opts.Watch.Interval = -1
 	}
 	t.startWatches(opts.Watch)
 	if _, err := getVersion(ctx, url); err != nil {
@@ -163,6 +170,18 @@ func startEmbeddedOn(ln net.Listener, opts ToxiproxyOptions) *Toxiproxy {
 	}
 	t.startWatches(opts.Watch)
 	return t
+}
+
+// loopbackURL reports whether the API at url is on this host's loopback.
+func loopbackURL(url string) bool {
+	host := strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://")
+	if i := strings.IndexByte(host, '/'); i >= 0 {
+		host = host[:i]
+	}
+	if !strings.Contains(host, ":") || strings.HasSuffix(host, "]") {
+		host += ":0" // no port: make it host:port for the check
+	}
+	return isLoopbackListen(host)
 }
 
 // startWatches records the watchdog's options; each proxy's watchdog starts

@@ -29,7 +29,9 @@ import (
 // enable, through the API, so an external toxiproxy-server on this machine
 // is watched the same way. Restoring closes the proxy's connections with a
 // FIN, as Disable does. A proxy disabled through [Proxy.Disable], or by
-// anyone through the API, is left alone.
+// anyone through the API, is left alone. An external server whose API is
+// not on loopback is not watched: its proxies' addresses are the other
+// host's, and a probe from here would reach this host's loopback.
 type WatchOptions struct {
 	// Interval is how often each proxy is probed. Default 1s. Negative turns
 	// the watchdog off.
