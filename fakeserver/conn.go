@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/wschaos/wschaos/internal/shed"
 	"github.com/wschaos/wschaos/protocol"
 	"github.com/wschaos/wschaos/result"
 )
@@ -125,7 +126,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if limit := s.maxConns; limit > 0 && len(s.conns)+s.upgrading >= limit {
 		s.mu.Unlock()
-		ra := retryAfterSeconds(s.opts.LimitRetryAfter)
+		ra := shed.RetryAfter(s.opts.LimitRetryAfter)
 		w.Header().Set("Retry-After", ra)
 		http.Error(w, "fakeserver: connection limit reached", http.StatusServiceUnavailable)
 		ev.Kind, ev.Status, ev.Text = result.KindReject, http.StatusServiceUnavailable, "connection limit; Retry-After: "+ra

@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -611,12 +609,6 @@ func (s *Server) pushLocked() {
 			ss.conn.poke()
 		}
 	}
-}
-
-// retryAfterSeconds renders d as a Retry-After value: whole seconds, at
-// least 1.
-func retryAfterSeconds(d time.Duration) string {
-	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
 type connKey struct{}

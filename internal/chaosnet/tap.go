@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wschaos/wschaos/internal/fdlimit"
+	"github.com/wschaos/wschaos/internal/shed"
 	"github.com/wschaos/wschaos/result"
 )
 
@@ -92,12 +93,6 @@ const (
 	defaultTapHalfCloseTimeout = 30 * time.Second
 	defaultTapRetryAfter       = time.Second
 )
-
-// shedLinger bounds how long a shed connection is held: its answer is
-// written, its side half-closed and what the client still sends read until
-// the client closes or this runs out, so that the close is a FIN the client
-// reads the answer before, not a reset that discards it.
-const shedLinger = 250 * time.Millisecond
 
 func (o *TapOptions) setDefaults() error {
 	switch {
@@ -525,27 +520,19 @@ func (r *relay) close() {
 	r.t.finish(ev)
 }
 
-// shedClose answers c as sh says, half-closes it and reads what the client
-// still sends until it closes or shedLinger runs out, then closes c. The
-// wait makes the close a FIN that follows the answer: closing with unread
-// input would send a reset, which can destroy the answer before the client
-// reads it.
-//
-// At most a quarter of MaxConns shed connections linger at once: a fast
-// flood of clients that never close would otherwise hold a descriptor each
-// for shedLinger, beyond the limits. Past that they are closed at once.
+// shedClose answers c as sh says and closes it (see shed.Close). At most a
+// quarter of MaxConns shed connections wait for their client's close at
+// once: a fast flood of clients that never close would otherwise hold a
+// descriptor each for shed.Linger, beyond the limits. Past that they are
+// closed at once.
 func (t *Tap) shedClose(c *net.TCPConn, sh *shedding) {
-	_ = c.SetDeadline(time.Now().Add(shedLinger))
+	var answer []byte
 	if sh.status != 0 {
-		text := http.StatusText(sh.status)
-		_, _ = c.Write(httpResponse(sh.status, text, sh.reason, t.opts.RetryAfter))
+		answer = shed.Response(sh.status, "wschaos tap", sh.reason, t.opts.RetryAfter)
 	}
-	_ = c.CloseWrite()
-	if t.lingering.Add(1) <= int64(max(16, t.opts.MaxConns/4)) {
-		_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
-	}
+	drain := t.lingering.Add(1) <= int64(max(16, t.opts.MaxConns/4))
+	shed.Close(c, answer, drain)
 	t.lingering.Add(-1)
-	c.Close()
 }
 
 // kick makes the tap close the connection of its own accord: evicted over a
@@ -754,7 +741,7 @@ func (r *relay) shutdown() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.shed != nil {
-		return // close is answering the client already, within shedLinger
+		return // close is answering the client already, within shed.Linger
 	}
 	r.tapClose = true
 	if r.cancelDial != nil {

@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/wschaos/wschaos/internal/fdlimit"
 )
@@ -204,20 +203,4 @@ func (fr *fdReserve) release() bool {
 	}
 	fr.files = fr.files[:0]
 	return had
-}
-
-// httpResponse renders the minimal HTTP/1.1 answer the tap sheds a
-// connection with: a status, Retry-After, Connection: close and a one-line
-// reason. A WebSocket client reads it as a refused upgrade.
-func httpResponse(status int, text, reason string, retryAfter time.Duration) []byte {
-	body := "wschaos tap: " + reason + "\n"
-	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nRetry-After: %s\r\nConnection: close\r\n"+
-		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s",
-		status, text, retryAfterSeconds(retryAfter), len(body), body)
-}
-
-// retryAfterSeconds renders d as a Retry-After value: whole seconds, at
-// least 1.
-func retryAfterSeconds(d time.Duration) string {
-	return fmt.Sprint(max(1, int64((d+time.Second-1)/time.Second)))
 }
