@@ -474,6 +474,11 @@ func (r *relay) dial() bool {
 	ctx, cancel := context.WithTimeout(t.ctx, t.opts.DialTimeout)
 	defer cancel()
 	r.mu.Lock()
+	if r.shed != nil || r.tapClose { // evicted, or Close ran, before the dial
+		r.mu.Unlock()
+		r.close()
+		return false
+	}
 	r.cancelDial = cancel
 	r.mu.Unlock()
 	var d net.Dialer
