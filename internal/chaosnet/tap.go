@@ -69,8 +69,17 @@ type TapOptions struct {
 	// never more than MaxConns. Loopback clients all share 127.0.0.1
 	// unless they bind another 127.x address.
 	MaxConnsPerAddr int
-	// DialTimeout bounds the dial to upstream. Default 10s.
+	// DialTimeout bounds the dial to upstream, the wait for a dial slot
+	// (MaxDials) included. Default 10s.
 	DialTimeout time.Duration
+	// MaxDials is how many upstream dials the tap has in flight at once;
+	// the others wait their turn. Default 64. Toxiproxy accepts on one
+	// goroutine per proxy and dials its own upstream before it accepts the
+	// next connection, so more dials at once only lengthen its accept
+	// queue, where a connection the tap has since evicted still costs it
+	// an accept and a dial, and where the accept-loop watchdog's probe
+	// would wait behind them.
+	MaxDials int
 	// FirstByteTimeout is how long a client may stay silent after it
 	// connected: a WebSocket client sends its upgrade request at once.
 	// Past it the tap answers 408 and closes. Default 30s.
@@ -89,6 +98,7 @@ type TapOptions struct {
 // Tap defaults; see TapOptions.
 const (
 	defaultTapDialTimeout      = 10 * time.Second
+	defaultTapMaxDials         = 64
 	defaultTapFirstByteTimeout = 30 * time.Second
 	defaultTapHalfCloseTimeout = 30 * time.Second
 	defaultTapRetryAfter       = time.Second
@@ -96,8 +106,8 @@ const (
 
 func (o *TapOptions) setDefaults() error {
 	switch {
-	case o.MaxConns < 0, o.MaxConnsPerAddr < 0:
-		return fmt.Errorf("MaxConns %d and MaxConnsPerAddr %d, want 0 (default) or more", o.MaxConns, o.MaxConnsPerAddr)
+	case o.MaxConns < 0, o.MaxConnsPerAddr < 0, o.MaxDials < 0:
+		return fmt.Errorf("MaxConns %d, MaxConnsPerAddr %d and MaxDials %d, want 0 (default) or more", o.MaxConns, o.MaxConnsPerAddr, o.MaxDials)
 	case o.DialTimeout < 0, o.FirstByteTimeout < 0, o.HalfCloseTimeout < 0, o.RetryAfter < 0:
 		return errors.New("timeouts and RetryAfter must be 0 (default) or more")
 	}
@@ -109,6 +119,9 @@ func (o *TapOptions) setDefaults() error {
 		o.MaxConnsPerAddr = perAddr
 	}
 	o.MaxConnsPerAddr = min(o.MaxConnsPerAddr, o.MaxConns)
+	if o.MaxDials == 0 {
+		o.MaxDials = defaultTapMaxDials
+	}
 	setDefault(&o.DialTimeout, defaultTapDialTimeout)
 	setDefault(&o.FirstByteTimeout, defaultTapFirstByteTimeout)
 	setDefault(&o.HalfCloseTimeout, defaultTapHalfCloseTimeout)
@@ -158,7 +171,8 @@ func setDefault(d *time.Duration, def time.Duration) {
 //     sends) is closed both ways; before this bound a peer that never sent
 //     its FIN held two descriptors for ever, with the upstream socket in
 //     FIN-WAIT-2.
-//   - The upstream dial is bounded by DialTimeout.
+//   - At most MaxDials upstream dials are in flight; each is bounded by
+//     DialTimeout.
 //   - When the process runs out of descriptors (EMFILE, ENFILE), the accept
 //     loop frees a small reserve of descriptors it holds, takes the waiting
 //     connection, answers it 503 and takes the reserve back; if it cannot,
@@ -180,6 +194,7 @@ type Tap struct {
 	closed  bool
 	conns   map[*relay]struct{}
 	table   *connTable
+	dials   chan struct{}  // a slot per upstream dial in flight (MaxDials)
 	wg      sync.WaitGroup // accept loop and one per connection
 	reserve fdReserve      // accept loop only
 
@@ -222,6 +237,7 @@ func NewTapWith(upstream string, opts TapOptions) (*Tap, error) {
 		cancel:   cancel,
 		conns:    make(map[*relay]struct{}),
 		table:    newConnTable(opts.MaxConns, opts.MaxConnsPerAddr),
+		dials:    make(chan struct{}, opts.MaxDials),
 	}
 	t.reserve.acquire()
 	t.wg.Add(1)
@@ -481,8 +497,7 @@ func (r *relay) dial() bool {
 	}
 	r.cancelDial = cancel
 	r.mu.Unlock()
-	var d net.Dialer
-	uc, err := d.DialContext(ctx, "tcp", t.upstream)
+	uc, err := t.dialUpstream(ctx)
 
 	r.mu.Lock()
 	r.cancelDial = nil
@@ -503,6 +518,18 @@ func (r *relay) dial() bool {
 	}
 	r.close()
 	return false
+}
+
+// dialUpstream dials upstream once a dial slot is free.
+func (t *Tap) dialUpstream(ctx context.Context) (net.Conn, error) {
+	select {
+	case t.dials <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for one of %d dial slots: %w", cap(t.dials), ctx.Err())
+	}
+	defer func() { <-t.dials }()
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", t.upstream)
 }
 
 // close ends the client side (answering it first if the tap sheds it) and
