@@ -99,9 +99,9 @@ func newConnTable(maxTotal, maxPerAddr int) *connTable {
 func (ct *connTable) add(r *relay) (victim *relay, reason string) {
 	switch scope := ct.byAddr[r.addr]; {
 	case scope != nil && scope.n >= ct.maxPerAddr:
-		victim, reason = scope.pick(), fmt.Sprintf("over the tap's limit of %d connections from %s", ct.maxPerAddr, r.addr)
+		victim, reason = ct.pick(scope), fmt.Sprintf("over the tap's limit of %d connections from %s", ct.maxPerAddr, r.addr)
 	case ct.all.n >= ct.maxTotal:
-		victim, reason = ct.all.pick(), fmt.Sprintf("over the tap's limit of %d connections", ct.maxTotal)
+		victim, reason = ct.pick(&ct.all), fmt.Sprintf("over the tap's limit of %d connections", ct.maxTotal)
 	}
 	if victim != nil {
 		reason += ": " + evictedWhy[victim.entry.state]
@@ -149,15 +149,37 @@ func (ct *connTable) remove(r *relay) {
 	}
 }
 
+// maxPeeks bounds how many silent connections one eviction checks for
+// input waiting unread (see pick).
+const maxPeeks = 64
+
 // pick returns the connection to evict from cl: the oldest silent one,
 // else the oldest unanswered one, else the answered one idle longest (a
 // scan: answered connections are evicted only when no other is left, which
 // a flood of silent connections never reaches). nil if cl is empty.
-func (cl *connLists) pick() *relay {
-	for _, state := range []int{connSilent, connUnanswered} {
-		if e := cl.lists[state].Front(); e != nil {
-			return e.Value.(*relay)
+//
+// A connection counts as silent until the tap reads from it, which it does
+// once its upstream dial is done; a client whose request already waits in
+// the socket is moved on to unanswered here instead of evicted.
+func (ct *connTable) pick(cl *connLists) *relay {
+	var spoke []*relay
+	defer func() {
+		for _, r := range spoke {
+			ct.promote(r, connUnanswered)
 		}
+	}()
+	for e := cl.lists[connSilent].Front(); e != nil; e = e.Next() {
+		r := e.Value.(*relay)
+		if len(spoke) == maxPeeks || !pendingInput(r.conns[clientSide]) {
+			return r
+		}
+		spoke = append(spoke, r)
+	}
+	if e := cl.lists[connUnanswered].Front(); e != nil {
+		return e.Value.(*relay)
+	}
+	if len(spoke) > 0 {
+		return spoke[0] // unanswered, not yet in the list
 	}
 	var idlest *relay
 	for e := cl.lists[connAnswered].Front(); e != nil; e = e.Next() {

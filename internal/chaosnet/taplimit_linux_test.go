@@ -82,3 +82,59 @@ func limitForOneFree(t *testing.T) int {
 		}
 	}
 }
+
+// stuckUpstream returns the address of a listener whose accept queue is
+// full and never drained: a dial to it hangs until its timeout, as a dial
+// to a proxy swamped by a flood does.
+func stuckUpstream(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Close(fd) })
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	require.NoError(t, syscall.Listen(fd, 0)) // room for one connection
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	filler, err := net.DialTimeout("tcp", addr, ioTimeout)
+	require.NoError(t, err)
+	t.Cleanup(func() { filler.Close() })
+	return addr
+}
+
+// A client whose request waits unread while the tap's dial hangs has not
+// been silent: a newer, silent connection is evicted before it.
+func TestTapUnreadRequestIsNotSilent(t *testing.T) {
+	tap, evs := newTapWith(t, stuckUpstream(t), TapOptions{MaxConns: 2, DialTimeout: ioTimeout})
+	spoke := dial(t, tap.Addr())
+	_, err := spoke.Write([]byte("GET /ws HTTP/1.1\r\n"))
+	require.NoError(t, err)
+	evs.until(t, result.KindTapConnect)
+	silent := dial(t, tap.Addr())
+	evs.until(t, result.KindTapConnect)
+	waitPending(t, tap, 1)
+
+	dial(t, tap.Addr())
+	readShed(t, silent, http.StatusServiceUnavailable)
+	shed := shedOf(t, evs.until(t, result.KindTapShed), 2)
+	assert.Contains(t, shed.Reason, "sent nothing")
+}
+
+// waitPending waits until the request conn sent is in the tap's socket.
+func waitPending(t *testing.T, tap *Tap, conn uint64) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for time.Now().Before(deadline) {
+		tap.mu.Lock()
+		pending := false
+		for r := range tap.conns {
+			pending = pending || r.id == conn && pendingInput(r.conns[clientSide])
+		}
+		tap.mu.Unlock()
+		if pending {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("conn %d: no input waiting within %v", conn, ioTimeout)
+}

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package chaosnet
+
+import "net"
+
+// pendingInput is false: without a non-blocking peek, a client is silent
+// until the tap has read from it.
+func pendingInput(*net.TCPConn) bool { return false }
