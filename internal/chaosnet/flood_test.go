@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -206,6 +207,8 @@ type chain struct {
 	toxi   *Toxiproxy
 	proxy  *Proxy
 	tap    *Tap
+
+	restores atomic.Int64 // by the accept-loop watchdog
 }
 
 func newChain(t *testing.T, tapOpts TapOptions) *chain {
@@ -215,7 +218,10 @@ func newChain(t *testing.T, tapOpts TapOptions) *chain {
 	ch.server, err = fakeserver.New(fakeserver.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, ch.server.Close()) })
-	ch.toxi = newEmbeddedWith(t, ToxiproxyOptions{}) // with its watchdog, as harness.NewEnv has it
+	// With its watchdog, as harness.NewEnv has it.
+	ch.toxi = newEmbeddedWith(t, ToxiproxyOptions{Watch: WatchOptions{
+		OnRestore: func(string, error) { ch.restores.Add(1) },
+	}})
 	ch.proxy = newProxy(t, ch.toxi, ch.server.Addr())
 	ch.tap, err = NewTapWith(ch.proxy.Addr(), tapOpts)
 	require.NoError(t, err)
@@ -231,6 +237,11 @@ func wsRoundTrip(ctx context.Context, url string) (time.Duration, error) {
 	start := time.Now()
 	c, resp, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
+		if resp != nil && resp.Body != nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+			resp.Body.Close()
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(body)))
+		}
 		return 0, err
 	}
 	if resp != nil && resp.Body != nil {
@@ -283,6 +294,34 @@ func sampleFDs(t *testing.T) (stop func() int) {
 	return stop
 }
 
+// roundTripDuring has a normal client connect and do a round trip while the
+// flood is held, as a client does: shed with a 503, it tries again after
+// the Retry-After. It returns how long the successful attempt took and which
+// attempt it was. A client is shed only if it stays silent while the
+// per-address limit's worth of connections arrive after it, which a client
+// starved of CPU in this process (the chain's, under the race detector most
+// of all) can; so it may take a second try, not more.
+func roundTripDuring(t *testing.T, url string) (took time.Duration, attempt int) {
+	t.Helper()
+	const maxAttempts = 2
+	ctx, cancel := context.WithTimeout(t.Context(), duringBound)
+	defer cancel()
+	for attempt = 1; ; attempt++ {
+		took, err := wsRoundTrip(ctx, url)
+		if err == nil {
+			return took, attempt
+		}
+		t.Logf("attempt %d: %v", attempt, err)
+		require.Less(t, attempt, maxAttempts, "a normal client during the flood: %v", err)
+		require.ErrorContains(t, err, "got 503", "a normal client during the flood")
+		select {
+		case <-ctx.Done():
+			t.Fatalf("a normal client during the flood: no round trip within %v: %v", duringBound, err)
+		case <-time.After(defaultTapRetryAfter):
+		}
+	}
+}
+
 // countFDs counts this process's open descriptors, or returns -1 if it
 // cannot: during a flood the process may have none left to read with.
 func countFDs() int {
@@ -327,10 +366,7 @@ func TestFloodChainSurvives(t *testing.T) {
 		floodConns, time.Since(setup).Round(time.Millisecond), held, failed, total, perAddr, ch.tap.Live(), sheds.Load())
 	during := countFDs()
 
-	dctx, cancel := context.WithTimeout(ctx, duringBound)
-	tookDuring, err := wsRoundTrip(dctx, ch.url())
-	cancel()
-	require.NoError(t, err, "a normal client during the flood")
+	tookDuring, attempts := roundTripDuring(t, ch.url())
 
 	f.stop(t)
 	released := time.Now()
@@ -355,8 +391,8 @@ func TestFloodChainSurvives(t *testing.T) {
 		}
 		require.Less(t, time.Since(settle), fdSettle, "descriptors: %d before the flood, still %d after %v", before, after, fdSettle)
 	}
-	t.Logf("normal client: round trip in %v during the flood, ready %v after it; descriptors %d before, %d during (peak %d), %d after",
-		tookDuring.Round(time.Millisecond), tookAfter.Round(time.Millisecond), before, during, peakFDs, after)
+	t.Logf("normal client: round trip in %v during the flood (attempt %d), ready %v after it; descriptors %d before, %d during (peak %d), %d after; %d proxy restores",
+		tookDuring.Round(time.Millisecond), attempts, tookAfter.Round(time.Millisecond), before, during, peakFDs, after, ch.restores.Load())
 	limit, _ := fdlimit.Soft()
 	assert.Less(t, peakFDs, limit, "the chain ran out of descriptors")
 	// Every connection beyond the per-address limit was shed with a 503

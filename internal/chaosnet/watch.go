@@ -23,8 +23,9 @@ import (
 // and enabling the proxy starts a new loop. So every Interval the watchdog
 // dials the proxy and, on Linux, asks the kernel's socket diagnostics
 // whether the probe was accepted, and how the accept queue moves: a loop
-// that accepts nothing for Stall while the probe waits is dead. Elsewhere
-// it sees only a dial refused, or one that times out on a full queue. A
+// that accepts nothing for Stall while the probe waits is dead, and so is
+// one whose queue is found full (the dial times out) by three probes in a
+// row. Elsewhere it sees only a dial refused, or a queue full. A
 // dead proxy that the API reports enabled is restored with disable and
 // enable, through the API, so an external toxiproxy-server on this machine
 // is watched the same way. Restoring closes the proxy's connections with a
@@ -76,7 +77,14 @@ const (
 	probeUnknown             // could not tell (no descriptor to dial with, no sock_diag, cancelled)
 	probeDead                // listening, not accepting
 	probeRefused             // not listening
+	probeFull                // the dial timed out: the accept queue is full
 )
+
+// fullProbes is how many probes in a row must find the accept queue full
+// before the loop counts as dead: a live loop under a flood of dials keeps
+// its queue full too, and only a queue that stays full that long says the
+// loop is gone.
+const fullProbes = 3
 
 // startWatch starts p's watchdog goroutine, which runs until stopWatch or
 // the Toxiproxy's Close.
@@ -107,6 +115,7 @@ func (p *Proxy) watch(ctx context.Context) {
 	opts := p.t.watch
 	ticker := time.NewTicker(opts.Interval)
 	defer ticker.Stop()
+	full := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -114,11 +123,21 @@ func (p *Proxy) watch(ctx context.Context) {
 		case <-ticker.C:
 		}
 		if !p.wantEnabled.Load() {
+			full = 0
 			continue
 		}
-		if r := p.probe(ctx, opts.Stall); r == probeDead || r == probeRefused {
-			p.restore(ctx)
+		switch p.probe(ctx, opts.Stall) {
+		case probeFull:
+			if full++; full < fullProbes {
+				continue
+			}
+		case probeDead, probeRefused:
+		default:
+			full = 0
+			continue
 		}
+		full = 0
+		p.restore(ctx)
 	}
 }
 
@@ -133,7 +152,7 @@ func (p *Proxy) probe(ctx context.Context, stall time.Duration) probeResult {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return probeRefused
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return probeDead // the accept queue is full
+		return probeFull
 	default:
 		return probeUnknown
 	}
