@@ -31,10 +31,12 @@
 //     limit ([TapLimits]: 3,600 and 2,700 with 20,000). A newcomer beyond a
 //     limit is admitted and the oldest silent connection evicted (then the
 //     oldest unanswered, then the idlest), with an HTTP 503 and a tap-shed
-//     event, so a flood cannot lock a normal client out. Silent clients,
-//     half-closes and dials are bounded in time, and when the process is
-//     out of descriptors the accept loop sheds with a reserve instead of
-//     stopping or spinning.
+//     event, so a flood cannot lock a normal client out. It dials upstream
+//     once the client speaks (or after DialAfter), so silent connections
+//     cost the rest of the chain nothing. Silent clients, half-closes and
+//     dials are bounded in time, and when the process is out of
+//     descriptors the accept loop sheds with a reserve instead of stopping
+//     or spinning.
 //   - Each proxy has a watchdog ([WatchOptions]) that restores it when
 //     Toxiproxy's accept loop has died, which it does on the first accept
 //     error (EMFILE included) while the API still says enabled.

@@ -3,6 +3,7 @@
 package chaosnet
 
 import (
+	"errors"
 	"net"
 	"syscall"
 )
@@ -25,4 +26,32 @@ func pendingInput(c *net.TCPConn) bool {
 		pending = err == nil && n > 0
 	})
 	return pending
+}
+
+// awaitInput waits, without reading, until the client has sent something
+// or closed, or c's read deadline passes. It returns nil when there is
+// input, a *clientLeft when the client closed (or was reset) first, and
+// the deadline error when it passed. Waiting through RawConn.Read parks the
+// goroutine on the poller like any read.
+func awaitInput(c *net.TCPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var buf [1]byte
+	var n int
+	var perr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, perr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return !errors.Is(perr, syscall.EAGAIN)
+	})
+	switch {
+	case err != nil:
+		return err
+	case perr != nil:
+		return &clientLeft{perr}
+	case n == 0:
+		return &clientLeft{nil} // EOF
+	}
+	return nil
 }

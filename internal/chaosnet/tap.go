@@ -80,6 +80,14 @@ type TapOptions struct {
 	// an accept and a dial, and where the accept-loop watchdog's probe
 	// would wait behind them.
 	MaxDials int
+	// DialAfter is how long the tap waits for a client's first byte before
+	// it dials upstream anyway. A WebSocket client sends its upgrade
+	// request at once and is dialled for at once; connections that never
+	// speak (a flood) cost the proxy and the server nothing for this long.
+	// A client of a protocol whose server speaks first is dialled for
+	// after it. Default 2s. (Not on Windows, where the tap cannot wait for
+	// input without reading it: there it dials at once.)
+	DialAfter time.Duration
 	// FirstByteTimeout is how long a client may stay silent after it
 	// connected: a WebSocket client sends its upgrade request at once.
 	// Past it the tap answers 408 and closes. Default 30s.
@@ -99,6 +107,7 @@ type TapOptions struct {
 const (
 	defaultTapDialTimeout      = 10 * time.Second
 	defaultTapMaxDials         = 64
+	defaultTapDialAfter        = 2 * time.Second
 	defaultTapFirstByteTimeout = 30 * time.Second
 	defaultTapHalfCloseTimeout = 30 * time.Second
 	defaultTapRetryAfter       = time.Second
@@ -108,7 +117,7 @@ func (o *TapOptions) setDefaults() error {
 	switch {
 	case o.MaxConns < 0, o.MaxConnsPerAddr < 0, o.MaxDials < 0:
 		return fmt.Errorf("MaxConns %d, MaxConnsPerAddr %d and MaxDials %d, want 0 (default) or more", o.MaxConns, o.MaxConnsPerAddr, o.MaxDials)
-	case o.DialTimeout < 0, o.FirstByteTimeout < 0, o.HalfCloseTimeout < 0, o.RetryAfter < 0:
+	case o.DialTimeout < 0, o.DialAfter < 0, o.FirstByteTimeout < 0, o.HalfCloseTimeout < 0, o.RetryAfter < 0:
 		return errors.New("timeouts and RetryAfter must be 0 (default) or more")
 	}
 	total, perAddr := TapLimits()
@@ -123,6 +132,7 @@ func (o *TapOptions) setDefaults() error {
 		o.MaxDials = defaultTapMaxDials
 	}
 	setDefault(&o.DialTimeout, defaultTapDialTimeout)
+	setDefault(&o.DialAfter, defaultTapDialAfter)
 	setDefault(&o.FirstByteTimeout, defaultTapFirstByteTimeout)
 	setDefault(&o.HalfCloseTimeout, defaultTapHalfCloseTimeout)
 	setDefault(&o.RetryAfter, defaultTapRetryAfter)
@@ -146,8 +156,9 @@ func setDefault(d *time.Duration, def time.Duration) {
 // (FIN) towards the other side, and a side's reset closes the other side with
 // SO_LINGER 0, so that an RST (for example from Toxiproxy's reset_peer) reaches the
 // client as an RST. What it cannot pass on is a refused dial: the tap has
-// accepted the client before it dials upstream, so while the proxy is down a
-// client behind the tap sees its connection accepted and then closed (EOF), not
+// accepted the client before it dials upstream (once the client has sent
+// its first bytes, or after DialAfter), so while the proxy is down a client
+// behind the tap sees its connection accepted and then closed (EOF), not
 // ECONNREFUSED, and the tap reports "upstream-refused".
 //
 // # Limits
@@ -165,6 +176,8 @@ func setDefault(d *time.Duration, def time.Duration) {
 //     of held connections thus evicts its own members, while a client that
 //     sent its upgrade request, and more so one whose upgrade completed,
 //     keeps its connection.
+//   - The upstream dial waits for the client's first byte, or DialAfter:
+//     connections that never speak never reach the proxy.
 //   - A client silent for FirstByteTimeout after connecting gets a 408.
 //   - A connection half-closed for HalfCloseTimeout (a FIN one way that the
 //     other side never answers, or a client gone while upstream still
@@ -469,9 +482,7 @@ func (t *Tap) serve(c *net.TCPConn) {
 		return
 	}
 	defer t.untrack(r)
-	_ = c.SetReadDeadline(time.Now().Add(t.opts.FirstByteTimeout))
-
-	if !r.dial() {
+	if !r.awaitRequest() || !r.dial() {
 		return
 	}
 	var wg sync.WaitGroup
@@ -481,6 +492,62 @@ func (t *Tap) serve(c *net.TCPConn) {
 	wg.Wait()
 	r.conns[upstreamSide].Close()
 	r.close()
+}
+
+// clientLeft is the reason a client closed its side before it sent
+// anything: nil for a FIN, the error for a reset.
+type clientLeft struct{ err error }
+
+func (e *clientLeft) Error() string {
+	if e.err == nil {
+		return "client closed before sending"
+	}
+	return "client failed before sending: " + e.err.Error()
+}
+
+// awaitRequest waits, before the upstream dial, until the client has sent
+// something or DialAfter has passed, and arms the first-byte deadline. It
+// reports whether to go on to the dial; if not, the client left without a
+// word and awaitRequest has reported the connection closed. A WebSocket
+// client sends its upgrade request at once, so this costs it nothing,
+// while a flood of connections that never speak never reaches upstream:
+// the proxy's accept queue stays free for the clients that do.
+func (r *relay) awaitRequest() bool {
+	c := r.conns[clientSide]
+	start := time.Now()
+	if !r.setClientDeadline(start.Add(min(r.t.opts.DialAfter, r.t.opts.FirstByteTimeout))) {
+		return true // evicted already: dial sees it
+	}
+	err := awaitInput(c)
+	r.setClientDeadline(start.Add(r.t.opts.FirstByteTimeout))
+	var left *clientLeft
+	if !errors.As(err, &left) {
+		return true // spoke, waited DialAfter, or evicted: dial sees which
+	}
+	r.mu.Lock()
+	r.ended[clientSide] = true
+	ev := r.event(result.KindTapClientClose)
+	if left.err != nil {
+		ev.Reset = errors.Is(left.err, syscall.ECONNRESET)
+		ev.Text = left.err.Error()
+		r.reset = ev.Reset
+	}
+	r.t.emit(ev)
+	r.mu.Unlock()
+	r.close()
+	return false
+}
+
+// setClientDeadline sets the client side's read deadline unless the tap is
+// shedding the connection (kick has set its own) and reports whether it did.
+func (r *relay) setClientDeadline(d time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shed != nil || r.tapClose {
+		return false
+	}
+	_ = r.conns[clientSide].SetReadDeadline(d)
+	return true
 }
 
 // dial connects upstream and reports whether the relay is to run; if not,

@@ -69,6 +69,7 @@ func TestTapEvictionOrder(t *testing.T) {
 	silent := dial(t, tap.Addr())
 	evs.until(t, result.KindTapConnect)
 	evs.until(t, result.KindTapConnect)
+	waitState(t, tap, 1, connUnanswered)
 
 	newcomer := dial(t, tap.Addr())
 	readShed(t, silent, http.StatusServiceUnavailable)
