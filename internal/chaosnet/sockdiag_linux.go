@@ -18,6 +18,7 @@ import (
 const (
 	sockDiagByFamily    = 20         // SOCK_DIAG_BY_FAMILY
 	tcpStateEstablished = 1          // TCP_ESTABLISHED
+	tcpStateCloseWait   = 8          // TCP_CLOSE_WAIT
 	tcpStateListen      = 10         // TCP_LISTEN
 	diagNoCookie        = ^uint32(0) // INET_DIAG_NOCOOKIE
 	diagReqLen          = 56         // struct inet_diag_req_v2
@@ -43,21 +44,33 @@ func diagAccepted(local, remote netip.AddrPort) (accepted, ok bool) {
 	return inode != 0 || state != tcpStateEstablished, true
 }
 
-// diagAcceptQueue returns how many connections wait in the accept queue of
-// the listener at addr. ok is false when the kernel could not say.
-func diagAcceptQueue(addr netip.AddrPort) (n int, ok bool) {
-	msgs, err := sockDiag(netip.AddrPortFrom(addr.Addr(), 0), netip.AddrPort{}, 1<<tcpStateListen, true)
+// diagQueued returns the connections waiting in the accept queue of the
+// listener at addr, by their remote address: the listener's ends that are
+// established (or half-closed by their client) and owned by no file. ok is
+// false when the kernel could not say. It lists every TCP connection of
+// the network namespace, tens of thousands under a flood, so the watchdog
+// asks only when a probe found nothing accepted.
+func diagQueued(addr netip.AddrPort) (queued map[netip.AddrPort]bool, ok bool) {
+	states := uint32(1<<tcpStateEstablished | 1<<tcpStateCloseWait)
+	msgs, err := sockDiag(netip.AddrPortFrom(addr.Addr(), 0), netip.AddrPort{}, states, true)
 	if err != nil {
-		return 0, false
+		return nil, false
 	}
+	queued = make(map[netip.AddrPort]bool)
 	for _, m := range msgs {
-		sport := binary.BigEndian.Uint16(m[4:6])
-		src := m[8:24]
-		if sport == addr.Port() && addrBytesEqual(addr.Addr(), src) {
-			return int(binary.NativeEndian.Uint32(m[56:60])), true // rqueue: the backlog
+		if binary.BigEndian.Uint16(m[4:6]) != addr.Port() || !addrBytesEqual(addr.Addr(), m[8:24]) ||
+			binary.NativeEndian.Uint32(m[68:72]) != 0 {
+			continue
 		}
+		var remote netip.Addr
+		if addr.Addr().Unmap().Is4() {
+			remote = netip.AddrFrom4([4]byte(m[24:28]))
+		} else {
+			remote = netip.AddrFrom16([16]byte(m[24:40]))
+		}
+		queued[netip.AddrPortFrom(remote, binary.BigEndian.Uint16(m[6:8]))] = true
 	}
-	return 0, false
+	return queued, true
 }
 
 func addrBytesEqual(a netip.Addr, b []byte) bool {

@@ -9,4 +9,4 @@ import "net/netip"
 
 func diagAccepted(local, remote netip.AddrPort) (accepted, ok bool) { return false, false }
 
-func diagAcceptQueue(addr netip.AddrPort) (n int, ok bool) { return 0, false }
+func diagQueued(addr netip.AddrPort) (queued map[netip.AddrPort]bool, ok bool) { return nil, false }

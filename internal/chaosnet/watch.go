@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"syscall"
 	"time"
 
@@ -22,10 +21,11 @@ import (
 // and are never accepted, and the API still says enabled. Only disabling
 // and enabling the proxy starts a new loop. So every Interval the watchdog
 // dials the proxy and, on Linux, asks the kernel's socket diagnostics
-// whether the probe was accepted, and how the accept queue moves: a loop
-// that accepts nothing for Stall while the probe waits is dead, and so is
-// one whose queue is found full (the dial times out) by three probes in a
-// row. Elsewhere it sees only a dial refused, or a queue full. A
+// whether the probe was accepted and, if not within Stall, whether any
+// connection that waited in the queue when the probe began has left it: a
+// loop that takes nothing off its queue for Stall, in two probes in a row,
+// is dead, however full the queue. Elsewhere it sees only a dial refused,
+// or one that times out on a full queue (three in a row count). A
 // dead proxy that the API reports enabled is restored with disable and
 // enable, through the API, so an external toxiproxy-server on this machine
 // is watched the same way. Restoring closes the proxy's connections with a
@@ -55,9 +55,6 @@ const (
 	defaultWatchStall    = 2 * time.Second
 	// probePoll is how often a waiting probe asks the kernel again.
 	probePoll = 10 * time.Millisecond
-	// probeCap bounds one probe in multiples of Stall: a queue that keeps
-	// moving without ever reaching the probe says nothing either way.
-	probeCap = 10
 )
 
 func (o *WatchOptions) setDefaults() {
@@ -80,11 +77,23 @@ const (
 	probeFull                // the dial timed out: the accept queue is full
 )
 
-// fullProbes is how many probes in a row must find the accept queue full
-// before the loop counts as dead: a live loop under a flood of dials keeps
-// its queue full too, and only a queue that stays full that long says the
-// loop is gone.
-const fullProbes = 3
+// Probes in a row that must agree before a restore, which closes every
+// connection through the proxy: two that found the loop dead (a loop
+// starved of CPU for one Stall is not dead), or, where the kernel cannot
+// show the queue (not Linux), three whose dial timed out on a full queue,
+// which a live loop under a flood of dials keeps full too.
+const (
+	deadProbes = 2
+	fullProbes = 3
+)
+
+// countIf returns n+1 if cond, else 0: a count of conditions in a row.
+func countIf(cond bool, n int) int {
+	if cond {
+		return n + 1
+	}
+	return 0
+}
 
 // startWatch starts p's watchdog goroutine, which runs until stopWatch or
 // the Toxiproxy's Close.
@@ -115,56 +124,83 @@ func (p *Proxy) watch(ctx context.Context) {
 	opts := p.t.watch
 	ticker := time.NewTicker(opts.Interval)
 	defer ticker.Stop()
-	full := 0
+	var dead, full int // probes in a row that found the loop dead, the queue full
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		}
-		if !p.wantEnabled.Load() {
-			full = 0
-			continue
+		r := probeUnknown
+		if p.wantEnabled.Load() {
+			r = p.probe(ctx, opts.Stall)
 		}
-		switch p.probe(ctx, opts.Stall) {
-		case probeFull:
-			if full++; full < fullProbes {
-				continue
-			}
-		case probeDead, probeRefused:
-		default:
-			full = 0
-			continue
+		dead, full = countIf(r == probeDead, dead), countIf(r == probeFull, full)
+		if r == probeRefused || dead == deadProbes || full == fullProbes {
+			dead, full = 0, 0
+			p.restore(ctx)
 		}
-		full = 0
-		p.restore(ctx)
 	}
 }
 
-// probe dials the proxy and reports whether its accept loop is alive.
+// probe dials the proxy and reports whether its accept loop is alive: it
+// accepts the probe within Stall, or, on Linux, takes off its queue any of
+// the connections that waited there when the probe began. A queue whose
+// members all stay put for Stall has no loop behind it, however full it is:
+// the loop takes the oldest first.
 func (p *Proxy) probe(ctx context.Context, stall time.Duration) probeResult {
+	listen, err := netip.ParseAddrPort(p.addr)
+	if err != nil {
+		return probeUnknown
+	}
+	before, snapshot := diagQueued(listen)
 	d := net.Dialer{Timeout: stall}
 	c, err := d.DialContext(ctx, "tcp", p.addr)
 	switch {
 	case err == nil:
+		tc := c.(*net.TCPConn)
+		_ = tc.SetLinger(0) // a reset: no TIME_WAIT for every probe
+		defer tc.Close()
+		if r := awaitAccept(ctx, tc, stall); r != probeDead {
+			return r
+		}
 	case ctx.Err() != nil, fdlimit.Exhausted(err):
 		return probeUnknown
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return probeRefused
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return probeFull
+	case isTimeout(err): // the queue is full: the SYN went unanswered
+		if !snapshot {
+			return probeFull
+		}
 	default:
 		return probeUnknown
 	}
-	tc := c.(*net.TCPConn)
-	_ = tc.SetLinger(0) // a reset: no TIME_WAIT for every probe
-	defer tc.Close()
-	local, err1 := netip.ParseAddrPort(tc.LocalAddr().String())
-	remote, err2 := netip.ParseAddrPort(tc.RemoteAddr().String())
+	after, ok := diagQueued(listen)
+	if !ok || !snapshot {
+		return probeUnknown
+	}
+	for remote := range before {
+		if !after[remote] {
+			return probeAlive // accepted (or gone) since the probe began
+		}
+	}
+	return probeDead
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// awaitAccept waits up to stall for the proxy to accept c: probeAlive if it
+// does, probeDead if not, probeUnknown if the kernel cannot say.
+func awaitAccept(ctx context.Context, c *net.TCPConn, stall time.Duration) probeResult {
+	local, err1 := netip.ParseAddrPort(c.LocalAddr().String())
+	remote, err2 := netip.ParseAddrPort(c.RemoteAddr().String())
 	if err1 != nil || err2 != nil {
 		return probeUnknown
 	}
-	start, progress, queue := time.Now(), time.Now(), -1
+	deadline := time.Now().Add(stall)
 	for {
 		accepted, ok := diagAccepted(local, remote)
 		switch {
@@ -172,18 +208,8 @@ func (p *Proxy) probe(ctx context.Context, stall time.Duration) probeResult {
 			return probeUnknown
 		case accepted:
 			return probeAlive
-		}
-		if n, ok := diagAcceptQueue(remote); ok {
-			if queue >= 0 && n < queue {
-				progress = time.Now() // the loop took something off the queue
-			}
-			queue = n
-		}
-		switch {
-		case time.Since(progress) >= stall:
+		case time.Now().After(deadline):
 			return probeDead
-		case time.Since(start) >= probeCap*stall:
-			return probeUnknown
 		}
 		select {
 		case <-ctx.Done():

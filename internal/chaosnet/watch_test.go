@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -119,5 +120,94 @@ func TestWatchLeavesHealthyProxies(t *testing.T) {
 	case <-restored:
 		t.Fatal("the watchdog restored a healthy proxy")
 	default:
+	}
+}
+
+// smallListener listens on loopback with an accept queue of backlog+1
+// connections and returns its file descriptor and address.
+func smallListener(t *testing.T, backlog int) (int, string) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Close(fd) })
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	require.NoError(t, syscall.Listen(fd, backlog))
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	return fd, net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+}
+
+// fillQueue keeps dialling addr until the test ends, so that its accept
+// queue stays full.
+func fillQueue(t *testing.T, addr string) {
+	t.Helper()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c, err := net.DialTimeout("tcp", addr, 50*time.Millisecond); err == nil {
+				conns = append(conns, c)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+}
+
+// A loop that accepts slowly behind a full queue is alive; a full queue
+// that nothing takes from is dead.
+func TestProbeFullQueue(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	_, deadAddr := smallListener(t, 2)
+	fillQueue(t, deadAddr)
+	slowFD, slowAddr := smallListener(t, 2)
+	fillQueue(t, slowAddr)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // accepts one connection every 50ms
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if nfd, _, err := syscall.Accept4(slowFD, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC); err == nil {
+				syscall.Close(nfd)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	waitQueued(t, deadAddr, 3) // a backlog of 2 holds 3
+	waitQueued(t, slowAddr, 1)
+
+	ctx := t.Context()
+	assert.Equal(t, probeDead, (&Proxy{addr: deadAddr}).probe(ctx, stall), "a full queue nothing takes from")
+	assert.Equal(t, probeAlive, (&Proxy{addr: slowAddr}).probe(ctx, stall), "a full queue a slow loop takes from")
+}
+
+// waitQueued waits until at least n connections wait in addr's queue.
+func waitQueued(t *testing.T, addr string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for {
+		queued, ok := diagQueued(netip.MustParseAddrPort(addr))
+		require.True(t, ok)
+		if len(queued) >= n {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%d queued at %s, want %d", len(queued), addr, n)
+		time.Sleep(time.Millisecond)
 	}
 }
