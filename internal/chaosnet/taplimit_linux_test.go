@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -137,4 +138,62 @@ func waitPending(t *testing.T, tap *Tap, conn uint64) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("conn %d: no input waiting within %v", conn, ioTimeout)
+}
+
+// countingServer accepts connections, counts them and holds them until the
+// test ends.
+func countingServer(t *testing.T) (string, func() int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var n atomic.Int64
+	done := make(chan struct{})
+	var held []net.Conn
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			held = append(held, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return ln.Addr().String(), func() int { return int(n.Load()) }
+}
+
+// The tap dials upstream once the client speaks, or after DialAfter; a
+// client that leaves without a word is never dialled for.
+func TestTapDialsOnFirstByte(t *testing.T) {
+	const dialAfter = 200 * time.Millisecond
+	upstream, dialled := countingServer(t)
+	tap, evs := newTapWith(t, upstream, TapOptions{DialAfter: dialAfter})
+
+	speaker := dial(t, tap.Addr())
+	_, err := speaker.Write([]byte("GET"))
+	require.NoError(t, err)
+	assert.Eventually(t, func() bool { return dialled() == 1 }, dialAfter/2, time.Millisecond, "dialled for a client that spoke at once")
+
+	start := time.Now()
+	dial(t, tap.Addr())
+	assert.Eventually(t, func() bool { return dialled() == 2 }, ioTimeout, time.Millisecond)
+	assert.GreaterOrEqual(t, time.Since(start), dialAfter, "a silent client is dialled for after DialAfter")
+
+	leaver := dial(t, tap.Addr())
+	require.NoError(t, leaver.Close())
+	var got []TapEvent
+	for len(got) == 0 || got[len(got)-1].Conn != 3 {
+		got = evs.until(t, result.KindTapClosed)
+	}
+	assert.Equal(t, []result.Kind{result.KindTapConnect, result.KindTapClientClose, result.KindTapClosed}, kinds(got[len(got)-3:]))
+	time.Sleep(2 * dialAfter)
+	assert.Equal(t, 2, dialled(), "no dial for a client that left without a word")
 }
