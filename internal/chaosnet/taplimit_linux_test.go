@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -89,14 +88,7 @@ func limitForOneFree(t *testing.T) int {
 // to a proxy swamped by a flood does.
 func stuckUpstream(t *testing.T) string {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { syscall.Close(fd) })
-	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	require.NoError(t, syscall.Listen(fd, 0)) // room for one connection
-	sa, err := syscall.Getsockname(fd)
-	require.NoError(t, err)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	_, addr := smallListener(t, 0) // room for one connection
 	filler, err := net.DialTimeout("tcp", addr, ioTimeout)
 	require.NoError(t, err)
 	t.Cleanup(func() { filler.Close() })
@@ -124,57 +116,14 @@ func TestTapUnreadRequestIsNotSilent(t *testing.T) {
 // waitPending waits until the request conn sent is in the tap's socket.
 func waitPending(t *testing.T, tap *Tap, conn uint64) {
 	t.Helper()
-	deadline := time.Now().Add(ioTimeout)
-	for time.Now().Before(deadline) {
-		tap.mu.Lock()
-		pending := false
-		for r := range tap.conns {
-			pending = pending || r.id == conn && pendingInput(r.conns[clientSide])
-		}
-		tap.mu.Unlock()
-		if pending {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("conn %d: no input waiting within %v", conn, ioTimeout)
-}
-
-// countingServer accepts connections, counts them and holds them until the
-// test ends.
-func countingServer(t *testing.T) (string, func() int) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var n atomic.Int64
-	done := make(chan struct{})
-	var held []net.Conn
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			held = append(held, c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	return ln.Addr().String(), func() int { return int(n.Load()) }
+	waitRelay(t, tap, conn, "have input waiting", func(r *relay) bool { return pendingInput(r.conns[clientSide]) })
 }
 
 // The tap dials upstream once the client speaks, or after DialAfter; a
 // client that leaves without a word is never dialled for.
 func TestTapDialsOnFirstByte(t *testing.T) {
 	const dialAfter = 200 * time.Millisecond
-	upstream, dialled := countingServer(t)
+	upstream, dialled := holdServer(t)
 	tap, evs := newTapWith(t, upstream, TapOptions{DialAfter: dialAfter})
 
 	speaker := dial(t, tap.Addr())

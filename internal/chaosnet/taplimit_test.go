@@ -7,7 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,7 +62,7 @@ func shedOf(t *testing.T, evs []TapEvent, conn uint64) TapEvent {
 // a 503: the oldest silent one first, even when it is newer than one that
 // spoke, then the oldest one the server never answered.
 func TestTapEvictionOrder(t *testing.T) {
-	tap, evs := newTapWith(t, holdServer(t), TapOptions{MaxConns: 2})
+	tap, evs := newTapWith(t, holdAddr(t), TapOptions{MaxConns: 2})
 	spoke := dial(t, tap.Addr())
 	_, err := spoke.Write([]byte("GET /ws HTTP/1.1\r\n"))
 	require.NoError(t, err)
@@ -90,23 +90,37 @@ func TestTapEvictionOrder(t *testing.T) {
 	assert.Equal(t, 2, tap.Live())
 }
 
+// holdAddr is holdServer's address.
+func holdAddr(t *testing.T) string {
+	t.Helper()
+	addr, _ := holdServer(t)
+	return addr
+}
+
 // waitState waits until the tap's connection conn has reached state.
 func waitState(t *testing.T, tap *Tap, conn uint64, state int) {
+	t.Helper()
+	waitRelay(t, tap, conn, "reach its state", func(r *relay) bool { return r.entry.state >= state })
+}
+
+// waitRelay waits until cond holds for the tap's connection conn, under the
+// tap's lock.
+func waitRelay(t *testing.T, tap *Tap, conn uint64, what string, cond func(*relay) bool) {
 	t.Helper()
 	deadline := time.Now().Add(ioTimeout)
 	for time.Now().Before(deadline) {
 		tap.mu.Lock()
-		reached := false
+		held := false
 		for r := range tap.conns {
-			reached = reached || r.id == conn && r.entry.state >= state
+			held = held || r.id == conn && cond(r)
 		}
 		tap.mu.Unlock()
-		if reached {
+		if held {
 			return
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Fatalf("conn %d did not reach state %d within %v", conn, state, ioTimeout)
+	t.Fatalf("conn %d did not %s within %v", conn, what, ioTimeout)
 }
 
 // With every connection answered, the one idle longest is evicted, with a
@@ -179,13 +193,13 @@ func TestTapFirstByteTimeout(t *testing.T) {
 
 // holdServer accepts connections and never reads, writes or closes them
 // until the test ends: a peer that never answers a FIN, like a proxy whose
-// accept loop died.
-func holdServer(t *testing.T) string {
+// accept loop died. accepted counts the connections it took.
+func holdServer(t *testing.T) (addr string, accepted func() int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	var mu sync.Mutex
-	var held []net.Conn
+	var n atomic.Int64
+	var held []net.Conn // the accepting goroutine's until done
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -194,28 +208,25 @@ func holdServer(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			mu.Lock()
 			held = append(held, c)
-			mu.Unlock()
+			n.Add(1)
 		}
 	}()
 	t.Cleanup(func() {
 		ln.Close()
 		<-done
-		mu.Lock()
 		for _, c := range held {
 			c.Close()
 		}
-		mu.Unlock()
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), func() int { return int(n.Load()) }
 }
 
 // A half-close the upstream never answers is bounded: before, the tap held
 // both descriptors for ever and its upstream socket sat in FIN-WAIT-2.
 func TestTapHalfCloseTimeout(t *testing.T) {
 	const timeout = 100 * time.Millisecond
-	tap, evs := newTapWith(t, holdServer(t), TapOptions{HalfCloseTimeout: timeout})
+	tap, evs := newTapWith(t, holdAddr(t), TapOptions{HalfCloseTimeout: timeout})
 	c := dial(t, tap.Addr())
 	_, err := c.Write([]byte("request"))
 	require.NoError(t, err)
@@ -232,7 +243,7 @@ func TestTapHalfCloseTimeout(t *testing.T) {
 // The same bound holds for the drain after a client vanished.
 func TestTapDrainBounded(t *testing.T) {
 	const timeout = 100 * time.Millisecond
-	tap, evs := newTapWith(t, holdServer(t), TapOptions{HalfCloseTimeout: timeout})
+	tap, evs := newTapWith(t, holdAddr(t), TapOptions{HalfCloseTimeout: timeout})
 	c := dial(t, tap.Addr())
 	_, err := c.Write([]byte("x"))
 	require.NoError(t, err)
