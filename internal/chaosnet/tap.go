@@ -73,12 +73,12 @@ type TapOptions struct {
 	// (MaxDials) included. Default 10s.
 	DialTimeout time.Duration
 	// MaxDials is how many upstream dials the tap has in flight at once;
-	// the others wait their turn. Default 64. Toxiproxy accepts on one
-	// goroutine per proxy and dials its own upstream before it accepts the
-	// next connection, so more dials at once only lengthen its accept
-	// queue, where a connection the tap has since evicted still costs it
-	// an accept and a dial, and where the accept-loop watchdog's probe
-	// would wait behind them.
+	// the others wait their turn. Default 64. A dial completes as soon as
+	// the proxy's kernel queues the connection, so dials pile up only when
+	// that queue is full (Toxiproxy accepts on one goroutine per proxy and
+	// dials its own upstream before the next accept): each then holds a
+	// descriptor in SYN-SENT for up to DialTimeout, and a connection the
+	// tap evicts while it waits for a slot never dials at all.
 	MaxDials int
 	// DialAfter is how long the tap waits for a client's first byte before
 	// it dials upstream anyway. A WebSocket client sends its upgrade
