@@ -3,6 +3,7 @@ GO ?= go
 OUT ?= wschaos-report
 STRESS_CLIENTS ?= 1000
 STRESS_DURATION ?= 60s
+FUZZTIME ?= 60s
 
 .PHONY: run test race lint report fuzz bench stress toxiproxy-server
 
@@ -30,9 +31,12 @@ stress: ## the stress suite, then many clients under a seeded random fault sched
 bench: ## performance figures measured side by side: medians of 5 runs (README, Performance figures)
 	$(GO) run ./internal/cmd/benchratio -go $(GO) -count 5
 
-fuzz: ## fuzz the protocol decoder and the result reader, 60s each
-	$(GO) test ./protocol -run '^$$' -fuzz FuzzDecode -fuzztime 60s
-	$(GO) test ./result -run '^$$' -fuzz FuzzReport -fuzztime 60s
+# FuzzServerFrames's inputs reach 2 MiB messages; minimizing each new
+# interesting one for the default 60s would take most of the fuzz time.
+fuzz: ## fuzz the protocol decoder, the result reader and the fake server's frame handling, FUZZTIME each
+	$(GO) test ./protocol -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./result -run '^$$' -fuzz FuzzReport -fuzztime $(FUZZTIME)
+	$(GO) test ./fakeserver -run '^$$' -fuzz FuzzServerFrames -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 toxiproxy-server: ## build an external toxiproxy-server from the pinned module
 	$(GO) build -o bin/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server

@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
+	"github.com/wschaos/wschaos/internal/shed"
 	"github.com/wschaos/wschaos/protocol"
 	"github.com/wschaos/wschaos/result"
 )
@@ -133,7 +135,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if limit := s.maxConns; limit > 0 && len(s.conns)+s.upgrading >= limit {
 		s.mu.Unlock()
-		ra := retryAfterSeconds(s.opts.LimitRetryAfter)
+		ra := shed.RetryAfter(s.opts.LimitRetryAfter)
 		w.Header().Set("Retry-After", ra)
 		http.Error(w, "fakeserver: connection limit reached", http.StatusServiceUnavailable)
 		ev.Kind, ev.Status, ev.Text = result.KindReject, http.StatusServiceUnavailable, "connection limit; Retry-After: "+ra
@@ -346,6 +348,13 @@ func (c *conn) readLoop() {
 		}
 		if typ != websocket.MessageText {
 			c.bad(websocket.StatusUnsupportedData, "binary messages not supported", "binary message of "+strconv.Itoa(len(data))+" bytes")
+			continue
+		}
+		if !utf8.Valid(data) {
+			// RFC 6455 section 8.1: text that is not UTF-8 fails the
+			// connection with 1007, envelope or not. coder/websocket
+			// does not check, so without this raw text was echoed back.
+			c.bad(websocket.StatusInvalidFramePayloadData, "invalid UTF-8 in text message", strconv.Itoa(len(data))+" bytes, not UTF-8")
 			continue
 		}
 		c.handle(data)

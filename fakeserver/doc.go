@@ -41,14 +41,16 @@
 // recorded and trim nothing.
 //
 // Echo envelopes are answered with the same id and body. Text that is not an
-// envelope (protocol.IsEnvelope) is echoed back unchanged, so clients that do
+// envelope (protocol.IsEnvelope) and is valid UTF-8 is echoed back unchanged, so clients that do
 // not speak the protocol still get round trips; they never need to say
 // hello unless Options.HelloTimeout is set.
 //
 // Hostile input never brings the server down: a malformed envelope, a msg
 // before hello, a second hello or a client-sent welcome closes that
-// connection with 1008 (policy violation); a binary message with 1003; a
-// message over protocol.MaxFrameSize with 1009.
+// connection with 1008 (policy violation); a text message that is not valid
+// UTF-8, envelope or raw, with 1007 (invalid frame payload data, as RFC 6455
+// section 8.1 requires); a binary message with 1003; a message over
+// protocol.MaxFrameSize with 1009. Each is a bad-frame event with that Code.
 //
 // # Controls
 //
@@ -67,13 +69,24 @@
 //   - SetPush: change the push interval.
 //   - Options.MaxConnections: refuse upgrades beyond a limit with 503.
 //
+// # Limits
+//
+// The server bounds what it holds, so that it is not the weak link of a
+// chain under a flood: a connection that is not upgraded must send its
+// request headers within Options.HandshakeTimeout (10s) and is closed after
+// that long idle between requests; and beyond Options.MaxTCPConns TCP
+// connections (a quarter of the process's descriptor limit: 5,000 of
+// 20,000) a new one is answered with a minimal 503 and closed (event shed).
+// Both bounds are above what the wire tap in front of it lets through.
+//
 // # Events
 //
 // Everything the server does or sees is an Event handed to Options.OnEvent,
 // serialised, stamped with time.Now. Its Kind is one of the result
 // package's kinds with source server (result.Vocabulary lists them with
 // their meaning; docs/events.md in the repository renders the list):
-// listen and listener-stop, accept, reject (Status), stall, hello, welcome
+// listen and listener-stop, accept, reject (Status), stall, shed (Status,
+// Reason: a TCP connection over MaxTCPConns), hello, welcome
 // (Seq = from_seq, Resumed, Count = gap), session-new, session-expired,
 // sessions-forgotten, recv, dup, send, ack-recv, echo, raw, bad-frame
 // (Code = the close code sent), ping-recv, pong-withheld, close-sent (Code,
@@ -88,5 +101,6 @@
 //
 // The server runs one push goroutine, one serving goroutine while listening,
 // and two goroutines per WebSocket connection (reader and writer) that exit
-// when the connection ends. Close waits for all of them.
+// when the connection ends; a connection shed over MaxTCPConns has one
+// goroutine that exits within 250ms. Close waits for all of them.
 package fakeserver

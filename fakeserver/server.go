@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +66,21 @@ type Options struct {
 	// LimitRetryAfter is the Retry-After sent with the MaxConnections 503,
 	// rounded up to whole seconds. Defaults to 1s.
 	LimitRetryAfter time.Duration
+	// HandshakeTimeout bounds a connection that is not upgraded: the
+	// request headers must arrive within it (http.Server's
+	// ReadHeaderTimeout), and a connection kept alive after a response that
+	// was not an upgrade (a 404, a refusal) is closed after it of silence
+	// (IdleTimeout). Default 10s.
+	HandshakeTimeout time.Duration
+	// MaxTCPConns is how many TCP connections the server holds at once,
+	// upgraded or not. Beyond it a new connection is answered with a
+	// minimal 503 (Retry-After: LimitRetryAfter; over TLS it is closed
+	// without one) and closed, with a shed event, so that a flood of
+	// connections dialled straight at the server cannot run the process
+	// out of descriptors. Default: a quarter of the process's descriptor
+	// limit (5,000 of 20,000), or 1,000 where there is none; behind the
+	// wire tap, whose own limits are lower, it never acts.
+	MaxTCPConns int
 	// HelloTimeout, when positive, closes with 1008 a connection that sends
 	// no hello within it. 0 (the default) waits for ever, so raw clients
 	// that never send hello still get their echoes.
@@ -129,6 +142,7 @@ type Server struct {
 	sessions     map[string]*session
 	tombstones   map[string]tombstone
 	upgrading    int
+	shedding     int // shed connections lingering (see shed)
 	rejectStatus int
 	maxConns     int
 	rejectRetry  string
@@ -163,6 +177,10 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%w: MaxConnections is %d, want 0 (unlimited) or more", ErrBadOptions, opts.MaxConnections)
 	case opts.LimitRetryAfter < 0:
 		return nil, fmt.Errorf("%w: LimitRetryAfter is %v, want 0 (default 1s) or more", ErrBadOptions, opts.LimitRetryAfter)
+	case opts.HandshakeTimeout < 0:
+		return nil, fmt.Errorf("%w: HandshakeTimeout is %v, want 0 (default 10s) or more", ErrBadOptions, opts.HandshakeTimeout)
+	case opts.MaxTCPConns < 0:
+		return nil, fmt.Errorf("%w: MaxTCPConns is %d, want 0 (default) or more", ErrBadOptions, opts.MaxTCPConns)
 	case opts.HelloTimeout < 0:
 		return nil, fmt.Errorf("%w: HelloTimeout is %v, want 0 (none) or more", ErrBadOptions, opts.HelloTimeout)
 	}
@@ -171,6 +189,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.ResumeMessages == 0 {
 		opts.ResumeMessages = 1000
+	}
+	if opts.HandshakeTimeout == 0 {
+		opts.HandshakeTimeout = 10 * time.Second
+	}
+	if opts.MaxTCPConns == 0 {
+		opts.MaxTCPConns = defaultMaxTCPConns()
 	}
 	if opts.LimitRetryAfter == 0 {
 		opts.LimitRetryAfter = time.Second
@@ -258,8 +282,11 @@ func (s *Server) listen(addr string) error {
 	}
 	l.hs = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ReadHeaderTimeout: s.opts.HandshakeTimeout,
+		// Without it a connection kept alive after a 404 would be held for
+		// ever (IdleTimeout falls back to ReadTimeout, which is 0).
+		IdleTimeout: s.opts.HandshakeTimeout,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, connKey{}, c)
 		},
@@ -584,12 +611,6 @@ func (s *Server) pushLocked() {
 	}
 }
 
-// retryAfterSeconds renders d as a Retry-After value: whole seconds, at
-// least 1.
-func retryAfterSeconds(d time.Duration) string {
-	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
-}
-
 type connKey struct{}
 
 // trackingListener numbers and records every accepted TCP connection, so
@@ -601,26 +622,33 @@ type trackingListener struct {
 }
 
 func (tl *trackingListener) Accept() (net.Conn, error) {
-	c, err := tl.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := tl.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		tc := &trackedConn{Conn: c, id: tl.s.nextConn.Add(1), s: tl.s}
+		tl.s.mu.Lock()
+		stopped := tl.s.closed
+		select {
+		case <-tl.l.stopped:
+			stopped = true
+		default:
+		}
+		over := !stopped && len(tl.s.tcp) >= tl.s.opts.MaxTCPConns
+		if !stopped && !over {
+			tl.s.tcp[tc] = struct{}{}
+		}
+		tl.s.mu.Unlock()
+		if over {
+			tl.s.shed(c, tc.id)
+			continue
+		}
+		if stopped {
+			_ = c.Close() // raced with Stop: the client sees the connection closed
+		}
+		return tc, nil
 	}
-	tc := &trackedConn{Conn: c, id: tl.s.nextConn.Add(1), s: tl.s}
-	tl.s.mu.Lock()
-	stopped := tl.s.closed
-	select {
-	case <-tl.l.stopped:
-		stopped = true
-	default:
-	}
-	if !stopped {
-		tl.s.tcp[tc] = struct{}{}
-	}
-	tl.s.mu.Unlock()
-	if stopped {
-		_ = c.Close() // raced with Stop: the client sees the connection closed
-	}
-	return tc, nil
 }
 
 // trackedConn is an accepted TCP connection with its number.

@@ -434,7 +434,8 @@ func TestHostileFrames(t *testing.T) {
 	}{
 		{"MalformedJSON", websocket.MessageText, []byte(`{"type":`), websocket.StatusPolicyViolation},
 		{"UnknownType", websocket.MessageText, []byte(`{"type":"nope"}`), websocket.StatusPolicyViolation},
-		{"InvalidUTF8", websocket.MessageText, []byte("{\"type\":\"echo\",\"body\":\"\xff\"}"), websocket.StatusPolicyViolation},
+		{"InvalidUTF8Envelope", websocket.MessageText, []byte("{\"type\":\"echo\",\"body\":\"\xff\"}"), websocket.StatusInvalidFramePayloadData},
+		{"InvalidUTF8Raw", websocket.MessageText, []byte("plain \xc3\x28 text"), websocket.StatusInvalidFramePayloadData},
 		{"MsgBeforeHello", websocket.MessageText, []byte(`{"type":"msg","seq":1}`), websocket.StatusPolicyViolation},
 		{"Welcome", websocket.MessageText, []byte(`{"type":"welcome","session":"x"}`), websocket.StatusPolicyViolation},
 		{"Binary", websocket.MessageBinary, []byte{1, 2, 3}, websocket.StatusUnsupportedData},
@@ -456,7 +457,7 @@ func TestHostileFrames(t *testing.T) {
 			assert.Equal(t, uint64(i+1), recv(t, ctx, good).ID, "the server must keep serving others")
 		})
 	}
-	for _, want := range []result.CloseCode{result.CloseCode(websocket.StatusPolicyViolation), result.CloseCode(websocket.StatusUnsupportedData), result.CloseCode(websocket.StatusMessageTooBig)} {
+	for _, want := range []result.CloseCode{result.CloseCode(websocket.StatusPolicyViolation), result.CloseCode(websocket.StatusInvalidFramePayloadData), result.CloseCode(websocket.StatusUnsupportedData), result.CloseCode(websocket.StatusMessageTooBig)} {
 		ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindBadFrame && e.Code == want })
 	}
 }
@@ -530,6 +531,8 @@ func TestBadOptions(t *testing.T) {
 		{MaxConnections: -1},
 		{LimitRetryAfter: -1},
 		{HelloTimeout: -1},
+		{HandshakeTimeout: -1},
+		{MaxTCPConns: -1},
 	} {
 		_, err := New(opts)
 		assert.ErrorIs(t, err, ErrBadOptions, "%+v", opts)

@@ -43,6 +43,19 @@ type EnvOptions struct {
 	Server fakeserver.Options
 	// OnTap receives the wire tap's events.
 	OnTap func(chaosnet.TapEvent)
+	// OnRestore, if set, is told when the watchdog had to restore the
+	// proxy's accept loop (Toxiproxy's loop dies on its first accept error,
+	// such as running out of descriptors in a flood).
+	OnRestore func(proxy string, err error)
+	// MaxConns and MaxConnsPerAddr bound the connections the wire tap
+	// holds, in all and per client address; beyond them it sheds the
+	// oldest silent connection with a 503. Default: from the process's
+	// open-file limit (chaosnet.TapLimits).
+	MaxConns, MaxConnsPerAddr int
+	// AllowRemoteProxies lets the embedded Toxiproxy's API put a proxy on an
+	// address that is not loopback. Default false: such requests get HTTP
+	// 400, since the API has no authentication.
+	AllowRemoteProxies bool
 }
 
 // NewEnv starts the fake server, the proxy and the tap. Close stops them.
@@ -65,11 +78,10 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: fake server: %w", err)
 	}
-	if opts.ToxiproxyListen != "" && opts.ToxiproxyURL == "" {
-		env.toxi, err = chaosnet.StartEmbeddedToxiproxy(opts.ToxiproxyListen)
-	} else {
-		env.toxi, err = chaosnet.StartToxiproxy(ctx, opts.ToxiproxyURL)
-	}
+	env.toxi, err = chaosnet.StartToxiproxyWith(ctx, chaosnet.ToxiproxyOptions{
+		URL: opts.ToxiproxyURL, Listen: opts.ToxiproxyListen, AllowRemoteProxies: opts.AllowRemoteProxies,
+		Watch: chaosnet.WatchOptions{OnRestore: opts.OnRestore},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("harness: toxiproxy: %w", err)
 	}
@@ -77,7 +89,9 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: proxy: %w", err)
 	}
-	env.Tap, err = chaosnet.NewTap(env.Proxy.Addr(), opts.OnTap)
+	env.Tap, err = chaosnet.NewTapWith(env.Proxy.Addr(), chaosnet.TapOptions{
+		OnEvent: opts.OnTap, MaxConns: opts.MaxConns, MaxConnsPerAddr: opts.MaxConnsPerAddr,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("harness: wire tap: %w", err)
 	}

@@ -82,7 +82,7 @@ func (r *run) onServer(ev fakeserver.Event) {
 // a moment to the timeline's milliseconds.
 func TapEvent(ev chaosnet.TapEvent, since func(time.Time) float64) result.Event {
 	e := result.Event{Source: result.SourceTap, Kind: ev.Kind, Conn: ev.Conn,
-		BytesUp: ev.BytesUp, BytesDown: ev.BytesDown, Reset: ev.Reset, Text: ev.Text}
+		BytesUp: ev.BytesUp, BytesDown: ev.BytesDown, Reset: ev.Reset, Status: ev.Status, Reason: ev.Reason, Text: ev.Text}
 	if ev.Kind == result.KindTapConnect {
 		e.Text = ev.Client
 	}

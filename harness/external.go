@@ -291,6 +291,12 @@ func (o *wireObserver) feedTap(e result.Event) []result.Event {
 		o.cur = e.Conn
 		o.conns[e.Conn] = &wireConn{readyAt: math.NaN()}
 		out = append(out, o.event(e.TMS, result.KindDialing, e.Conn, "", "tap connect"))
+	case result.KindTapShed:
+		// The tap refused the connection to stay within its limits: what
+		// the client saw is that HTTP status (or a bare FIN, status 0).
+		if c := o.conns[e.Conn]; c != nil && e.Status != 0 {
+			c.status = e.Status
+		}
 	case result.KindTapClientClose:
 		if c := o.conns[e.Conn]; c != nil && !c.declared {
 			out = append(out, o.declare(e.Conn, e.TMS, o.cause(c, result.CauseSocketClosed), "the client closed its socket"))

@@ -172,7 +172,10 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 	srvOpts := r.sc.Server
 	srvOpts.TLS = r.sc.TLS
 	srvOpts.OnEvent = r.onServer
-	env, err := NewEnv(ctx, EnvOptions{ToxiproxyURL: r.opts.ToxiproxyURL, Server: srvOpts, OnTap: r.onTap})
+	env, err := NewEnv(ctx, EnvOptions{ToxiproxyURL: r.opts.ToxiproxyURL, Server: srvOpts, OnTap: r.onTap,
+		OnRestore: func(proxy string, err error) {
+			r.harnessNote(fmt.Sprintf("the watchdog restored proxy %s, whose accept loop had died (error: %v)", proxy, err))
+		}})
 	if err != nil {
 		return nil, err
 	}

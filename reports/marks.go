@@ -44,7 +44,7 @@ func markClass(k result.Kind) (string, bool) {
 		return mConnected, true
 	case result.KindReady, result.KindWelcome:
 		return mReady, true
-	case result.KindDisconnected, result.KindReject, result.KindShed, result.KindTapRefused,
+	case result.KindDisconnected, result.KindReject, result.KindShed, result.KindTapRefused, result.KindTapShed,
 		result.KindCloseSent, result.KindDrop, result.KindBadFrame:
 		return mDisconnected, true
 	case result.KindTapClientClose, result.KindTapUpstreamClose, result.KindTapClosed,

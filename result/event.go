@@ -86,6 +86,7 @@ const (
 	KindTapRefused       Kind = "tap-upstream-refused"
 	KindTapClientClose   Kind = "tap-client-close"
 	KindTapUpstreamClose Kind = "tap-upstream-close"
+	KindTapShed          Kind = "tap-shed"
 	KindTapClosed        Kind = "tap-closed"
 )
 
@@ -164,6 +165,7 @@ var vocabulary = []KindInfo{
 	{KindTapRefused, SourceTap, "conn, text", "The tap could not reach upstream; the client's connection is closed with FIN."},
 	{KindTapClientClose, SourceTap, "conn, bytes_up, bytes_down, reset, last_down_ms", "The client's side of a tap connection ended (FIN or reset)."},
 	{KindTapUpstreamClose, SourceTap, "conn, bytes_up, bytes_down, reset, last_down_ms", "The upstream side of a tap connection ended (FIN or reset)."},
+	{KindTapShed, SourceTap, "conn, status, reason", "The tap closed a connection of its own accord to stay within its limits (connections in all or per address, descriptors, a silent client, a half-close held too long); status is the HTTP status it answered with (503, 408), 0 if none, and reason says which limit."},
 	{KindTapClosed, SourceTap, "conn, bytes_up, bytes_down, reset, last_down_ms, cause", "Both sides of a tap connection are closed; byte counts are final. cause is stopped when the harness closed it."},
 
 	{KindLinkStats, SourceLink, "packets", "Packet counters of the userspace link, per direction, so far."},

@@ -33,8 +33,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	toxi := fs.String("toxiproxy", os.Getenv("TOXIPROXY_URL"), "API URL of an external toxiproxy-server (default $TOXIPROXY_URL; empty embeds Toxiproxy, its API on a free loopback port)")
 	listen := fs.String("listen", "127.0.0.1:0", "where the embedded Toxiproxy's API listens (127.0.0.1:8474 is toxiproxy-cli's default); it has no authentication, keep it on loopback")
 	verbose := fs.Bool("v", false, "also print every message, echo, ping and ack")
+	total, perAddr := chaosnet.TapLimits()
+	maxConns := fs.Int("max-conns", 0, fmt.Sprintf("connections the wire tap holds in all; beyond it the oldest silent one is shed with a 503 (0: from the open-file limit, (limit - max(256, limit/10)) / 5: %d here)", total))
+	maxPerAddr := fs.Int("max-conns-per-addr", 0, fmt.Sprintf("connections the wire tap holds per client address (0: 3/4 of --max-conns: %d here)", perAddr))
+	remote := fs.Bool("allow-remote-proxies", false, "let the Toxiproxy API put a proxy on an address that is not loopback; refused with HTTP 400 by default, since the API has no authentication")
 	if code, ok := parse(fs, args, 0); !ok {
 		return code
+	}
+	if *maxConns < 0 || *maxPerAddr < 0 {
+		fmt.Fprintln(stderr, "wschaos serve: --max-conns and --max-conns-per-addr must be 0 (from the open-file limit) or more")
+		return exitUsage
 	}
 	if *push < 0 {
 		fmt.Fprintf(stderr, "wschaos serve: --push %v must be 0 or more\n", *push)
@@ -46,6 +54,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 		ToxiproxyListen: *listen,
 		Server:          fakeserver.Options{TLS: *useTLS, PushInterval: *push, OnEvent: out.onServer},
 		OnTap:           out.onTap,
+		MaxConns:        *maxConns, MaxConnsPerAddr: *maxPerAddr, AllowRemoteProxies: *remote,
+		OnRestore: func(proxy string, err error) {
+			out.printf("%.1f ms harness note · the watchdog restored proxy %s, whose accept loop had died (error: %v)", out.since(time.Now()), proxy, err)
+		},
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos serve:", err)

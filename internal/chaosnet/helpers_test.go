@@ -15,10 +15,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/wschaos/wschaos/internal/leaktest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	if floodChild() {
+		return // the test binary ran as TestFloodChainSurvives's flood
+	}
+	goleak.VerifyTestMain(m, leaktest.Toxiproxy()...)
 }
 
 // ioTimeout bounds every socket wait in these tests; nothing should come close.
@@ -31,9 +36,17 @@ func apiCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// newEmbedded starts an embedded Toxiproxy without the accept-loop
+// watchdog, whose probe connections would reach the tests' upstreams; the
+// watchdog's own tests and the flood test turn it on.
 func newEmbedded(t *testing.T) *Toxiproxy {
 	t.Helper()
-	tp, err := StartToxiproxy(apiCtx(t), "")
+	return newEmbeddedWith(t, ToxiproxyOptions{Watch: WatchOptions{Interval: -1}})
+}
+
+func newEmbeddedWith(t *testing.T, opts ToxiproxyOptions) *Toxiproxy {
+	t.Helper()
+	tp, err := StartToxiproxyWith(apiCtx(t), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		if err := tp.Close(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 )
@@ -20,6 +21,12 @@ type Proxy struct {
 
 	mu sync.Mutex        // serialises calls: Enable and Disable rewrite cp
 	cp *toxiclient.Proxy // guarded by mu
+
+	// The accept-loop watchdog (see WatchOptions).
+	wantEnabled   atomic.Bool // Enable or creation, not Disable, was the last word
+	watchDisabled atomic.Bool // a restore disabled the proxy and has not enabled it yet
+	watchStop     context.CancelFunc
+	watchDone     chan struct{}
 }
 
 // Name returns the proxy's name on the server.
@@ -35,6 +42,7 @@ func (p *Proxy) Upstream() string { return p.upstream }
 // Disable stops the proxy: every connection through it is closed with a FIN and
 // new dials to Addr are refused. Toxics stay in place.
 func (p *Proxy) Disable(ctx context.Context) error {
+	p.wantEnabled.Store(false)
 	if err := p.call(ctx, func() error { return p.cp.Disable() }); err != nil {
 		return fmt.Errorf("chaosnet: disable proxy %q: %w", p.name, err)
 	}
@@ -47,6 +55,7 @@ func (p *Proxy) Enable(ctx context.Context) error {
 	if err := p.call(ctx, func() error { return p.cp.Enable() }); err != nil {
 		return fmt.Errorf("chaosnet: enable proxy %q: %w", p.name, err)
 	}
+	p.wantEnabled.Store(true)
 	return nil
 }
 
@@ -167,9 +176,11 @@ func (p *Proxy) RemoveToxic(ctx context.Context, name string) error {
 	return nil
 }
 
-// Delete removes the proxy from the server, closing its listener and every
-// connection through it.
+// Delete stops the proxy's watchdog and removes the proxy from the server,
+// closing its listener and every connection through it.
 func (p *Proxy) Delete(ctx context.Context) error {
+	p.wantEnabled.Store(false)
+	p.stopWatch()
 	err := p.call(ctx, func() error {
 		if err := p.cp.Delete(); err != nil {
 			return err

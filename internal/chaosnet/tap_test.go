@@ -85,8 +85,10 @@ func TestTapDrainsUpstreamAfterClientLeaves(t *testing.T) {
 	require.NoError(t, err)
 	defer ln.Close()
 	sent := make(chan error, 1)
+	accepted := make(chan struct{})
 	go func() {
 		c, err := ln.Accept()
+		close(accepted)
 		if err != nil {
 			sent <- err
 			return
@@ -107,6 +109,10 @@ func TestTapDrainsUpstreamAfterClientLeaves(t *testing.T) {
 	}()
 	tap, evs := newTap(t, ln.Addr().String())
 	c := dial(t, tap.Addr())
+	// The tap dials upstream once the client has spoken.
+	_, err = c.Write([]byte("x"))
+	require.NoError(t, err)
+	<-accepted
 	require.NoError(t, c.SetLinger(0))
 	require.NoError(t, c.Close())
 	require.NoError(t, <-sent, "upstream writes must not fail after the client left")

@@ -39,6 +39,13 @@ type Toxiproxy struct {
 	srv  *toxiproxy.ApiServer
 	http *httptest.Server
 
+	// The accept-loop watchdog: one goroutine per proxy (see WatchOptions),
+	// stopped by watchCtx at Close.
+	watch       WatchOptions
+	watchCtx    context.Context
+	watchCancel context.CancelFunc
+	watchWG     sync.WaitGroup
+
 	mu      sync.Mutex
 	closed  bool
 	calls   sync.WaitGroup      // in-flight client calls, see do
@@ -48,21 +55,72 @@ type Toxiproxy struct {
 	closeErr  error
 }
 
+// ToxiproxyOptions configure [StartToxiproxyWith]. The zero value embeds a
+// Toxiproxy in this process, its API on a free 127.0.0.1 port, that refuses
+// proxies listening beyond loopback.
+type ToxiproxyOptions struct {
+	// URL is the API address of an external toxiproxy-server
+	// ("http://host:8474" or "host:8474"). Default "": embed one in this
+	// process.
+	URL string
+	// Listen is where an embedded Toxiproxy's API listens
+	// ("127.0.0.1:8474", say; port 0 picks a free one). Default: a free
+	// 127.0.0.1 port. The API has no authentication: keep it on loopback
+	// unless the network is trusted. Ignored with URL.
+	Listen string
+	// AllowRemoteProxies lets the embedded API create a proxy, or move one,
+	// onto a listen address that is not loopback (127.0.0.0/8, ::1,
+	// localhost). Default false: such requests get HTTP 400, because any
+	// process on the machine can drive the API and such a proxy relays for
+	// other machines. An external server is its owner's business: ignored
+	// with URL.
+	AllowRemoteProxies bool
+	// Watch configures the watchdog that restores a proxy whose accept loop
+	// died (see WatchOptions). Default: on, probing every second.
+	Watch WatchOptions
+}
+
 // StartToxiproxy connects to a Toxiproxy server. With url "" it starts one in
 // this process, serving its API on a loopback port; otherwise url is the API
 // address of an external toxiproxy-server ("http://host:8474" or "host:8474"),
-// which is checked with a version request.
+// which is checked with a version request. It is StartToxiproxyWith with
+// only URL set.
+func StartToxiproxy(ctx context.Context, url string) (*Toxiproxy, error) {
+	return StartToxiproxyWith(ctx, ToxiproxyOptions{URL: url})
+}
+
+// StartEmbeddedToxiproxy starts a Toxiproxy in this process, as
+// StartToxiproxy with url "" does, with its API listening on addr. It is
+// StartToxiproxyWith with only Listen set.
+func StartEmbeddedToxiproxy(addr string) (*Toxiproxy, error) {
+	return StartToxiproxyWith(context.Background(), ToxiproxyOptions{Listen: addr})
+}
+
+// StartToxiproxyWith connects to the Toxiproxy server opts name: an external
+// one at opts.URL, checked with a version request, or one embedded in this
+// process.
 //
 // The embedded server logs nothing through its own logger. One Toxiproxy
 // toxic (bandwidth) logs through zerolog's global logger, which this package
 // leaves alone: a library does not change a program's global state. The
 // wschaos command quiets it for its own process.
 //
-// Close releases it.
-func StartToxiproxy(ctx context.Context, url string) (*Toxiproxy, error) {
-	if url == "" {
-		return startEmbedded(), nil
+// Each proxy created through it then has a watchdog goroutine (see
+// WatchOptions), which ends at the proxy's Delete or at Close. Close
+// releases it.
+func StartToxiproxyWith(ctx context.Context, opts ToxiproxyOptions) (*Toxiproxy, error) {
+	if opts.URL == "" {
+		listen := opts.Listen
+		if listen == "" {
+			listen = "127.0.0.1:0"
+		}
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return nil, fmt.Errorf("chaosnet: toxiproxy API listener: %w", err)
+		}
+		return startEmbeddedOn(ln, opts), nil
 	}
+	url := opts.URL
 	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
 		url = "http://" + url
 	}
@@ -72,46 +130,60 @@ func StartToxiproxy(ctx context.Context, url string) (*Toxiproxy, error) {
 		client:  toxiclient.NewClient(url),
 		proxies: make(map[string]struct{}),
 	}
+	if !loopbackURL(url) {
+		// Its proxies' addresses are the other host's: a probe from here
+		// would reach this host's loopback instead.
+		opts.Watch.Interval = -1
+	}
+	t.startWatches(opts.Watch)
 	if _, err := getVersion(ctx, url); err != nil {
+		t.watchCancel()
 		closeIdleHTTP()
 		return nil, fmt.Errorf("chaosnet: toxiproxy at %s not reachable (is toxiproxy-server running there?): %w", url, err)
 	}
 	return t, nil
 }
 
-// StartEmbeddedToxiproxy starts a Toxiproxy in this process, as
-// StartToxiproxy with url "" does, with its API listening on addr
-// ("127.0.0.1:8474", say; port 0 picks a free one). The API has no
-// authentication: keep addr on loopback unless the network is trusted.
-func StartEmbeddedToxiproxy(addr string) (*Toxiproxy, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("chaosnet: toxiproxy API listener: %w", err)
-	}
-	return startEmbeddedOn(ln), nil
-}
-
-func startEmbedded() *Toxiproxy { return startEmbeddedOn(nil) }
-
-// startEmbeddedOn serves the API on ln, or on a free 127.0.0.1 port when ln
-// is nil.
-func startEmbeddedOn(ln net.Listener) *Toxiproxy {
+// startEmbeddedOn serves the API on ln.
+func startEmbeddedOn(ln net.Listener, opts ToxiproxyOptions) *Toxiproxy {
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	// httptest's server listens on 127.0.0.1:0 unless given a listener, and
-	// is accepting when Start returns.
-	hs := httptest.NewUnstartedServer(srv.Routes())
-	if ln != nil {
-		hs.Listener.Close()
-		hs.Listener = ln
+	var api http.Handler = srv.Routes()
+	if !opts.AllowRemoteProxies {
+		api = loopbackOnly(api)
 	}
-	hs.Start()
-	return &Toxiproxy{
+	hs := httptest.NewUnstartedServer(api)
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start() // accepting when Start returns
+	t := &Toxiproxy{
 		url:     hs.URL,
 		client:  toxiclient.NewClient(hs.URL),
 		srv:     srv,
 		http:    hs,
 		proxies: make(map[string]struct{}),
 	}
+	t.startWatches(opts.Watch)
+	return t
+}
+
+// loopbackURL reports whether the API at url is on this host's loopback.
+func loopbackURL(url string) bool {
+	host := strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://")
+	if i := strings.IndexByte(host, '/'); i >= 0 {
+		host = host[:i]
+	}
+	if !strings.Contains(host, ":") || strings.HasSuffix(host, "]") {
+		host += ":0" // no port: make it host:port for the check
+	}
+	return isLoopbackListen(host)
+}
+
+// startWatches records the watchdog's options; each proxy's watchdog starts
+// in NewProxyOn.
+func (t *Toxiproxy) startWatches(opts WatchOptions) {
+	opts.setDefaults()
+	t.watch = opts
+	t.watchCtx, t.watchCancel = context.WithCancel(context.Background())
 }
 
 // Mode reports "embedded" or "external".
@@ -212,10 +284,20 @@ func (t *Toxiproxy) NewProxyOn(ctx context.Context, name, listen, upstream strin
 		return nil, fmt.Errorf("chaosnet: create proxy %q: %w", name, err)
 	}
 	// The API answers with the address it bound, port included.
-	return &Proxy{t: t, cp: cp, name: name, addr: cp.Listen, upstream: upstream}, nil
+	p := &Proxy{t: t, cp: cp, name: name, addr: cp.Listen, upstream: upstream}
+	p.wantEnabled.Store(true)
+	if t.watch.Interval > 0 {
+		t.mu.Lock()
+		if !t.closed {
+			p.startWatch()
+		}
+		t.mu.Unlock()
+	}
+	return p, nil
 }
 
-// Close releases the server and waits for in-flight calls. Embedded: it closes
+// Close stops the proxies' watchdogs, releases the server and waits for
+// in-flight calls. Embedded: it closes
 // the API server, then stops every proxy, which closes their connections. External:
 // it deletes the proxies created through t and still present (closing their
 // connections), waiting up to the client's 30s timeout per request. Calls after
@@ -226,6 +308,8 @@ func (t *Toxiproxy) Close() error {
 		t.mu.Lock()
 		t.closed = true
 		t.mu.Unlock()
+		t.watchCancel()
+		t.watchWG.Wait()
 		if t.srv != nil {
 			// Close blocks until in-flight API requests finish and closes idle
 			// client connections; proxies keep accepting until Clear.
