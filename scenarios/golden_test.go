@@ -47,7 +47,7 @@ func golden(list []harness.Scenario) []goldenScenario {
 			panic(err)
 		}
 		eff := c.Options()
-		g := goldenScenario{Name: sc.Name, Description: sc.Description, Clients: sc.Clients, TLS: sc.TLS, 
+		g := goldenScenario{Name: sc.Name, Description: sc.Description, Clients: sc.Clients, TLS: sc.TLS,
 			Profile: harness.ProfileOf(eff), PushInterval: sc.Server.PushInterval, ResumeWindow: sc.Server.ResumeWindow,
 			SendInterval: sc.SendInterval, Tail: sc.Tail}
 		for _, f := range sc.Faults {
