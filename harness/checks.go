@@ -57,18 +57,37 @@ func timeTarget(name string, b Bound) result.Target {
 
 // budgetCheck holds every client's figure to a time bound.
 func budgetCheck(name string, b Bound, figure func(tl *Timeline, m ClientMeasure) *float64) Check {
-	return budgetCheckAt(name, b, nil, figure)
+	return budget{name: name, b: b, figure: figure}.check()
 }
 
 // budgetCheckAt is budgetCheck with a bound that depends on the faults as
 // they took effect: the target states b, and the check holds the clients
 // to boundAt(tl) when it is set.
 func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figure func(tl *Timeline, m ClientMeasure) *float64) Check {
-	stated := timeTarget(name, b)
+	return budget{name: name, b: b, boundAt: boundAt, figure: figure}.check()
+}
+
+// budget is a time check: every client's figure held to a bound.
+type budget struct {
+	name    string
+	b       Bound
+	boundAt func(tl *Timeline) Bound
+	figure  func(tl *Timeline, m ClientMeasure) *float64
+	// window is how long a client had to produce the figure, for the
+	// verdict on one that never did; nil means the run after the fault.
+	window func(tl *Timeline) float64
+}
+
+// neverVerbs words a missing figure: "never detected within 27.5 s".
+var neverVerbs = map[string]string{"detect": "detected", "recover": "recovered", "redial": "redialled",
+	"redial-after-loss": "redialled after its loss"}
+
+func (bc budget) check() Check {
+	stated := timeTarget(bc.name, bc.b)
 	return Check{Target: stated, Eval: func(tl *Timeline) result.Check {
 		t := stated
-		if boundAt != nil && !isNaN(tl.FaultEnd()) {
-			t = timeTarget(name, boundAt(tl))
+		if bc.boundAt != nil && !isNaN(tl.FaultEnd()) {
+			t = timeTarget(bc.name, bc.boundAt(tl))
 		}
 		if len(tl.Clients) == 0 {
 			return NotApplicable(t, "no client ran")
@@ -76,7 +95,7 @@ func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figur
 		var worst float64
 		var missing []string
 		for _, m := range tl.MeasureAll() {
-			v := figure(tl, m)
+			v := bc.figure(tl, m)
 			if v == nil {
 				missing = append(missing, m.Client)
 				continue
@@ -86,8 +105,7 @@ func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figur
 		var c result.Check
 		switch {
 		case len(missing) > 0:
-			c = Verdict(t, false, fmt.Sprintf("never, for %d of %d clients (%s)", len(missing), len(tl.Clients), abbrev(missing)), nil,
-				fmt.Sprintf("no %s within the %s the run lasted after the fault", name, fmtMS(tl.runAfterFault())))
+			c = Verdict(t, false, bc.never(tl, missing), nil, fmt.Sprintf("held to %s; nothing to measure for %s", t.Want, abbrev(missing)))
 		case worst > t.Limit:
 			c = Verdict(t, false, fmtMS(worst), ptr(worst), "missed by "+fmtMS(worst-t.Limit))
 		default:
@@ -96,6 +114,36 @@ func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figur
 		return tl.viaWire(c)
 	}}
 }
+
+// never says what did not happen, and within how long: "never detected
+// within 27.5 s", with how many clients when several ran.
+func (bc budget) never(tl *Timeline, missing []string) string {
+	verb := neverVerbs[bc.name]
+	if verb == "" {
+		verb = "measured (" + bc.name + ")"
+	}
+	window := tl.runAfterFault()
+	if bc.window != nil {
+		window = bc.window(tl)
+	}
+	s := "never " + verb + " within " + fmtSpan(window)
+	if len(tl.Clients) > 1 {
+		s += fmt.Sprintf(", for %d of %d clients (%s)", len(missing), len(tl.Clients), abbrev(missing))
+	}
+	return s
+}
+
+// fmtSpan states a stretch of time for people: "350 ms", "27.5 s".
+func fmtSpan(v float64) string {
+	if v < 10000 {
+		return fmtMS(v)
+	}
+	return fmt.Sprintf("%.1f s", v/1000)
+}
+
+// faultLength is how long the faults were in force, from the first's
+// start to the last's end.
+func (tl *Timeline) faultLength() float64 { return tl.FaultEnd() - tl.FaultStart() }
 
 // runAfterFault is how long the recorded run went on after the first
 // fault's start.
@@ -113,18 +161,22 @@ func DetectWithin(b Bound) Check {
 }
 
 // DetectSilenceWithin requires every client to declare the connection lost
-// within b of the last frame it received: what a heartbeat promises. A
-// client that never detected fails it, whatever its silence.
+// within b of the last frame it received: what a heartbeat promises. It
+// judges a silence the fault imposes, so only a loss declared while the
+// fault was in force counts: one declared after it ended is the network
+// closing or giving back the connection (removing a black hole closes the
+// connections it held), not the client noticing. A client that did not
+// notice in time fails with "never detected within" the fault's length.
 func DetectSilenceWithin(b Bound) Check {
-	c := budgetCheck("detect", b, func(tl *Timeline, m ClientMeasure) *float64 {
-		if m.DetectedAt == nil {
+	c := budget{name: "detect", b: b, figure: func(tl *Timeline, m ClientMeasure) *float64 {
+		if m.DetectedAt == nil || *m.DetectedAt > tl.FaultEnd() {
 			return nil
 		}
 		if d := m.DetectFromSilence(); d != nil {
 			return d
 		}
 		return m.Detect(tl) // no frame seen before: count from the fault
-	})
+	}, window: (*Timeline).faultLength}.check()
 	c.Target.From = result.FromSilence
 	return c
 }
@@ -132,16 +184,19 @@ func DetectSilenceWithin(b Bound) Check {
 // DetectAckWithin requires every client to declare the connection lost
 // within b of writing the first message that went unanswered: what an ack
 // timeout promises when data still arrives but its own messages vanish.
+//
+// As with DetectSilenceWithin, only a loss declared while the fault was in
+// force counts.
 func DetectAckWithin(b Bound) Check {
-	c := budgetCheck("detect", b, func(tl *Timeline, m ClientMeasure) *float64 {
-		if m.DetectedAt == nil {
+	c := budget{name: "detect", b: b, figure: func(tl *Timeline, m ClientMeasure) *float64 {
+		if m.DetectedAt == nil || *m.DetectedAt > tl.FaultEnd() {
 			return nil
 		}
 		if from := tl.firstUnanswered(m.Client, *m.DetectedAt); from != nil {
 			return sub(m.DetectedAt, *from)
 		}
 		return m.Detect(tl)
-	})
+	}, window: (*Timeline).faultLength}.check()
 	c.Target.From = result.FromUnanswered
 	return c
 }

@@ -267,15 +267,17 @@ func outsideNA(why string, c Check) Check {
 // HerdSpread requires the clients' first dials after the fault end to be
 // spread out: no window of the given width holds more than twice its share,
 // where the share is the clients spread evenly over the jitter range the
-// policy promises (spread). With no dial after the fault it has nothing to
-// judge.
+// policy promises (spread), and never more than half the clients, whatever
+// the policy: a policy with little or no jitter promises a herd, and a
+// limit of every client in one window could not fail. With no dial after
+// the fault it has nothing to judge.
 func HerdSpread(window, spread time.Duration, why string) Check {
 	t := result.Target{Name: "herd-spread", Want: fmt.Sprintf("<= 2x an even share per %v", window), Unit: result.UnitCount, Why: why}
 	c := Check{Target: t, window: window}
 	c.Eval = func(tl *Timeline) result.Check {
 		n := len(tl.Clients)
 		windows := max(float64(spread)/float64(window), 1)
-		limit := math.Ceil(2 * float64(n) / windows)
+		limit := min(math.Ceil(2*float64(n)/windows), max(math.Ceil(float64(n)/2), 1))
 		tt := t
 		tt.Want, tt.Limit, tt.Bound = fmt.Sprintf("<= %.0f per %v", limit, window), limit, limit
 		first, _ := tl.dials()

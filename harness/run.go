@@ -153,6 +153,9 @@ func (r *run) execute(ctx context.Context) (err error) {
 // profile the clients are held to.
 func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 	n := max(r.sc.Clients, 1)
+	if r.sc.NoHeartbeat && len(r.opts.Command) == 0 {
+		return nil, errNoHeartbeatReference
+	}
 	if len(r.opts.Command) > 0 {
 		if n > 1 {
 			return nil, fmt.Errorf("%w (%s has %d clients)", errOutsideMulti, r.sc.Name, n)
@@ -177,6 +180,9 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 		return env, fmt.Errorf("harness: scenario client profile: %w", err)
 	}
 	eff := ref.Options()
+	if r.sc.NoHeartbeat {
+		eff.PingInterval, eff.PongTimeout = 0, 0
+	}
 	r.effective = &eff
 	r.wire.setMinHealthy(eff.MinHealthyUptime)
 	return env, nil
@@ -283,6 +289,9 @@ func (r *run) settle(ctx context.Context) {
 	tail := r.sc.Tail
 	if tail == 0 {
 		tail = 2 * (eff.PingInterval + eff.PongTimeout)
+	}
+	if tail == 0 { // no heartbeat to see out
+		tail = 2 * eff.Backoff.Initial
 	}
 	budget := 2*(eff.Backoff.Max+eff.HandshakeTimeout) + eff.HintMax/4
 	settled := r.waitFor(ctx, time.Now().Add(budget), r.allSettled)

@@ -24,6 +24,7 @@ type goldenScenario struct {
 	Name, Description string
 	Clients           int
 	TLS               bool
+	NoHeartbeat       bool `json:",omitempty"`
 	Profile           *result.Profile
 	PushInterval      time.Duration
 	ResumeWindow      time.Duration
@@ -47,7 +48,7 @@ func golden(list []harness.Scenario) []goldenScenario {
 			panic(err)
 		}
 		eff := c.Options()
-		g := goldenScenario{Name: sc.Name, Description: sc.Description, Clients: sc.Clients, TLS: sc.TLS,
+		g := goldenScenario{Name: sc.Name, Description: sc.Description, Clients: sc.Clients, TLS: sc.TLS, NoHeartbeat: sc.NoHeartbeat,
 			Profile: harness.ProfileOf(eff), PushInterval: sc.Server.PushInterval, ResumeWindow: sc.Server.ResumeWindow,
 			SendInterval: sc.SendInterval, Tail: sc.Tail}
 		for _, f := range sc.Faults {
