@@ -46,7 +46,8 @@ type conn struct {
 	closeSeen  *websocket.CloseError // the peer's close frame as the handshake saw it
 
 	// pathID is the client id the URL path named (/ws/<id>), "" for /ws:
-	// the connection's events name it until a hello names another.
+	// every event of the connection names it, whatever a hello says (the
+	// hello event itself names the id the hello gave).
 	pathID string
 
 	// Guarded by s.mu.
@@ -216,7 +217,7 @@ func (c *conn) serve() {
 	}
 
 	ev := c.event(result.KindServerClosed)
-	ev.ClientID = cmp.Or(client, c.pathID)
+	ev.ClientID = cmp.Or(c.pathID, client)
 	if sess != nil {
 		ev.Session = sess.id
 	}
@@ -241,12 +242,12 @@ func (c *conn) event(kind result.Kind) Event {
 	return Event{Kind: kind, Conn: c.id, Remote: c.remote, ClientID: c.pathID}
 }
 
-// eventWithClient is event plus the client id (the hello's, else the
-// path's) and session, read under s.mu.
+// eventWithClient is event plus the client id (the path's, else the
+// hello's) and session, read under s.mu.
 func (c *conn) eventWithClient(kind result.Kind) Event {
 	ev := c.event(kind)
 	c.s.mu.Lock()
-	ev.ClientID = cmp.Or(c.clientID, c.pathID)
+	ev.ClientID = cmp.Or(c.pathID, c.clientID)
 	if c.sess != nil {
 		ev.Session = c.sess.id
 	}
@@ -503,17 +504,20 @@ func (c *conn) next() (outMsg, bool) {
 	return m, true
 }
 
-// pushText is the raw push number seq to a plain client: "p<seq>".
-func pushText(seq uint64) string { return "p" + strconv.FormatUint(seq, 10) }
+// pushText is the raw push number seq to a plain client: "p" and seq in
+// ten digits, "p0000000001". The fixed width makes every push as long as
+// the next: a fault that cuts the stream after a few bytes (limit_data)
+// cuts the first push it meets, as it does a session message.
+func pushText(seq uint64) string { return fmt.Sprintf("p%010d", seq) }
 
 // pushEcho reports whether data is a plain client's echo of a raw push
 // this connection wrote, and which.
 func (c *conn) pushEcho(data []byte) (uint64, bool) {
-	if len(data) < 2 || data[0] != 'p' || data[1] == '0' || data[1] == '+' {
+	if len(data) != 11 || data[0] != 'p' {
 		return 0, false
 	}
 	seq, err := strconv.ParseUint(string(data[1:]), 10, 64)
-	if err != nil {
+	if err != nil || seq == 0 {
 		return 0, false
 	}
 	c.s.mu.Lock()

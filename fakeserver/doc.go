@@ -6,8 +6,8 @@
 // generated certificate (Options.TLS, Server.CertPool). Clients connect to
 // Server.URL, path /ws, or to /ws/<id>, which names the client (letters,
 // digits, '-', '_' and '.'): every event of that connection carries the id
-// until a hello names another, so clients that never say hello can be told
-// apart. Other paths get 404. See ExampleNew.
+// (except hello, which names the id the hello gave), so clients that never
+// say hello, or say it with another id, can be told apart. Other paths get 404. See ExampleNew.
 //
 // # Protocol
 //
@@ -43,7 +43,8 @@
 //
 // With Options.PlainAfter set, a connection that says no hello within it
 // is a plain client (event plain): every PushInterval it gets the raw text
-// "p<seq>" (event push, seq from 1 per connection), so that traffic flows
+// "p<seq>", seq in ten digits ("p0000000001"; event push, seq from 1 per
+// connection), so that traffic flows
 // to a client that only echoes, and its echo of a push comes back as
 // event raw with that seq, not echoed again (which would loop). A client
 // that says hello in time never sees raw text.

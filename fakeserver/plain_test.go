@@ -59,26 +59,26 @@ func TestPlainClientGetsRawPushes(t *testing.T) {
 			assert.Equal(t, acc.Conn, plain.Conn)
 			assert.Equal(t, "c7", plain.ClientID)
 
-			assert.Equal(t, "p1", readText(t, c))
-			assert.Equal(t, "p2", readText(t, c))
+			assert.Equal(t, "p0000000001", readText(t, c))
+			assert.Equal(t, "p0000000002", readText(t, c))
 			pushed, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindPush && e.Seq == 2 })
 			assert.Equal(t, "c7", pushed.ClientID)
 
 			ctx := testCtx(t)
-			require.NoError(t, c.Write(ctx, websocket.MessageText, []byte("p2")))
+			require.NoError(t, c.Write(ctx, websocket.MessageText, []byte("p0000000002")))
 			echo, _ := ev.waitFor(t, 0, func(e Event) bool { return e.Kind == result.KindRaw })
 			assert.Equal(t, uint64(2), echo.Seq, "the echo of push 2")
 			assert.Equal(t, "c7", echo.ClientID)
 
-			require.NoError(t, c.Write(ctx, websocket.MessageText, []byte("p999999")))
+			require.NoError(t, c.Write(ctx, websocket.MessageText, []byte("p0000999999")))
 			require.NoError(t, c.Write(ctx, websocket.MessageText, []byte("hi")))
 			var others []string
 			for got := readText(t, c); got != "hi"; got = readText(t, c) {
-				if got == "p999999" || !assert.Regexp(t, `^p\d+$`, got) {
+				if got == "p0000999999" || !assert.Regexp(t, `^p\d{10}$`, got) {
 					others = append(others, got)
 				}
 			}
-			assert.Equal(t, []string{"p999999"}, others, "a push never sent is ordinary text: echoed")
+			assert.Equal(t, []string{"p0000999999"}, others, "a push never sent is ordinary text: echoed")
 			c.CloseRead(ctx) // reads on, so the pong is seen
 			require.NoError(t, c.Ping(ctx), "pings are answered")
 			s.SetPush(0)

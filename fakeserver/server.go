@@ -74,8 +74,8 @@ type Options struct {
 	HelloTimeout time.Duration
 	// PlainAfter, when positive, treats a connection that has said no hello
 	// this long after its upgrade as a plain WebSocket client (event plain):
-	// every PushInterval it gets the raw text "p<seq>" (event push, seq
-	// counting from 1 per connection), and its echo of a push is recorded
+	// every PushInterval it gets the raw text "p<seq>", seq in ten
+	// digits (event push, seq counting from 1 per connection), and its echo of a push is recorded
 	// (event raw with that seq) but not echoed back, so that an echoing
 	// client does not start a loop. Other text is echoed as always. A
 	// client that says hello gets the session protocol; it must do so

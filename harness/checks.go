@@ -60,13 +60,6 @@ func budgetCheck(name string, b Bound, figure func(tl *Timeline, m ClientMeasure
 	return budget{name: name, b: b, figure: figure}.check()
 }
 
-// budgetCheckAt is budgetCheck with a bound that depends on the faults as
-// they took effect: the target states b, and the check holds the clients
-// to boundAt(tl) when it is set.
-func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figure func(tl *Timeline, m ClientMeasure) *float64) Check {
-	return budget{name: name, b: b, boundAt: boundAt, figure: figure}.check()
-}
-
 // budget is a time check: every client's figure held to a bound.
 type budget struct {
 	name    string
@@ -76,6 +69,9 @@ type budget struct {
 	// window is how long a client had to produce the figure, for the
 	// verdict on one that never did; nil means the run after the fault.
 	window func(tl *Timeline) float64
+	// skip, if set, says why a client without the figure has nothing to
+	// judge rather than failed.
+	skip func(tl *Timeline, m ClientMeasure) (why string, ok bool)
 }
 
 // neverVerbs words a missing figure: "never detected within 27.5 s".
@@ -93,17 +89,25 @@ func (bc budget) check() Check {
 			return NotApplicable(t, "no client ran")
 		}
 		var worst float64
-		var missing []string
+		var missing, skipped []string
 		for _, m := range tl.MeasureAll() {
 			v := bc.figure(tl, m)
-			if v == nil {
-				missing = append(missing, m.Client)
+			if v != nil {
+				worst = max(worst, *v)
 				continue
 			}
-			worst = max(worst, *v)
+			if bc.skip != nil {
+				if why, ok := bc.skip(tl, m); ok {
+					skipped = append(skipped, m.Client+": "+why)
+					continue
+				}
+			}
+			missing = append(missing, m.Client)
 		}
 		var c result.Check
 		switch {
+		case len(skipped) == len(tl.Clients):
+			c = NotApplicable(t, abbrev(skipped))
 		case len(missing) > 0:
 			c = Verdict(t, false, bc.never(tl, missing), nil, fmt.Sprintf("held to %s; nothing to measure for %s", t.Want, abbrev(missing)))
 		case worst > t.Limit:
@@ -163,13 +167,13 @@ func DetectWithin(b Bound) Check {
 // DetectSilenceWithin requires every client to declare the connection lost
 // within b of the last frame it received: what a heartbeat promises. It
 // judges a silence the fault imposes, so only a loss declared while the
-// fault was in force counts: one declared after it ended is the network
-// closing or giving back the connection (removing a black hole closes the
-// connections it held), not the client noticing. A client that did not
+// fault was in force counts: one declared once the harness began to end
+// it is the network closing or giving back the connection (removing a
+// black hole closes the connections it held), not the client noticing. A client that did not
 // notice in time fails with "never detected within" the fault's length.
 func DetectSilenceWithin(b Bound) Check {
 	c := budget{name: "detect", b: b, figure: func(tl *Timeline, m ClientMeasure) *float64 {
-		if m.DetectedAt == nil || *m.DetectedAt > tl.FaultEnd() {
+		if m.DetectedAt == nil || *m.DetectedAt >= tl.faultEnding() {
 			return nil
 		}
 		if d := m.DetectFromSilence(); d != nil {
@@ -189,7 +193,7 @@ func DetectSilenceWithin(b Bound) Check {
 // force counts.
 func DetectAckWithin(b Bound) Check {
 	c := budget{name: "detect", b: b, figure: func(tl *Timeline, m ClientMeasure) *float64 {
-		if m.DetectedAt == nil || *m.DetectedAt > tl.FaultEnd() {
+		if m.DetectedAt == nil || *m.DetectedAt >= tl.faultEnding() {
 			return nil
 		}
 		if from := tl.firstUnanswered(m.Client, *m.DetectedAt); from != nil {
@@ -219,9 +223,34 @@ func (tl *Timeline) firstUnanswered(id string, by float64) *float64 {
 }
 
 // RecoverWithin requires every client to be ready again, with a round trip
-// done, within b of the fault end.
+// done, within b of the fault end. A client that never lost its
+// connection has nothing to recover from: the detection check fails it if
+// it should have.
 func RecoverWithin(b Bound) Check {
-	return budgetCheck("recover", b, func(tl *Timeline, m ClientMeasure) *float64 { return m.Recover(tl) })
+	return budget{name: "recover", b: b, figure: recovered, skip: neverLost}.check()
+}
+
+func recovered(tl *Timeline, m ClientMeasure) *float64 { return m.Recover(tl) }
+
+// neverLost: the client was ready when the fault came and never declared
+// its connection lost.
+func neverLost(tl *Timeline, m ClientMeasure) (string, bool) {
+	if m.DetectedAt != nil || m.RecoveredAt != nil {
+		return "", false
+	}
+	ready := false
+	for _, e := range tl.ClientEvents(m.Client) {
+		if e.TMS >= tl.faultIssued() {
+			break
+		}
+		switch e.Kind {
+		case result.KindReady:
+			ready = true
+		case result.KindDisconnected, result.KindFatal, result.KindStopped:
+			ready = false
+		}
+	}
+	return "never lost its connection: nothing to recover from", ready
 }
 
 // RecoverAfterOutage requires every client to be ready again within the
@@ -231,14 +260,14 @@ func RecoverWithin(b Bound) Check {
 // first fault's issue to the last fault's end, which a loaded machine or a
 // slow Toxiproxy call can make longer than scheduled.
 func RecoverAfterOutage(o client.Options, scheduled time.Duration, k Scale) Check {
-	return budgetCheckAt("recover", Recovery(o, scheduled, k), func(tl *Timeline) Bound {
+	return budget{name: "recover", b: Recovery(o, scheduled, k), boundAt: func(tl *Timeline) Bound {
 		applied := time.Duration((tl.FaultEnd() - tl.faultIssued()) * float64(time.Millisecond))
 		b := Recovery(o, max(applied, scheduled), k)
 		if applied > scheduled {
 			b.Reason += fmt.Sprintf(" (the outage as it took effect: %v, scheduled %v)", applied.Round(time.Millisecond), scheduled)
 		}
 		return b
-	}, func(tl *Timeline, m ClientMeasure) *float64 { return m.Recover(tl) })
+	}, figure: recovered, skip: neverLost}.check()
 }
 
 // NoReconnect requires every client to keep its connection throughout.

@@ -155,6 +155,17 @@ func TestCheckNeverDetected(t *testing.T) {
 	assert.Equal(t, result.Pass, DetectWithin(NewBound(time.Second, "")).Eval(tl).Verdict, "detect counts from the fault, whatever ended it")
 	tl.Events[1].TMS = 999
 	assert.Equal(t, result.Pass, DetectSilenceWithin(NewBound(10*time.Second, "")).Eval(tl).Verdict, "noticed while the fault lasted")
+	tl.Faults[0].StopIssuedMS = 990
+	assert.Equal(t, result.Fail, DetectSilenceWithin(NewBound(10*time.Second, "")).Eval(tl).Verdict,
+		"lost as the harness was ending the fault: the removal closed it")
+
+	// A client that never lost its connection has nothing to recover from.
+	tl.Events = []result.Event{ce(10, result.KindReady), recv(3000)}
+	rec := RecoverWithin(NewBound(time.Second, "")).Eval(tl)
+	assert.Equal(t, result.NotApplicable, rec.Verdict, "%+v", rec)
+	assert.Equal(t, "c1: never lost its connection: nothing to recover from", rec.Margin)
+	tl.Events = []result.Event{ce(10, result.KindReady), ce(500, result.KindDisconnected), recv(3000)}
+	assert.Equal(t, "never recovered within 2900 ms", RecoverWithin(NewBound(time.Second, "")).Eval(tl).Got, "lost before the fault, never back")
 
 	tl.Faults[0].EndMS = 30100
 	tl.Events = []result.Event{ce(10, result.KindReady), recv(40000)}

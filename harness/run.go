@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wschaos/wschaos/client"
@@ -64,9 +65,14 @@ type run struct {
 	started time.Time
 
 	ids []string
-	// wire derives an outside client's lifecycle; nil for the reference
-	// client.
-	wire *wireObserver
+	// wire derives each outside client's lifecycle from the wire, by
+	// client id; nil for the reference client. taps are the outside
+	// clients' own taps.
+	wire map[string]*wireObserver
+	taps []*clientTap
+	// tapConns numbers the connections of every client tap in one
+	// sequence, so that a tap connection number names one connection.
+	tapConns atomic.Uint64
 	// effective is the scenario's client profile after defaults: the
 	// contract every check holds the client under test to.
 	effective *client.Options
@@ -121,7 +127,7 @@ func (r *run) execute(ctx context.Context) (err error) {
 		return err
 	}
 	defer func() {
-		if cerr := env.Close(); cerr != nil && err == nil {
+		if cerr := errors.Join(r.closeTaps(), env.Close()); cerr != nil && err == nil {
 			err = fmt.Errorf("harness: teardown: %w", cerr)
 		}
 	}()
@@ -156,23 +162,27 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 	if r.sc.NoHeartbeat && len(r.opts.Command) == 0 {
 		return nil, errNoHeartbeatReference
 	}
-	if len(r.opts.Command) > 0 {
-		if n > 1 {
-			return nil, fmt.Errorf("%w (%s has %d clients)", errOutsideMulti, r.sc.Name, n)
-		}
-		r.wire = newWireObserver("c1")
-	}
 	for i := range n {
 		r.ids = append(r.ids, fmt.Sprintf("c%d", i+1))
 	}
 	srvOpts := r.sc.Server
 	srvOpts.TLS = r.sc.TLS
 	srvOpts.OnEvent = r.onServer
+	if len(r.opts.Command) > 0 {
+		r.wire = map[string]*wireObserver{}
+		for _, id := range r.ids {
+			r.wire[id] = newWireObserver(id)
+		}
+		srvOpts.PlainAfter = plainAfter
+	}
 	env, err := NewEnv(ctx, EnvOptions{ToxiproxyURL: r.opts.ToxiproxyURL, Server: srvOpts, OnTap: r.onTap})
 	if err != nil {
 		return nil, err
 	}
 	r.env = env
+	if err := r.openTaps(); err != nil {
+		return env, err
+	}
 	// The targets hold every client to the scenario's profile: a mutant's
 	// own options do not move the goalposts.
 	ref, err := client.New(env.ClientURL(), r.sc.Client)
@@ -184,7 +194,9 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 		eff.PingInterval, eff.PongTimeout = 0, 0
 	}
 	r.effective = &eff
-	r.wire.setMinHealthy(eff.MinHealthyUptime)
+	for _, o := range r.wire {
+		o.setMinHealthy(eff.MinHealthyUptime)
+	}
 	return env, nil
 }
 

@@ -151,7 +151,7 @@ var vocabulary = []KindInfo{
 	{KindDup, SourceServer, "conn, client, seq", "The server dropped client message seq: it had delivered it before."},
 	{KindSend, SourceServer, "conn, client, seq", "The server wrote its message seq to the client."},
 	{KindPlain, SourceServer, "conn, client", "A connection said no hello in time: the server takes it for a plain WebSocket client and pushes raw text to it from now on."},
-	{KindPush, SourceServer, "conn, client, seq", "The server pushed the raw text \"p<seq>\" to a plain client (one that does not speak the session protocol)."},
+	{KindPush, SourceServer, "conn, client, seq", "The server pushed the raw text \"p<seq>\" (seq in ten digits) to a plain client (one that does not speak the session protocol)."},
 	{KindAckRecv, SourceServer, "conn, client, seq", "The client acknowledged server messages up to seq."},
 	{KindEcho, SourceServer, "conn, client", "The server answered an echo envelope."},
 	{KindRaw, SourceServer, "conn, client, seq", "Text that is not an envelope arrived; the server echoed it back, unless it was a plain client's echo of push seq (then seq is set and nothing is echoed)."},

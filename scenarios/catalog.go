@@ -150,6 +150,12 @@ func (c cat) spike() time.Duration {
 	return c.reference().PongTimeout / 2
 }
 
+// refusal is how long the server refuses upgrades: long enough for the
+// client to meet the refusal on its retries, three of its first delays.
+func (c cat) refusal(own time.Duration) time.Duration {
+	return max(c.d(own), 3*c.declared().BackoffInitial)
+}
+
 // manyClients is the count of a scenario with several clients.
 func (c cat) manyClients(own int) int {
 	if c.clients > 0 {
@@ -277,7 +283,7 @@ func (c cat) fatal(name string, f h.Fault, code int, meaning string) h.Scenario 
 // hinted is a scenario where the server refuses with a Retry-After hint.
 func (c cat) hinted(name string, status int) h.Scenario {
 	header, hint := c.retryAfter()
-	outage := c.d(500 * time.Millisecond)
+	outage := c.refusal(500 * time.Millisecond)
 	return h.Scenario{
 		Name: name,
 		Description: fmt.Sprintf("The server drops every connection and refuses upgrades with %d and Retry-After: %s for %v. The client must wait at least the hint (clamped to its HintMax) before it dials again, then recover.",
@@ -618,20 +624,21 @@ func (c cat) serverCloses() []h.Scenario {
 
 // refusals: the server refusing: fatal codes and statuses, and hints to wait.
 func (c cat) refusals() []h.Scenario {
+	refused := c.refusal(600 * time.Millisecond)
 	return []h.Scenario{
-		c.fatal("Reject401", h.Reject(0, c.d(time.Second), 401, "", false), 401, "unauthorized"),
-		c.fatal("Reject403", h.Reject(0, c.d(time.Second), 403, "", false), 403, "forbidden"),
+		c.fatal("Reject401", h.Reject(0, c.refusal(time.Second), 401, "", false), 401, "unauthorized"),
+		c.fatal("Reject403", h.Reject(0, c.refusal(time.Second), 403, "", false), 403, "forbidden"),
 		{
 			Name:        "Reject428",
 			Description: "The server refuses upgrades with 428 for 600 ms (the status Baileys reports for any dropped connection). It is not fatal: the client must retry with backoff and recover.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.Reject(c.warm(), c.d(600*time.Millisecond), 428, "", false)},
+			Faults:      []h.Fault{h.Reject(c.warm(), refused, 428, "", false)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
 					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt)"),
-					h.Defining(h.MaxAttempts(h.AttemptsWithin(o, c.d(600*time.Millisecond)), "each retry waits at least its shortest delay: no hot loop")),
-					c.recoverAfter(o, c.d(600*time.Millisecond)),
+					h.Defining(h.MaxAttempts(h.AttemptsWithin(o, refused), "each retry waits at least its shortest delay: no hot loop")),
+					c.recoverAfter(o, refused),
 					c.noLoss(),
 				}
 			},
@@ -780,7 +787,7 @@ func (c cat) connectionLimit() h.Scenario {
 	clients := c.manyClients(4)
 	limit := max(min(2, clients-1), 1)
 	header, hint := c.retryAfter()
-	d := c.d(1500 * time.Millisecond)
+	d := c.refusal(1500 * time.Millisecond)
 	return h.Scenario{
 		Name: "ConnectionLimit",
 		Description: fmt.Sprintf("The server drops every connection and, for 1.5 s, accepts only %d of %d clients, refusing the rest with 503 and Retry-After: %s. Refused clients must back off by the hint instead of hammering it, and all must recover once the limit is lifted.",
