@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -373,6 +374,18 @@ func TestChecksForOutsideClients(t *testing.T) {
 	assert.Equal(t, result.Pass, stops.Verdict, "no dial after the server's 401: %+v", stops)
 	assert.Equal(t, "0 dials after 401", stops.Got)
 	assert.Equal(t, result.ViaWire, stops.Via)
+
+	// 998 ms after a 401 on the wire is a 1 s wait: the client's teardown.
+	hint := WaitsAtLeastHint(401, time.Second, "").Eval(&Timeline{Clients: tl.Clients, Events: append(slices.Clone(tl.Events[:7]),
+		wire(2168, result.KindDialing, 0, 0, 2))})
+	assert.Equal(t, result.Pass, hint.Verdict, "%+v", hint)
+	assert.Contains(t, hint.Margin, "2 ms under the hint as the wire saw it")
+	late := WaitsAtLeastHint(401, time.Second, "").Eval(&Timeline{Clients: tl.Clients, Events: append(slices.Clone(tl.Events[:7]),
+		wire(2200, result.KindDialing, 0, 0, 2))})
+	assert.Equal(t, result.Pass, late.Verdict)
+	early := WaitsAtLeastHint(401, time.Second, "").Eval(&Timeline{Clients: tl.Clients, Events: append(slices.Clone(tl.Events[:7]),
+		wire(2120, result.KindDialing, 0, 0, 2))})
+	assert.Equal(t, result.Fail, early.Verdict, "50 ms short is beyond the teardown")
 
 	tl.Events = append(tl.Events, wire(1500, result.KindDialing, 0, 0, 2))
 	assert.Equal(t, result.Fail, StopsOnFatal(401, "").Eval(tl).Verdict, "a dial after the 401")
