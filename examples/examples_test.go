@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -100,12 +101,13 @@ func valid(t *testing.T, s result.Scenario) {
 }
 
 // The ws client with no heartbeat and a fixed 1 s reconnect, held to the
-// profile it declares, over the whole catalogue (ten processes where a
+// profile it declares, over the whole catalogue (20 processes where a
 // scenario runs several): every run is valid; what it does is measured;
-// what it cannot do fails with the reason.
+// what it cannot do fails with the reason; no process outlives its
+// scenario.
 func TestNodeWS(t *testing.T) {
 	client := nodeClient(t, "node-ws")
-	res := run(t, "--client-cmd", client, "--clients", "10",
+	res := run(t, "--client-cmd", client, "--clients", "20",
 		"--ping-interval", "0", "--backoff-initial", "1s", "--backoff-max", "1s", "--backoff-multiplier", "1", "--backoff-jitter", "0")
 	require.NotEmpty(t, res.Scenarios)
 	assert.True(t, res.Clients[0].Plain, "it never says hello")
@@ -137,8 +139,36 @@ func TestNodeWS(t *testing.T) {
 	assert.Contains(t, stops.Margin, "kept dialling", "it retried after the 401")
 
 	mass := scenario(t, res, "MassDrop")
-	assert.Len(t, mass.Measured.PerClient, 10)
+	require.Len(t, mass.Measured.PerClient, 20)
+	for _, f := range mass.Measured.PerClient {
+		assert.NotNil(t, f.DetectMS, "%s: its loss, on its own tap", f.Client)
+		assert.NotNil(t, f.RecoverMS, "%s: back", f.Client)
+	}
 	assert.Equal(t, result.NotApplicable, check(t, mass, "continuity").Verdict, "a plain client cannot show continuity")
+	for _, s := range res.Scenarios {
+		for _, e := range s.Timeline {
+			if e.Kind == result.KindOutside {
+				assert.False(t, groupRunning(e.PID), "%s: a process of client group %d is still running", s.Name, e.PID)
+			}
+		}
+	}
+}
+
+// groupRunning reports whether a process of group pgid is running.
+// Zombies do not count: where a container's init does not reap orphans
+// they stay in the table, exited.
+func groupRunning(pgid int) bool {
+	out, err := exec.Command("ps", "-e", "-o", "pgid=,stat=").Output()
+	if err != nil {
+		panic("ps: " + err.Error())
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == strconv.Itoa(pgid) && !strings.HasPrefix(f[1], "Z") {
+			return true
+		}
+	}
+	return false
 }
 
 // The same client with a 2 s ping, declared as such, passes the half-open

@@ -187,9 +187,13 @@ func TestRunManyOutsideClients(t *testing.T) {
 			pids++
 			// Zombies do not count: where the container's init does not
 			// reap orphans they stay in the table, exited.
-			ps, _ := exec.Command("ps", "-o", "stat=", "-g", strconv.Itoa(e.PID)).Output()
-			for _, st := range strings.Fields(string(ps)) {
-				assert.True(t, strings.HasPrefix(st, "Z"), "a process of client group %d still running (%s)", e.PID, st)
+			ps, err := exec.Command("ps", "-e", "-o", "pgid=,stat=").Output()
+			require.NoError(t, err)
+			for _, line := range strings.Split(string(ps), "\n") {
+				f := strings.Fields(line)
+				if len(f) == 2 && f[0] == strconv.Itoa(e.PID) {
+					assert.True(t, strings.HasPrefix(f[1], "Z"), "a process of client group %d still running (%s)", e.PID, f[1])
+				}
 			}
 		}
 	}
