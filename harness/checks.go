@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -72,6 +73,8 @@ type budget struct {
 	// skip, if set, says why a client without the figure has nothing to
 	// judge rather than failed.
 	skip func(tl *Timeline, m ClientMeasure) (why string, ok bool)
+	// missing, if set, says why a client has no figure, for the margin.
+	missing string
 }
 
 // neverVerbs words a missing figure: "never detected within 27.5 s".
@@ -109,7 +112,8 @@ func (bc budget) check() Check {
 		case len(skipped) == len(tl.Clients):
 			c = NotApplicable(t, abbrev(skipped))
 		case len(missing) > 0:
-			c = Verdict(t, false, bc.never(tl, missing), nil, fmt.Sprintf("held to %s; nothing to measure for %s", t.Want, abbrev(missing)))
+			why := cmp.Or(bc.missing, "nothing to measure")
+			c = Verdict(t, false, bc.never(tl, missing), nil, fmt.Sprintf("held to %s; %s: %s", t.Want, abbrev(missing), why))
 		case worst > t.Limit:
 			c = Verdict(t, false, fmtMS(worst), ptr(worst), "missed by "+fmtMS(worst-t.Limit))
 		default:
@@ -144,6 +148,10 @@ func fmtSpan(v float64) string {
 	}
 	return fmt.Sprintf("%.1f s", v/1000)
 }
+
+// lateLoss is why a client has no detection of a silence: it declared
+// none, or only as the fault was removed.
+const lateLoss = "no loss declared while the fault was in force (at most when its removal closed the connection)"
 
 // faultLength is how long the faults were in force, from the first's
 // start to the last's end.
@@ -180,7 +188,7 @@ func DetectSilenceWithin(b Bound) Check {
 			return d
 		}
 		return m.Detect(tl) // no frame seen before: count from the fault
-	}, window: (*Timeline).faultLength}.check()
+	}, window: (*Timeline).faultLength, missing: lateLoss}.check()
 	c.Target.From = result.FromSilence
 	return c
 }
@@ -200,7 +208,7 @@ func DetectAckWithin(b Bound) Check {
 			return sub(m.DetectedAt, *from)
 		}
 		return m.Detect(tl)
-	}, window: (*Timeline).faultLength}.check()
+	}, window: (*Timeline).faultLength, missing: lateLoss}.check()
 	c.Target.From = result.FromUnanswered
 	return c
 }

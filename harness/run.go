@@ -191,7 +191,9 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 	}
 	eff := ref.Options()
 	if r.sc.NoHeartbeat {
-		eff.PingInterval, eff.PongTimeout = 0, 0
+		// Nor what the reference client derives from its heartbeat.
+		eff.PingInterval, eff.PongTimeout, eff.AckTimeout = 0, 0, r.sc.Client.AckTimeout
+		eff.MinHealthyUptime = r.sc.Client.MinHealthyUptime
 	}
 	r.effective = &eff
 	for _, o := range r.wire {

@@ -101,10 +101,6 @@ func (c cat) profile() client.Options {
 	o = c.p.Apply(o)
 	o.MinHealthyUptime = max(o.MinHealthyUptime, 2*c.p.HeartbeatSpan())
 	o.HintMax = max(o.HintMax, c.p.BackoffInitial)
-	o.AckTimeout = c.p.HeartbeatSpan()
-	if !c.p.Heartbeat() {
-		o.AckTimeout = c.halfOpen(900 * time.Millisecond) // nothing declared: the black hole's length
-	}
 	return o
 }
 
@@ -415,7 +411,9 @@ func (c cat) drops() []h.Scenario {
 			Faults:      []h.Fault{h.BlackHole(c.warm(), hole, h.Upstream)},
 			Checks: func(o client.Options) []h.Check {
 				ack := h.NewBound(o.AckTimeout, fmt.Sprintf("AckTimeout %v after the first message sent into the hole", o.AckTimeout))
-				if !c.declared().Heartbeat() {
+				if c.p != nil {
+					// A declared profile states no ack timeout: its
+					// heartbeat's pings go into the hole too.
 					ack = c.heartbeat(o, hole)
 				}
 				return []h.Check{
