@@ -113,7 +113,7 @@ func (bc budget) check() Check {
 			c = NotApplicable(t, abbrev(skipped))
 		case len(missing) > 0:
 			why := cmp.Or(bc.missing, "nothing to measure")
-			c = Verdict(t, false, bc.never(tl, missing), nil, fmt.Sprintf("held to %s; %s: %s", t.Want, abbrev(missing), why))
+			c = Verdict(t, false, bc.never(tl, missing), nil, fmt.Sprintf("held to %s; %s: %s%s", t.Want, abbrev(missing), why, tl.exits(missing)))
 		case worst > t.Limit:
 			c = Verdict(t, false, fmtMS(worst), ptr(worst), "missed by "+fmtMS(worst-t.Limit))
 		default:
@@ -139,6 +139,26 @@ func (bc budget) never(tl *Timeline, missing []string) string {
 		s += fmt.Sprintf(", for %d of %d clients (%s)", len(missing), len(tl.Clients), abbrev(missing))
 	}
 	return s
+}
+
+// exits says which of the clients ended on their own before the workload
+// stopped (an outside process that exited, a client whose Run returned),
+// which is why they have no figure; "" when none did.
+func (tl *Timeline) exits(ids []string) string {
+	drain := math.Inf(1)
+	if i := slices.IndexFunc(tl.Events, func(e result.Event) bool { return e.Kind == result.KindDrain }); i >= 0 {
+		drain = tl.Events[i].TMS
+	}
+	var out []string
+	for _, e := range tl.Events {
+		if e.Kind == result.KindReturned && e.TMS < drain && slices.Contains(ids, e.Client) {
+			out = append(out, fmt.Sprintf("%s ended on its own at %s (%s)", e.Client, fmtMS(e.TMS), cmp.Or(e.Text, "returned")))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; " + abbrev(out)
 }
 
 // fmtSpan states a stretch of time for people: "350 ms", "27.5 s".

@@ -166,6 +166,9 @@ func TestCheckNeverDetected(t *testing.T) {
 	assert.Equal(t, "c1: never lost its connection: nothing to recover from", rec.Margin)
 	tl.Events = []result.Event{ce(10, result.KindReady), ce(500, result.KindDisconnected), recv(3000)}
 	assert.Equal(t, "never recovered within 2900 ms", RecoverWithin(NewBound(time.Second, "")).Eval(tl).Got, "lost before the fault, never back")
+	tl.Events = []result.Event{ce(10, result.KindReady), ce(150, result.KindDisconnected),
+		{TMS: 444, Source: result.SourceClient, Kind: result.KindReturned, Client: "c1", Text: "exited: status 0"}, recv(3000)}
+	assert.Contains(t, RecoverWithin(NewBound(time.Second, "")).Eval(tl).Margin, "c1 ended on its own at 444 ms (exited: status 0)")
 
 	tl.Faults[0].EndMS = 30100
 	tl.Events = []result.Event{ce(10, result.KindReady), recv(40000)}
