@@ -88,15 +88,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "fakeserver: unknown connection", http.StatusInternalServerError)
 		return
 	}
-	ev := Event{Conn: tc.id, Remote: r.RemoteAddr}
 	pathID, ok := clientPath(r.URL.Path)
+	ev := Event{Conn: tc.id, Remote: r.RemoteAddr, ClientID: pathID}
 	if !ok {
 		http.NotFound(w, r)
 		ev.Kind, ev.Status, ev.Text = result.KindReject, http.StatusNotFound, "path "+truncate(r.URL.Path)
 		s.emit(ev)
 		return
 	}
-	ev.ClientID = pathID
 
 	s.mu.Lock()
 	if s.closed {
@@ -114,26 +113,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if stall != nil {
-		ev.Kind = result.KindStall
-		s.emit(ev)
-		select {
-		case <-stall:
-		case <-stopped:
-		case <-s.done:
-		case <-r.Context().Done():
-		}
-		_ = tc.Close()
-		ev.Kind, ev.Code, ev.Text = result.KindServerClosed, result.CloseCode(websocket.StatusAbnormalClosure), "stalled upgrade closed"
-		s.emit(ev)
+		s.holdStalled(ev, tc, r, stall, stopped)
 		return
 	}
 	if status != 0 {
-		if retry != "" {
-			w.Header().Set("Retry-After", retry)
-		}
-		http.Error(w, http.StatusText(status), status)
-		ev.Kind, ev.Status, ev.Text = result.KindReject, status, "Retry-After: "+retry
-		s.emit(ev)
+		s.refuse(w, ev, status, retry)
 		return
 	}
 
@@ -194,6 +178,34 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ev.Kind = result.KindAccept
 	s.emit(ev)
 	c.serve()
+}
+
+// refuse answers an upgrade with status (SetReject), and Retry-After when
+// retry is set.
+func (s *Server) refuse(w http.ResponseWriter, ev Event, status int, retry string) {
+	if retry != "" {
+		w.Header().Set("Retry-After", retry)
+	}
+	http.Error(w, http.StatusText(status), status)
+	ev.Kind, ev.Status, ev.Text = result.KindReject, status, "Retry-After: "+retry
+	s.emit(ev)
+}
+
+// holdStalled leaves an upgrade unanswered until the stall is released,
+// the listener stops, the server closes or the client goes, then closes
+// its connection.
+func (s *Server) holdStalled(ev Event, tc *trackedConn, r *http.Request, stall, stopped <-chan struct{}) {
+	ev.Kind = result.KindStall
+	s.emit(ev)
+	select {
+	case <-stall:
+	case <-stopped:
+	case <-s.done:
+	case <-r.Context().Done():
+	}
+	_ = tc.Close()
+	ev.Kind, ev.Code, ev.Text = result.KindServerClosed, result.CloseCode(websocket.StatusAbnormalClosure), "stalled upgrade closed"
+	s.emit(ev)
 }
 
 // serve runs the connection until it ends, then tears it down.
