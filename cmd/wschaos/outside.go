@@ -70,12 +70,13 @@ type outsideConfig struct {
 
 // addOutsideFlags registers the profile flags and --clients on fs.
 func addOutsideFlags(fs *flag.FlagSet, oc *outsideConfig) {
-	fs.StringVar(&oc.profileFile, "client-profile", "", "read the client's declared profile from this JSON file ('wschaos profile' prints a template); the flags below override it")
+	fs.StringVar(&oc.profileFile, "client-profile", "", "read the client's declared profile from this JSON file ('wschaos profile' prints a template); the profile flags override it")
 	for _, f := range profileFields {
+		usage := "declared profile: " + f.usage + " (unset: the file's, else the catalogue's; see 'wschaos profile')"
 		if f.dur != nil {
-			fs.DurationVar(f.dur(&oc.flags), flagName(f.name), 0, "declared profile: "+f.usage)
+			fs.DurationVar(f.dur(&oc.flags), flagName(f.name), 0, usage)
 		} else {
-			fs.Float64Var(f.num(&oc.flags), flagName(f.name), 0, "declared profile: "+f.usage)
+			fs.Float64Var(f.num(&oc.flags), flagName(f.name), 0, usage)
 		}
 	}
 	fs.IntVar(&oc.clients, "clients", 0, fmt.Sprintf("how many clients run in the scenarios that run several (MassDrop, ConnectionLimit): with --client-cmd, that many processes of the command, each with its own WSCHAOS_CLIENT_ID (2 to %d; default each scenario's own count)", maxClients))
