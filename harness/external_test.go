@@ -20,13 +20,21 @@ import (
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
+	"github.com/wschaos/wschaos/internal/plainclient"
 	"github.com/wschaos/wschaos/result"
 )
 
 // TestHelperOutsideClient is not a test: it is the outside client the tests
-// below start, this test binary run again with WSCHAOS_URL set. Modes (after
+// start, this test binary run again with WSCHAOS_URL set. Modes (after
 // "--"): "reference" runs the reference client until SIGTERM; "spawn" also
-// starts a child that ignores SIGTERM and prints "child PID".
+// starts a child that ignores SIGTERM and prints "child PID"; "plain" is a
+// plain WebSocket client, the kind most applications have (package
+// plainclient): it never speaks the wschaos protocol, echoes what it
+// receives and reconnects a fixed 50 ms after a loss; "plain-ping" also
+// pings every 50 ms and declares the connection dead when a pong is 100 ms
+// late, well inside the 100 ms + 100 ms it declares (plainProfile), so
+// that scheduling under the race detector cannot make it miss its own
+// contract.
 func TestHelperOutsideClient(t *testing.T) {
 	url := os.Getenv(EnvURL)
 	if url == "" || flag.NArg() == 0 {
@@ -34,6 +42,17 @@ func TestHelperOutsideClient(t *testing.T) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	if heartbeat, plain := strings.CutPrefix(flag.Arg(0), "plain"); plain {
+		o := plainclient.Options{URL: url, CAFile: os.Getenv(EnvCAFile), Out: os.Stdout}
+		if heartbeat == "-ping" {
+			o.PingInterval, o.PongTimeout = 50*time.Millisecond, 100*time.Millisecond
+		}
+		if err := plainclient.Run(ctx, o); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0) // skip the leak check and the test summary of the parent's TestMain
+	}
 	if flag.Arg(0) == "spawn" {
 		child := exec.Command("sh", "-c", "trap '' TERM; exec sleep 300")
 		if err := child.Start(); err != nil {

@@ -1,13 +1,7 @@
 package harness
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,39 +10,16 @@ import (
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
-	"github.com/wschaos/wschaos/internal/plainclient"
 	"github.com/wschaos/wschaos/result"
 )
 
-// TestHelperPlainClient is not a test: it is a plain WebSocket client, the
-// kind most applications have, that the tests below start as an outside
-// client (this test binary run again with WSCHAOS_URL set). It never
-// speaks the wschaos protocol: it echoes what it receives and reconnects a
-// fixed 50 ms after a loss (package plainclient). After "--", "none" has no
-// heartbeat; "ping" pings every 50 ms and declares the connection dead
-// when a pong is 100 ms late, well inside the 100 ms + 100 ms it declares
-// (plainProfile), so that scheduling under the race detector cannot make
-// it miss its own contract.
-func TestHelperPlainClient(t *testing.T) {
-	url := os.Getenv(EnvURL)
-	if url == "" || flag.NArg() == 0 {
-		t.Skip("helper process for the plain outside-client tests")
+// plainCommand runs this test binary as a plain WebSocket client: "none"
+// without a heartbeat, "ping" with one (see TestHelperOutsideClient).
+func plainCommand(heartbeat string) []string {
+	if heartbeat == "ping" {
+		return helperCommand("plain-ping")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	o := plainclient.Options{URL: url, CAFile: os.Getenv(EnvCAFile), Out: os.Stdout}
-	if flag.Arg(0) == "ping" {
-		o.PingInterval, o.PongTimeout = 50*time.Millisecond, 100*time.Millisecond
-	}
-	if err := plainclient.Run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(0) // skip the leak check and the test summary of the parent's TestMain
-}
-
-func plainCommand(mode string) []string {
-	return []string{os.Args[0], "-test.run=^TestHelperPlainClient$", "-test.count=1", "--", mode}
+	return helperCommand("plain")
 }
 
 // plainProfile is what the helper declares: a fixed 50 ms delay, and with
