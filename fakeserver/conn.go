@@ -1,12 +1,14 @@
 package fakeserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -54,8 +56,19 @@ type conn struct {
 	flushed     chan struct{}
 	flushedOnce sync.Once
 
+	// pathID is the client id the URL path named (/ws/<id>), "" for /ws:
+	// every event of the connection names it, whatever a hello says (the
+	// hello event itself names the id the hello gave).
+	pathID string
+
 	// Guarded by s.mu.
-	clientID   string
+	clientID string
+	// plain: the connection said no hello within Options.PlainAfter; it
+	// gets raw pushes "p<seq>" (pushSeq is the last one written, pushDue
+	// says one is owed).
+	plain      bool
+	pushDue    bool
+	pushSeq    uint64
 	sess       *session
 	cursor     uint64 // next server sequence to send
 	pending    []outMsg
@@ -69,8 +82,9 @@ type conn struct {
 // outMsg is a queued control message and the event its write produces.
 type outMsg struct {
 	env  protocol.Envelope
-	raw  []byte      // non-nil: a raw echo, written as is
+	raw  []byte      // non-nil: a raw echo or push, written as is
 	kind result.Kind // event after the write, "" for none
+	seq  uint64      // the raw push's sequence number, for its event
 	text string
 	// resumed and gap describe a welcome for its event.
 	resumed bool
@@ -85,8 +99,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "fakeserver: unknown connection", http.StatusInternalServerError)
 		return
 	}
-	ev := Event{Conn: tc.id, Remote: r.RemoteAddr}
-	if r.URL.Path != "/ws" {
+	pathID, ok := clientPath(r.URL.Path)
+	ev := Event{Conn: tc.id, Remote: r.RemoteAddr, ClientID: pathID}
+	if !ok {
 		http.NotFound(w, r)
 		ev.Kind, ev.Status, ev.Text = result.KindReject, http.StatusNotFound, "path "+truncate(r.URL.Path)
 		s.emit(ev)
@@ -109,26 +124,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if stall != nil {
-		ev.Kind = result.KindStall
-		s.emit(ev)
-		select {
-		case <-stall:
-		case <-stopped:
-		case <-s.done:
-		case <-r.Context().Done():
-		}
-		_ = tc.Close()
-		ev.Kind, ev.Code, ev.Text = result.KindServerClosed, result.CloseCode(websocket.StatusAbnormalClosure), "stalled upgrade closed"
-		s.emit(ev)
+		s.holdStalled(ev, tc, r, stall, stopped)
 		return
 	}
 	if status != 0 {
-		if retry != "" {
-			w.Header().Set("Retry-After", retry)
-		}
-		http.Error(w, http.StatusText(status), status)
-		ev.Kind, ev.Status, ev.Text = result.KindReject, status, "Retry-After: "+retry
-		s.emit(ev)
+		s.refuse(w, ev, status, retry)
 		return
 	}
 
@@ -146,7 +146,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	c := &conn{
-		s: s, id: tc.id, remote: r.RemoteAddr, tcp: tc, wire: wire,
+		s: s, id: tc.id, remote: r.RemoteAddr, tcp: tc, wire: wire, pathID: pathID,
 		wake:       make(chan struct{}, 1),
 		drained:    make(chan struct{}, 1),
 		dropMid:    make(chan struct{}, 1),
@@ -192,6 +192,34 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c.serve()
 }
 
+// refuse answers an upgrade with status (SetReject), and Retry-After when
+// retry is set.
+func (s *Server) refuse(w http.ResponseWriter, ev Event, status int, retry string) {
+	if retry != "" {
+		w.Header().Set("Retry-After", retry)
+	}
+	http.Error(w, http.StatusText(status), status)
+	ev.Kind, ev.Status, ev.Text = result.KindReject, status, "Retry-After: "+retry
+	s.emit(ev)
+}
+
+// holdStalled leaves an upgrade unanswered until the stall is released,
+// the listener stops, the server closes or the client goes, then closes
+// its connection.
+func (s *Server) holdStalled(ev Event, tc *trackedConn, r *http.Request, stall, stopped <-chan struct{}) {
+	ev.Kind = result.KindStall
+	s.emit(ev)
+	select {
+	case <-stall:
+	case <-stopped:
+	case <-s.done:
+	case <-r.Context().Done():
+	}
+	_ = tc.Close()
+	ev.Kind, ev.Code, ev.Text = result.KindServerClosed, result.CloseCode(websocket.StatusAbnormalClosure), "stalled upgrade closed"
+	s.emit(ev)
+}
+
 // serve runs the connection until it ends, then tears it down.
 func (c *conn) serve() {
 	c.s.wg.Add(1)
@@ -213,7 +241,7 @@ func (c *conn) serve() {
 	}
 
 	ev := c.event(result.KindServerClosed)
-	ev.ClientID = client
+	ev.ClientID = cmp.Or(c.pathID, client)
 	if sess != nil {
 		ev.Session = sess.id
 	}
@@ -235,14 +263,15 @@ func (c *conn) serve() {
 }
 
 func (c *conn) event(kind result.Kind) Event {
-	return Event{Kind: kind, Conn: c.id, Remote: c.remote}
+	return Event{Kind: kind, Conn: c.id, Remote: c.remote, ClientID: c.pathID}
 }
 
-// eventWithClient is event plus the client id and session, read under s.mu.
+// eventWithClient is event plus the client id (the path's, else the
+// hello's) and session, read under s.mu.
 func (c *conn) eventWithClient(kind result.Kind) Event {
 	ev := c.event(kind)
 	c.s.mu.Lock()
-	ev.ClientID = c.clientID
+	ev.ClientID = cmp.Or(c.pathID, c.clientID)
 	if c.sess != nil {
 		ev.Session = c.sess.id
 	}
@@ -373,6 +402,13 @@ func (c *conn) handle(data []byte) {
 	s := c.s
 	if !protocol.IsEnvelope(data) {
 		ev := c.eventWithClient(result.KindRaw)
+		if seq, ok := c.pushEcho(data); ok {
+			// A plain client echoing the push back: answering it would
+			// start an echo loop.
+			ev.Seq, ev.Text = seq, "echo of push "+string(data)
+			s.emit(ev)
+			return
+		}
 		ev.Text = strconv.Itoa(len(data)) + " bytes"
 		s.emit(ev)
 		c.enqueue(outMsg{raw: data})
@@ -494,6 +530,11 @@ func (c *conn) next() (outMsg, bool) {
 		c.flushedOnce.Do(func() { close(c.flushed) })
 		return outMsg{}, false
 	}
+	if ss == nil && c.plain && c.pushDue && c.clientID == "" {
+		c.pushDue = false
+		c.pushSeq++
+		return outMsg{raw: []byte(pushText(c.pushSeq)), kind: result.KindPush, seq: c.pushSeq}, true
+	}
 	if ss == nil || c.cursor > ss.lastSeq {
 		return outMsg{}, false
 	}
@@ -508,6 +549,42 @@ func (c *conn) next() (outMsg, bool) {
 	return m, true
 }
 
+// pushText is the raw push number seq to a plain client: "p" and seq in
+// ten digits, "p0000000001". The fixed width makes every push as long as
+// the next: a fault that cuts the stream after a few bytes (limit_data)
+// cuts the first push it meets, as it does a session message.
+func pushText(seq uint64) string { return fmt.Sprintf("p%010d", seq) }
+
+// pushEcho reports whether data is a plain client's echo of a raw push
+// this connection wrote, and which.
+func (c *conn) pushEcho(data []byte) (uint64, bool) {
+	if len(data) != 11 || data[0] != 'p' {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(string(data[1:]), 10, 64)
+	if err != nil || seq == 0 {
+		return 0, false
+	}
+	c.s.mu.Lock()
+	sent := c.pushSeq
+	c.s.mu.Unlock()
+	return seq, seq <= sent
+}
+
+// becomePlain marks a connection that said no hello within PlainAfter as
+// a plain WebSocket client, which gets raw pushes from now on.
+func (c *conn) becomePlain() {
+	c.s.mu.Lock()
+	plain := c.clientID == "" && !c.plain
+	c.plain = c.plain || plain
+	c.s.mu.Unlock()
+	if plain {
+		ev := c.event(result.KindPlain)
+		ev.Text = "no hello within " + c.s.opts.PlainAfter.String() + ": raw pushes from now on"
+		c.s.emit(ev)
+	}
+}
+
 func pushMsg(seq uint64) protocol.Envelope {
 	return protocol.Envelope{Type: protocol.TypeMsg, Seq: seq, Body: "s" + strconv.FormatUint(seq, 10)}
 }
@@ -515,11 +592,16 @@ func pushMsg(seq uint64) protocol.Envelope {
 // writeLoop writes until the reader ends. After a failed write it stops
 // writing and waits for the reader.
 func (c *conn) writeLoop() {
-	var helloTimeout <-chan time.Time
+	var helloTimeout, plainAfter <-chan time.Time
 	if d := c.s.opts.HelloTimeout; d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		helloTimeout = t.C
+	}
+	if d := c.s.opts.PlainAfter; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		plainAfter = t.C
 	}
 	defer c.gone.Do(func() { close(c.writerGone) })
 	for {
@@ -538,6 +620,8 @@ func (c *conn) writeLoop() {
 		case <-c.wake:
 		case <-c.dropMid:
 			c.midFrame()
+		case <-plainAfter:
+			c.becomePlain()
 		case <-helloTimeout:
 			c.s.mu.Lock()
 			none := c.clientID == ""
@@ -562,7 +646,7 @@ func (c *conn) write(m outMsg) error {
 	}
 	if m.kind != "" {
 		ev := c.eventWithClient(m.kind)
-		ev.Seq, ev.Text = m.env.Seq, m.text
+		ev.Seq, ev.Text = cmp.Or(m.seq, m.env.Seq), m.text
 		if m.kind == result.KindWelcome {
 			ev.Session, ev.Seq = m.env.Session, m.env.FromSeq
 			ev.Resumed, ev.Count = m.resumed, m.gap
@@ -601,6 +685,26 @@ func (c *conn) midFrame() {
 	}
 	c.s.emit(ev)
 	_ = c.tcp.Close()
+}
+
+// clientPath reads the request path: "/ws" names no client, "/ws/<id>"
+// names one, so that a client that never says hello (or many of them
+// behind one address) can still be told apart. Anything else is not the
+// server's.
+func clientPath(path string) (id string, ok bool) {
+	if path == "/ws" {
+		return "", true
+	}
+	id, ok = strings.CutPrefix(path, "/ws/")
+	if !ok || id == "" || len(id) > protocol.MaxIDLen {
+		return "", false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return "", false
+		}
+	}
+	return id, true
 }
 
 // statusWriter records the status Accept answers with when it refuses an

@@ -4,7 +4,10 @@
 //
 // New starts it on a loopback port (Options.Addr), plain or with TLS and a
 // generated certificate (Options.TLS, Server.CertPool). Clients connect to
-// Server.URL, path /ws; other paths get 404. See ExampleNew.
+// Server.URL, path /ws, or to /ws/<id>, which names the client (letters,
+// digits, '-', '_' and '.'): every event of that connection carries the id
+// (except hello, which names the id the hello gave), so clients that never
+// say hello, or say it with another id, can be told apart. Other paths get 404. See ExampleNew.
 //
 // # Protocol
 //
@@ -44,6 +47,16 @@
 // envelope (protocol.IsEnvelope) and is valid UTF-8 is echoed back unchanged, so clients that do
 // not speak the protocol still get round trips; they never need to say
 // hello unless Options.HelloTimeout is set.
+//
+// # Plain WebSocket clients
+//
+// With Options.PlainAfter set, a connection that says no hello within it
+// is a plain client (event plain): every PushInterval it gets the raw text
+// "p<seq>", seq in ten digits ("p0000000001"; event push, seq from 1 per
+// connection), so that traffic flows
+// to a client that only echoes, and its echo of a push comes back as
+// event raw with that seq, not echoed again (which would loop). A client
+// that says hello in time never sees raw text.
 //
 // Hostile input never brings the server down: a malformed envelope, a msg
 // before hello, a second hello or a client-sent welcome closes that
@@ -88,7 +101,7 @@
 // listen and listener-stop, accept, reject (Status), stall, shed (Status,
 // Reason: a TCP connection over MaxTCPConns), hello, welcome
 // (Seq = from_seq, Resumed, Count = gap), session-new, session-expired,
-// sessions-forgotten, recv, dup, send, ack-recv, echo, raw, bad-frame
+// sessions-forgotten, recv, dup, send, plain, push, ack-recv, echo, raw, bad-frame
 // (Code = the close code sent), ping-recv, pong-withheld, close-sent (Code,
 // Reason), drop (abrupt TCP close) and server-closed (Code = the peer's
 // close code, 1006 if none). Text is for people and is never needed to

@@ -85,6 +85,16 @@ type Options struct {
 	// no hello within it. 0 (the default) waits for ever, so raw clients
 	// that never send hello still get their echoes.
 	HelloTimeout time.Duration
+	// PlainAfter, when positive, treats a connection that has said no hello
+	// this long after its upgrade as a plain WebSocket client (event plain):
+	// every PushInterval it gets the raw text "p<seq>", seq in ten
+	// digits (event push, seq counting from 1 per connection), and its echo of a push is recorded
+	// (event raw with that seq) but not echoed back, so that an echoing
+	// client does not start a loop. Other text is echoed as always. A
+	// client that says hello gets the session protocol; it must do so
+	// within PlainAfter or it will read raw pushes first. 0 (the default)
+	// never pushes raw text.
+	PlainAfter time.Duration
 	// OnEvent receives every event. Calls are serialised; it must not block
 	// and must not call the Server's methods.
 	OnEvent func(Event)
@@ -181,6 +191,8 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%w: HandshakeTimeout is %v, want 0 (default 10s) or more", ErrBadOptions, opts.HandshakeTimeout)
 	case opts.MaxTCPConns < 0:
 		return nil, fmt.Errorf("%w: MaxTCPConns is %d, want 0 (default) or more", ErrBadOptions, opts.MaxTCPConns)
+	case opts.PlainAfter < 0:
+		return nil, fmt.Errorf("%w: PlainAfter is %v, want 0 (no raw pushes) or more", ErrBadOptions, opts.PlainAfter)
 	case opts.HelloTimeout < 0:
 		return nil, fmt.Errorf("%w: HelloTimeout is %v, want 0 (none) or more", ErrBadOptions, opts.HelloTimeout)
 	}
@@ -236,7 +248,9 @@ func New(opts Options) (*Server, error) {
 // across Stop and Start.
 func (s *Server) Addr() string { return s.addr }
 
-// URL returns the WebSocket URL: "ws://ADDR/ws" or "wss://ADDR/ws".
+// URL returns the WebSocket URL: "ws://ADDR/ws" or "wss://ADDR/ws". The
+// server also accepts /ws/<id>, which names the client (see
+// Event.ClientID) before, or without, a hello.
 func (s *Server) URL() string { return s.scheme + "://" + s.addr + "/ws" }
 
 // CertPool returns a pool trusting the generated certificate, or nil
@@ -601,12 +615,19 @@ func (s *Server) pushAll() {
 	s.pushLocked()
 }
 
-// pushLocked appends one message to every session. s.mu must be held.
+// pushLocked appends one message to every session and owes a raw push to
+// every plain connection. s.mu must be held.
 func (s *Server) pushLocked() {
 	for _, ss := range s.sessions {
 		ss.lastSeq++
 		if ss.conn != nil {
 			ss.conn.poke()
+		}
+	}
+	for _, c := range s.conns {
+		if c.plain && c.clientID == "" {
+			c.pushDue = true
+			c.poke()
 		}
 	}
 }

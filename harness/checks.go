@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -57,37 +58,62 @@ func timeTarget(name string, b Bound) result.Target {
 
 // budgetCheck holds every client's figure to a time bound.
 func budgetCheck(name string, b Bound, figure func(tl *Timeline, m ClientMeasure) *float64) Check {
-	return budgetCheckAt(name, b, nil, figure)
+	return budget{name: name, b: b, figure: figure}.check()
 }
 
-// budgetCheckAt is budgetCheck with a bound that depends on the faults as
-// they took effect: the target states b, and the check holds the clients
-// to boundAt(tl) when it is set.
-func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figure func(tl *Timeline, m ClientMeasure) *float64) Check {
-	stated := timeTarget(name, b)
+// budget is a time check: every client's figure held to a bound.
+type budget struct {
+	name    string
+	b       Bound
+	boundAt func(tl *Timeline) Bound
+	figure  func(tl *Timeline, m ClientMeasure) *float64
+	// window is how long a client had to produce the figure, for the
+	// verdict on one that never did; nil means the run after the fault.
+	window func(tl *Timeline) float64
+	// skip, if set, says why a client without the figure has nothing to
+	// judge rather than failed.
+	skip func(tl *Timeline, m ClientMeasure) (why string, ok bool)
+	// missing, if set, says why a client has no figure, for the margin.
+	missing string
+}
+
+// neverVerbs words a missing figure: "never detected within 27.5 s".
+var neverVerbs = map[string]string{"detect": "detected", "recover": "recovered", "redial": "redialled",
+	"redial-after-loss": "redialled after its loss"}
+
+func (bc budget) check() Check {
+	stated := timeTarget(bc.name, bc.b)
 	return Check{Target: stated, Eval: func(tl *Timeline) result.Check {
 		t := stated
-		if boundAt != nil && !isNaN(tl.FaultEnd()) {
-			t = timeTarget(name, boundAt(tl))
+		if bc.boundAt != nil && !isNaN(tl.FaultEnd()) {
+			t = timeTarget(bc.name, bc.boundAt(tl))
 		}
 		if len(tl.Clients) == 0 {
 			return NotApplicable(t, "no client ran")
 		}
 		var worst float64
-		var missing []string
+		var missing, skipped []string
 		for _, m := range tl.MeasureAll() {
-			v := figure(tl, m)
-			if v == nil {
-				missing = append(missing, m.Client)
+			v := bc.figure(tl, m)
+			if v != nil {
+				worst = max(worst, *v)
 				continue
 			}
-			worst = max(worst, *v)
+			if bc.skip != nil {
+				if why, ok := bc.skip(tl, m); ok {
+					skipped = append(skipped, m.Client+": "+why)
+					continue
+				}
+			}
+			missing = append(missing, m.Client)
 		}
 		var c result.Check
 		switch {
+		case len(skipped) == len(tl.Clients):
+			c = NotApplicable(t, abbrev(skipped))
 		case len(missing) > 0:
-			c = Verdict(t, false, fmt.Sprintf("never, for %d of %d clients (%s)", len(missing), len(tl.Clients), abbrev(missing)), nil,
-				fmt.Sprintf("no %s within the %s the run lasted after the fault", name, fmtMS(tl.runAfterFault())))
+			why := cmp.Or(bc.missing, "nothing to measure")
+			c = Verdict(t, false, bc.never(tl, missing), nil, fmt.Sprintf("held to %s; %s: %s%s", t.Want, abbrev(missing), why, tl.exits(missing)))
 		case worst > t.Limit:
 			c = Verdict(t, false, fmtMS(worst), ptr(worst), "missed by "+fmtMS(worst-t.Limit))
 		default:
@@ -96,6 +122,60 @@ func budgetCheckAt(name string, b Bound, boundAt func(tl *Timeline) Bound, figur
 		return tl.viaWire(c)
 	}}
 }
+
+// never says what did not happen, and within how long: "never detected
+// within 27.5 s", with how many clients when several ran.
+func (bc budget) never(tl *Timeline, missing []string) string {
+	verb := neverVerbs[bc.name]
+	if verb == "" {
+		verb = "measured (" + bc.name + ")"
+	}
+	window := tl.runAfterFault()
+	if bc.window != nil {
+		window = bc.window(tl)
+	}
+	s := "never " + verb + " within " + fmtSpan(window)
+	if len(tl.Clients) > 1 {
+		s += fmt.Sprintf(", for %d of %d clients (%s)", len(missing), len(tl.Clients), abbrev(missing))
+	}
+	return s
+}
+
+// exits says which of the clients ended on their own before the workload
+// stopped (an outside process that exited, a client whose Run returned),
+// which is why they have no figure; "" when none did.
+func (tl *Timeline) exits(ids []string) string {
+	drain := math.Inf(1)
+	if i := slices.IndexFunc(tl.Events, func(e result.Event) bool { return e.Kind == result.KindDrain }); i >= 0 {
+		drain = tl.Events[i].TMS
+	}
+	var out []string
+	for _, e := range tl.Events {
+		if e.Kind == result.KindReturned && e.TMS < drain && slices.Contains(ids, e.Client) {
+			out = append(out, fmt.Sprintf("%s ended on its own at %s (%s)", e.Client, fmtMS(e.TMS), cmp.Or(e.Text, "returned")))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; " + abbrev(out)
+}
+
+// fmtSpan states a stretch of time for people: "350 ms", "27.5 s".
+func fmtSpan(v float64) string {
+	if v < 10000 {
+		return fmtMS(v)
+	}
+	return fmt.Sprintf("%.1f s", v/1000)
+}
+
+// lateLoss is why a client has no detection of a silence: it declared
+// none, or only as the fault was removed.
+const lateLoss = "no loss declared while the fault was in force (at most when its removal closed the connection)"
+
+// faultLength is how long the faults were in force, from the first's
+// start to the last's end.
+func (tl *Timeline) faultLength() float64 { return tl.FaultEnd() - tl.FaultStart() }
 
 // runAfterFault is how long the recorded run went on after the first
 // fault's start.
@@ -113,18 +193,22 @@ func DetectWithin(b Bound) Check {
 }
 
 // DetectSilenceWithin requires every client to declare the connection lost
-// within b of the last frame it received: what a heartbeat promises. A
-// client that never detected fails it, whatever its silence.
+// within b of the last frame it received: what a heartbeat promises. It
+// judges a silence the fault imposes, so only a loss declared while the
+// fault was in force counts: one declared once the harness began to end
+// it is the network closing or giving back the connection (removing a
+// black hole closes the connections it held), not the client noticing. A client that did not
+// notice in time fails with "never detected within" the fault's length.
 func DetectSilenceWithin(b Bound) Check {
-	c := budgetCheck("detect", b, func(tl *Timeline, m ClientMeasure) *float64 {
-		if m.DetectedAt == nil {
+	c := budget{name: "detect", b: b, figure: func(tl *Timeline, m ClientMeasure) *float64 {
+		if m.DetectedAt == nil || *m.DetectedAt >= tl.faultEnding() {
 			return nil
 		}
 		if d := m.DetectFromSilence(); d != nil {
 			return d
 		}
 		return m.Detect(tl) // no frame seen before: count from the fault
-	})
+	}, window: (*Timeline).faultLength, missing: lateLoss}.check()
 	c.Target.From = result.FromSilence
 	return c
 }
@@ -132,16 +216,19 @@ func DetectSilenceWithin(b Bound) Check {
 // DetectAckWithin requires every client to declare the connection lost
 // within b of writing the first message that went unanswered: what an ack
 // timeout promises when data still arrives but its own messages vanish.
+//
+// As with DetectSilenceWithin, only a loss declared while the fault was in
+// force counts.
 func DetectAckWithin(b Bound) Check {
-	c := budgetCheck("detect", b, func(tl *Timeline, m ClientMeasure) *float64 {
-		if m.DetectedAt == nil {
+	c := budget{name: "detect", b: b, figure: func(tl *Timeline, m ClientMeasure) *float64 {
+		if m.DetectedAt == nil || *m.DetectedAt >= tl.faultEnding() {
 			return nil
 		}
 		if from := tl.firstUnanswered(m.Client, *m.DetectedAt); from != nil {
 			return sub(m.DetectedAt, *from)
 		}
 		return m.Detect(tl)
-	})
+	}, window: (*Timeline).faultLength, missing: lateLoss}.check()
 	c.Target.From = result.FromUnanswered
 	return c
 }
@@ -164,9 +251,34 @@ func (tl *Timeline) firstUnanswered(id string, by float64) *float64 {
 }
 
 // RecoverWithin requires every client to be ready again, with a round trip
-// done, within b of the fault end.
+// done, within b of the fault end. A client that never lost its
+// connection has nothing to recover from: the detection check fails it if
+// it should have.
 func RecoverWithin(b Bound) Check {
-	return budgetCheck("recover", b, func(tl *Timeline, m ClientMeasure) *float64 { return m.Recover(tl) })
+	return budget{name: "recover", b: b, figure: recovered, skip: neverLost}.check()
+}
+
+func recovered(tl *Timeline, m ClientMeasure) *float64 { return m.Recover(tl) }
+
+// neverLost: the client was ready when the fault came and never declared
+// its connection lost.
+func neverLost(tl *Timeline, m ClientMeasure) (string, bool) {
+	if m.DetectedAt != nil || m.RecoveredAt != nil {
+		return "", false
+	}
+	ready := false
+	for _, e := range tl.ClientEvents(m.Client) {
+		if e.TMS >= tl.faultIssued() {
+			break
+		}
+		switch e.Kind {
+		case result.KindReady:
+			ready = true
+		case result.KindDisconnected, result.KindFatal, result.KindStopped:
+			ready = false
+		}
+	}
+	return "never lost its connection: nothing to recover from", ready
 }
 
 // RecoverAfterOutage requires every client to be ready again within the
@@ -176,14 +288,14 @@ func RecoverWithin(b Bound) Check {
 // first fault's issue to the last fault's end, which a loaded machine or a
 // slow Toxiproxy call can make longer than scheduled.
 func RecoverAfterOutage(o client.Options, scheduled time.Duration, k Scale) Check {
-	return budgetCheckAt("recover", Recovery(o, scheduled, k), func(tl *Timeline) Bound {
+	return budget{name: "recover", b: Recovery(o, scheduled, k), boundAt: func(tl *Timeline) Bound {
 		applied := time.Duration((tl.FaultEnd() - tl.faultIssued()) * float64(time.Millisecond))
 		b := Recovery(o, max(applied, scheduled), k)
 		if applied > scheduled {
 			b.Reason += fmt.Sprintf(" (the outage as it took effect: %v, scheduled %v)", applied.Round(time.Millisecond), scheduled)
 		}
 		return b
-	}, func(tl *Timeline, m ClientMeasure) *float64 { return m.Recover(tl) })
+	}, figure: recovered, skip: neverLost}.check()
 }
 
 // NoReconnect requires every client to keep its connection throughout.

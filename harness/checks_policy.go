@@ -65,7 +65,8 @@ func hasStatus(e result.Event, code int) bool {
 // close code, or the HTTP status of a refused upgrade) the client's next dial
 // comes at least hint later. Clients that never saw the code are not held to
 // it; when no client did, or none retried, the check fails: the scenario
-// exists to see the wait.
+// exists to see the wait. A wait read off the wire gets AtOnce of slack
+// for the client's teardown, which the wire cannot see.
 func WaitsAtLeastHint(code int, hint time.Duration, why string) Check {
 	limit := ms(hint)
 	t := result.Target{Name: "waits-hint", Want: fmt.Sprintf(">= %s after %d", fmtMS(limit), code), Limit: limit, Unit: result.UnitMS,
@@ -84,7 +85,7 @@ func WaitsAtLeastHint(code int, hint time.Duration, why string) Check {
 						seen++
 						gap := next.TMS - e.TMS
 						shortest = math.Min(shortest, gap)
-						if gap < limit {
+						if gap+wireTeardown(e) < limit {
 							bad = append(bad, fmt.Sprintf("%s: retried %s after %d, %s too early", id, fmtMS(gap), code, fmtMS(limit-gap)))
 						}
 						break
@@ -99,11 +100,26 @@ func WaitsAtLeastHint(code int, hint time.Duration, why string) Check {
 		case len(bad) > 0:
 			c = Verdict(t, false, "waited "+fmtMS(shortest), ptr(shortest), abbrev(bad))
 		default:
-			c = Verdict(t, true, fmt.Sprintf("waited at least %s (%d retries)", fmtMS(shortest), seen), ptr(shortest),
-				fmtMS(shortest-limit)+" over the hint")
+			margin := fmtMS(shortest-limit) + " over the hint"
+			if shortest < limit {
+				margin = fmt.Sprintf("%s under the hint as the wire saw it, within its %s for the client's teardown", fmtMS(limit-shortest), fmtMS(ms(AtOnce)))
+			}
+			c = Verdict(t, true, fmt.Sprintf("waited at least %s (%d retries)", fmtMS(shortest), seen), ptr(shortest), margin)
 		}
 		return tl.viaWire(c)
 	}}
+}
+
+// wireTeardown is how much shorter than the client's own wait an outside
+// client's wait can look on the wire: the wire sees the socket close, and
+// the client may start its timer when it reads the server's close, a
+// moment before its socket is gone (a fixed 1 s delay in Node.js reads
+// 998 ms on the tap). Nothing for a client's own events.
+func wireTeardown(e result.Event) float64 {
+	if e.Via == result.ViaWire {
+		return ms(AtOnce)
+	}
+	return 0
 }
 
 // MaxAttempts bounds the connection attempts from the fault start to
@@ -267,15 +283,17 @@ func outsideNA(why string, c Check) Check {
 // HerdSpread requires the clients' first dials after the fault end to be
 // spread out: no window of the given width holds more than twice its share,
 // where the share is the clients spread evenly over the jitter range the
-// policy promises (spread). With no dial after the fault it has nothing to
-// judge.
+// policy promises (spread), and never more than half the clients, whatever
+// the policy: a policy with little or no jitter promises a herd, and a
+// limit of every client in one window could not fail. With no dial after
+// the fault it has nothing to judge.
 func HerdSpread(window, spread time.Duration, why string) Check {
 	t := result.Target{Name: "herd-spread", Want: fmt.Sprintf("<= 2x an even share per %v", window), Unit: result.UnitCount, Why: why}
 	c := Check{Target: t, window: window}
 	c.Eval = func(tl *Timeline) result.Check {
 		n := len(tl.Clients)
 		windows := max(float64(spread)/float64(window), 1)
-		limit := math.Ceil(2 * float64(n) / windows)
+		limit := min(math.Ceil(2*float64(n)/windows), max(math.Ceil(float64(n)/2), 1))
 		tt := t
 		tt.Want, tt.Limit, tt.Bound = fmt.Sprintf("<= %.0f per %v", limit, window), limit, limit
 		first, _ := tl.dials()

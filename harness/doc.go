@@ -58,12 +58,18 @@
 // # Outside clients
 //
 // The client under test is the in-process reference client, or an outside
-// program in any language (RunOptions.Command): it gets the URL to dial in
-// WSCHAOS_URL, runs in its own process group, and is stopped with it
-// (SIGTERM, then SIGKILL after 2 s) when the scenario ends. Its lifecycle is
-// read off the wire tap and the fake server and recorded as client events
-// marked result.ViaWire, so the same checks judge it; those that need its
-// cooperation (message continuity) are n/a. See external.go and
-// examples/node-client. For the reference client, CrossCheck holds its own
-// account against the tap's.
+// program in any language (RunOptions.Command), one process per client:
+// each gets the URL to dial in WSCHAOS_URL (a wire tap of its own, path
+// /ws/<id>, so that the tap's and the fake server's events say whose
+// connection is whose) and its id in WSCHAOS_CLIENT_ID, runs in its own
+// process group, and is stopped with it (SIGTERM, then SIGKILL after 2 s)
+// when the scenario ends. Its lifecycle is read off its tap and the fake
+// server and recorded as client events marked result.ViaWire, so the same
+// checks judge it; those that need its cooperation (message continuity)
+// are n/a. A plain WebSocket client that never says hello is ready on the
+// upgrade and gets raw pushes (fakeserver.Options.PlainAfter). An outside
+// client is held to the profile it declares (Profile; Scenario.NoHeartbeat
+// for none), from which scenarios.CatalogFor derives the catalogue. See
+// external.go and examples/node-ws. For the reference client, CrossCheck
+// holds its own account against the tap's.
 package harness

@@ -56,6 +56,20 @@ func (tl *Timeline) FaultEnd() float64 {
 	return end
 }
 
+// faultEnding is when the harness began to end the last fault: a loss
+// from then on can be the network's doing as the fault is removed (a black
+// hole closes the connections it held), not the client's. FaultEnd when
+// the result does not say.
+func (tl *Timeline) faultEnding() float64 {
+	end, at := tl.FaultEnd(), tl.FaultEnd()
+	for _, f := range tl.Faults {
+		if f.EndMS == end && f.StopIssuedMS > 0 && f.StopIssuedMS < at {
+			at = f.StopIssuedMS
+		}
+	}
+	return at
+}
+
 // ClientEvents returns the client-sourced events of one client, in order,
 // without those of the harness's own teardown (cause stopped), which are
 // not the client's doing.

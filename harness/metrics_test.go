@@ -143,8 +143,36 @@ func TestCheckNeverDetected(t *testing.T) {
 	}
 	c := DetectWithin(NewBound(time.Second, "")).Eval(tl)
 	assert.Equal(t, result.Fail, c.Verdict)
-	assert.Contains(t, c.Got, "never")
-	assert.Equal(t, "no detect within the 2900 ms the run lasted after the fault", c.Margin)
+	assert.Equal(t, "never detected within 2900 ms", c.Got, "the run went on 2900 ms after the fault")
+	assert.Equal(t, "held to <= 1125 ms; c1: nothing to measure", c.Margin)
+
+	// A loss declared only when the half-open connection was closed at the
+	// fault's end is not the heartbeat's: never detected within the fault.
+	tl.Events = []result.Event{ce(10, result.KindReady), ce(1003, result.KindDisconnected), recv(3000)}
+	c = DetectSilenceWithin(NewBound(10*time.Second, "")).Eval(tl)
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Equal(t, "never detected within 900 ms", c.Got)
+	assert.Equal(t, result.Pass, DetectWithin(NewBound(time.Second, "")).Eval(tl).Verdict, "detect counts from the fault, whatever ended it")
+	tl.Events[1].TMS = 999
+	assert.Equal(t, result.Pass, DetectSilenceWithin(NewBound(10*time.Second, "")).Eval(tl).Verdict, "noticed while the fault lasted")
+	tl.Faults[0].StopIssuedMS = 990
+	assert.Equal(t, result.Fail, DetectSilenceWithin(NewBound(10*time.Second, "")).Eval(tl).Verdict,
+		"lost as the harness was ending the fault: the removal closed it")
+
+	// A client that never lost its connection has nothing to recover from.
+	tl.Events = []result.Event{ce(10, result.KindReady), recv(3000)}
+	rec := RecoverWithin(NewBound(time.Second, "")).Eval(tl)
+	assert.Equal(t, result.NotApplicable, rec.Verdict, "%+v", rec)
+	assert.Equal(t, "c1: never lost its connection: nothing to recover from", rec.Margin)
+	tl.Events = []result.Event{ce(10, result.KindReady), ce(500, result.KindDisconnected), recv(3000)}
+	assert.Equal(t, "never recovered within 2900 ms", RecoverWithin(NewBound(time.Second, "")).Eval(tl).Got, "lost before the fault, never back")
+	tl.Events = []result.Event{ce(10, result.KindReady), ce(150, result.KindDisconnected),
+		{TMS: 444, Source: result.SourceClient, Kind: result.KindReturned, Client: "c1", Text: "exited: status 0"}, recv(3000)}
+	assert.Contains(t, RecoverWithin(NewBound(time.Second, "")).Eval(tl).Margin, "c1 ended on its own at 444 ms (exited: status 0)")
+
+	tl.Faults[0].EndMS = 30100
+	tl.Events = []result.Event{ce(10, result.KindReady), recv(40000)}
+	assert.Equal(t, "never detected within 30.0 s", DetectSilenceWithin(NewBound(time.Second, "")).Eval(tl).Got)
 }
 
 // A check with nothing to judge is n/a, never a pass.

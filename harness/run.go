@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wschaos/wschaos/client"
@@ -71,9 +72,14 @@ type run struct {
 	started time.Time
 
 	ids []string
-	// wire derives an outside client's lifecycle; nil for the reference
-	// client.
-	wire *wireObserver
+	// wire derives each outside client's lifecycle from the wire, by
+	// client id; nil for the reference client. taps are the outside
+	// clients' own taps.
+	wire map[string]*wireObserver
+	taps []*clientTap
+	// tapConns numbers the connections of every client tap in one
+	// sequence, so that a tap connection number names one connection.
+	tapConns atomic.Uint64
 	// effective is the scenario's client profile after defaults: the
 	// contract every check holds the client under test to.
 	effective *client.Options
@@ -128,7 +134,7 @@ func (r *run) execute(ctx context.Context) (err error) {
 		return err
 	}
 	defer func() {
-		if cerr := env.Close(); cerr != nil && err == nil {
+		if cerr := errors.Join(r.closeTaps(), env.Close()); cerr != nil && err == nil {
 			err = fmt.Errorf("harness: teardown: %w", cerr)
 		}
 	}()
@@ -160,11 +166,8 @@ func (r *run) execute(ctx context.Context) (err error) {
 // profile the clients are held to.
 func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 	n := max(r.sc.Clients, 1)
-	if len(r.opts.Command) > 0 {
-		if n > 1 {
-			return nil, fmt.Errorf("%w (%s has %d clients)", errOutsideMulti, r.sc.Name, n)
-		}
-		r.wire = newWireObserver("c1")
+	if r.sc.NoHeartbeat && len(r.opts.Command) == 0 {
+		return nil, errNoHeartbeatReference
 	}
 	for i := range n {
 		r.ids = append(r.ids, fmt.Sprintf("c%d", i+1))
@@ -172,6 +175,13 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 	srvOpts := r.sc.Server
 	srvOpts.TLS = r.sc.TLS
 	srvOpts.OnEvent = r.onServer
+	if len(r.opts.Command) > 0 {
+		r.wire = map[string]*wireObserver{}
+		for _, id := range r.ids {
+			r.wire[id] = newWireObserver(id)
+		}
+		srvOpts.PlainAfter = plainAfter
+	}
 	env, err := NewEnv(ctx, EnvOptions{ToxiproxyURL: r.opts.ToxiproxyURL, Server: srvOpts, OnTap: r.onTap,
 		OnRestore: func(proxy string, err error) {
 			r.harnessNote(fmt.Sprintf("the watchdog restored proxy %s, whose accept loop had died (error: %v)", proxy, err))
@@ -180,6 +190,9 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 		return nil, err
 	}
 	r.env = env
+	if err := r.openTaps(); err != nil {
+		return env, err
+	}
 	// The targets hold every client to the scenario's profile: a mutant's
 	// own options do not move the goalposts.
 	ref, err := client.New(env.ClientURL(), r.sc.Client)
@@ -187,8 +200,15 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 		return env, fmt.Errorf("harness: scenario client profile: %w", err)
 	}
 	eff := ref.Options()
+	if r.sc.NoHeartbeat {
+		// Nor what the reference client derives from its heartbeat.
+		eff.PingInterval, eff.PongTimeout, eff.AckTimeout = 0, 0, r.sc.Client.AckTimeout
+		eff.MinHealthyUptime = r.sc.Client.MinHealthyUptime
+	}
 	r.effective = &eff
-	r.wire.setMinHealthy(eff.MinHealthyUptime)
+	for _, o := range r.wire {
+		o.setMinHealthy(eff.MinHealthyUptime)
+	}
 	return env, nil
 }
 
@@ -293,6 +313,9 @@ func (r *run) settle(ctx context.Context) {
 	tail := r.sc.Tail
 	if tail == 0 {
 		tail = 2 * (eff.PingInterval + eff.PongTimeout)
+	}
+	if tail == 0 { // no heartbeat to see out
+		tail = 2 * eff.Backoff.Initial
 	}
 	budget := 2*(eff.Backoff.Max+eff.HandshakeTimeout) + eff.HintMax/4
 	settled := r.waitFor(ctx, time.Now().Add(budget), r.allSettled)

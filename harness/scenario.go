@@ -27,6 +27,11 @@ type Scenario struct {
 	// Client is the client profile. The harness sets ClientID, OnEvent,
 	// OnMessage, Rand, Dial and TLSConfig.
 	Client client.Options
+	// NoHeartbeat says the client under test declares no heartbeat (see
+	// Profile): Client's PingInterval and PongTimeout are held as none
+	// rather than given the reference client's defaults. Only an outside
+	// client (RunOptions.Command) can run without one.
+	NoHeartbeat bool
 	// Server configures the fake server. The harness sets Addr, TLS and
 	// OnEvent.
 	Server fakeserver.Options
@@ -39,7 +44,8 @@ type Scenario struct {
 	Faults []Fault
 	// Tail is how long the run goes on after the last fault ends and every
 	// client is ready again, to see that it stays ready. Defaults to
-	// 2 x (PingInterval + PongTimeout).
+	// 2 x (PingInterval + PongTimeout), or 2 x Backoff.Initial without a
+	// heartbeat.
 	Tail time.Duration
 	// Checks derives the scenario's targets from the profile the client is
 	// held to (after defaults), so that no target is a magic number.

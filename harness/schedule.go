@@ -129,6 +129,7 @@ func (s *schedule) finish(i int, f Fault, until time.Time) error {
 	r.note(now, result.Event{Source: result.SourceHarness, Kind: result.KindFaultEnd, Fault: i + 1}, func() {
 		if w, ok := r.windowOf[i]; ok {
 			r.windows[w].EndMS = r.rec.since(now)
+			r.windows[w].StopIssuedMS = r.rec.since(stopAt)
 		}
 	})
 	return nil

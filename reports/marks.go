@@ -40,7 +40,7 @@ func markClass(k result.Kind) (string, bool) {
 		return mTraffic, true
 	case result.KindDialing, result.KindTapConnect:
 		return mDialing, true
-	case result.KindConnected, result.KindAccept, result.KindHello:
+	case result.KindConnected, result.KindAccept, result.KindHello, result.KindPlain:
 		return mConnected, true
 	case result.KindReady, result.KindWelcome:
 		return mReady, true

@@ -101,6 +101,8 @@ func TestHTMLContents(t *testing.T) {
 		`./bot --ping 1s --url $WSCHAOS_URL`, `plain WebSocket: continuity not judged`,
 		`ping every 1,000 ms, pong within 500 ms · handshake within 1,000 ms · backoff 200 ms ×2 per attempt up to 2,000 ms, jitter 50%`,
 		`client · conn 1 · wire`, `class="m-dialing wire"`, `from the wire`, `<span class="tag wire" title="the figure was read off the wire">wire</span>`,
+		// The reference client's figures say they are its own.
+		`<span class="tag self">own events</span><span>the client's own account of its lifecycle</span>`,
 		// The packet link.
 		`<h3>Packet link</h3>`, `class="link-drops"`, `136 dropped`,
 		// Problems, by verdict.

@@ -68,6 +68,7 @@ const (
 	KindDup               Kind = "dup"
 	KindSend              Kind = "send"
 	KindPush              Kind = "push"
+	KindPlain             Kind = "plain"
 	KindAckRecv           Kind = "ack-recv"
 	KindEcho              Kind = "echo"
 	KindRaw               Kind = "raw"
@@ -150,10 +151,11 @@ var vocabulary = []KindInfo{
 	{KindRecv, SourceServer, "conn, client, seq", "The server delivered client message seq, in order."},
 	{KindDup, SourceServer, "conn, client, seq", "The server dropped client message seq: it had delivered it before."},
 	{KindSend, SourceServer, "conn, client, seq", "The server wrote its message seq to the client."},
-	{KindPush, SourceServer, "conn, seq", "The server pushed raw text seq to a client that does not speak the session protocol."},
+	{KindPlain, SourceServer, "conn, client", "A connection said no hello in time: the server takes it for a plain WebSocket client and pushes raw text to it from now on."},
+	{KindPush, SourceServer, "conn, client, seq", "The server pushed the raw text \"p<seq>\" (seq in ten digits) to a plain client (one that does not speak the session protocol)."},
 	{KindAckRecv, SourceServer, "conn, client, seq", "The client acknowledged server messages up to seq."},
 	{KindEcho, SourceServer, "conn, client", "The server answered an echo envelope."},
-	{KindRaw, SourceServer, "conn", "The server echoed text that is not an envelope."},
+	{KindRaw, SourceServer, "conn, client, seq", "Text that is not an envelope arrived; the server echoed it back, unless it was a plain client's echo of push seq (then seq is set and nothing is echoed)."},
 	{KindBadFrame, SourceServer, "conn, code, reason", "Hostile input: the server closed the connection with code."},
 	{KindPingRecv, SourceServer, "conn", "A ping arrived at the server."},
 	{KindPongWithheld, SourceServer, "conn", "The server withheld the pong to a ping."},
@@ -161,7 +163,7 @@ var vocabulary = []KindInfo{
 	{KindDrop, SourceServer, "conn, text", "The server closed TCP with no close frame (text says if mid-frame)."},
 	{KindServerClosed, SourceServer, "conn, client, code, reason", "A server connection ended; code is the peer's close code, 1006 if none."},
 
-	{KindTapConnect, SourceTap, "conn, client, text", "The tap accepted a TCP connection (client is the outside client it belongs to, when known; text the remote address)."},
+	{KindTapConnect, SourceTap, "conn, client, text", "The tap accepted a TCP connection (client is the outside client it belongs to, when each has a tap of its own; text the remote address)."},
 	{KindTapRefused, SourceTap, "conn, text", "The tap could not reach upstream; the client's connection is closed with FIN."},
 	{KindTapClientClose, SourceTap, "conn, bytes_up, bytes_down, reset, last_down_ms", "The client's side of a tap connection ended (FIN or reset)."},
 	{KindTapUpstreamClose, SourceTap, "conn, bytes_up, bytes_down, reset, last_down_ms", "The upstream side of a tap connection ended (FIN or reset)."},

@@ -196,6 +196,11 @@ type Fault struct {
 	IssuedMS float64 `json:"issued_ms"`
 	StartMS  float64 `json:"start_ms"`
 	EndMS    float64 `json:"end_ms"`
+	// StopIssuedMS is when the harness began to end a fault that lasts;
+	// ending it (removing a black hole closes the connections it held) can
+	// reach the client before EndMS, the moment the call returned. 0 for
+	// an instant fault.
+	StopIssuedMS float64 `json:"stop_issued_ms,omitempty"`
 }
 
 // Unit is the unit of a target's limit and a check's value.

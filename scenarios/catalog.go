@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -19,19 +20,50 @@ import (
 func Profile() client.Options { return ProfileAt(1) }
 
 // ProfileAt is Profile with every duration multiplied by scale.
-func ProfileAt(scale float64) client.Options { return cat{k: h.Scale(scale)}.profile() }
+func ProfileAt(scale float64) client.Options { return cat{k: h.Scale(scale)}.reference() }
 
-// cat builds the catalogue at a time scale: every duration of the client
-// profile, the fault schedule, the server and the workload is multiplied by
-// k, so a slow machine (or the race detector) can run the same scenarios with
-// the same proportions, and the nightly job can run near production timings.
-// The allowance of each target is not stretched with it (harness.Bound).
-type cat struct{ k h.Scale }
+// DeclaredAt is ProfileAt stated as a declared profile: what a client that
+// declares nothing is held to.
+func DeclaredAt(scale float64) h.Profile { return h.ProfileFrom(withDefaults(ProfileAt(scale))) }
+
+// Options configure CatalogFor. The zero value is the built-in catalogue.
+type Options struct {
+	// Scale multiplies every duration of the catalogue's own: the fault
+	// schedule, the server, the workload and, when no profile is
+	// declared, the reference profile. 0 means 1.
+	Scale float64
+	// Profile is the profile the client under test declares; nil means the
+	// reference profile at Scale. A declared profile is taken as it is,
+	// not stretched: a client does what it declares.
+	Profile *h.Profile
+	// Clients is how many clients run in the scenarios that run several
+	// (MassDrop, ConnectionLimit); 0 keeps each one's own count.
+	Clients int
+}
+
+// cat builds the catalogue at a time scale for a declared profile: every
+// duration of the fault schedule, the server and the workload is the
+// catalogue's own multiplied by k, so a slow machine (or the race
+// detector) can run the same scenarios with the same proportions, and the
+// nightly job can run near production timings; and every fault that must
+// outlast something the client declares (a heartbeat, a backoff cap, a
+// handshake timeout) lasts at least long enough to judge it. For the
+// reference profile the catalogue's own durations are the longer in every
+// case, so its schedule does not depend on the profile. The allowance of
+// each target is not stretched with it (harness.Bound).
+type cat struct {
+	k h.Scale
+	// p is the declared profile; nil for the reference profile at k.
+	p *h.Profile
+	// clients overrides the count of the scenarios with several clients.
+	clients int
+}
 
 // d scales one duration.
 func (c cat) d(x time.Duration) time.Duration { return c.k.D(x) }
 
-func (c cat) profile() client.Options {
+// reference is the reference client's compressed profile at k.
+func (c cat) reference() client.Options {
 	return client.Options{
 		PingInterval:     c.d(200 * time.Millisecond),
 		PongTimeout:      c.d(150 * time.Millisecond),
@@ -47,6 +79,94 @@ func (c cat) profile() client.Options {
 		HintMax:          c.d(2 * time.Second),
 		AckDelay:         c.d(20 * time.Millisecond),
 	}
+}
+
+// declared is the profile the client is held to, in declared terms.
+func (c cat) declared() h.Profile {
+	if c.p != nil {
+		return *c.p
+	}
+	return h.ProfileFrom(withDefaults(c.reference()))
+}
+
+// profile is the client profile of every scenario: the declared profile
+// over the reference one, with what a declared profile does not state
+// (how long a connection must live to reset the backoff, the clamp on
+// server hints) no shorter than the declared heartbeat and backoff need.
+func (c cat) profile() client.Options {
+	o := c.reference()
+	if c.p == nil {
+		return o
+	}
+	o = c.p.Apply(o)
+	o.MinHealthyUptime = max(o.MinHealthyUptime, 2*c.p.HeartbeatSpan())
+	o.HintMax = max(o.HintMax, c.p.BackoffInitial)
+	return o
+}
+
+// heartbeat is the detection bound for a fault that lasts window: what the
+// declared heartbeat promises or, without one, that the silence is noticed
+// while it lasts, which nothing the client declares promises.
+func (c cat) heartbeat(o client.Options, window time.Duration) h.Bound {
+	if c.declared().Heartbeat() {
+		return h.HeartbeatBound(o)
+	}
+	return h.NewBound(window, fmt.Sprintf("no heartbeat declared: nothing promises to notice the silence; held to notice it while it lasts (%v)", window))
+}
+
+// halfOpen is how long a silent fault lasts: the catalogue's own length,
+// or longer for a slow heartbeat, so that it outlasts the heartbeat's
+// bound with its allowance and the redial that follows (half the bound
+// again, plus 200 ms).
+func (c cat) halfOpen(own time.Duration) time.Duration {
+	return max(c.d(own), c.declared().HeartbeatSpan()*3/2+c.d(200*time.Millisecond))
+}
+
+// quietFor is how long a fault that must not cause a reconnect lasts: long
+// enough for two heartbeats to run under it.
+func (c cat) quietFor(own time.Duration) time.Duration {
+	return max(c.d(own), 2*c.declared().HeartbeatSpan())
+}
+
+// deadline is the latency, each way, that silences the link for longer
+// than the heartbeat allows.
+func (c cat) deadline() time.Duration {
+	if hb := c.declared().HeartbeatSpan(); hb > 0 {
+		return max(c.d(400*time.Millisecond), hb+c.d(50*time.Millisecond))
+	}
+	return c.d(400 * time.Millisecond)
+}
+
+// spike is the latency, each way, that slows round trips but stays below
+// the heartbeat's deadline: half the pong timeout.
+func (c cat) spike() time.Duration {
+	if p := c.declared(); p.Heartbeat() {
+		return p.PongTimeout / 2
+	}
+	return c.reference().PongTimeout / 2
+}
+
+// refusal is how long the server refuses upgrades: long enough for the
+// client to meet the refusal on its retries, three of its first delays.
+func (c cat) refusal(own time.Duration) time.Duration {
+	return max(c.d(own), 3*c.declared().BackoffInitial)
+}
+
+// manyClients is the count of a scenario with several clients.
+func (c cat) manyClients(own int) int {
+	if c.clients > 0 {
+		return c.clients
+	}
+	return own
+}
+
+// withDefaults is o with the reference client's defaults applied.
+func withDefaults(o client.Options) client.Options {
+	cl, err := client.New("ws://127.0.0.1/ws", o)
+	if err != nil {
+		panic("scenarios: the catalogue's own profile is invalid: " + err.Error())
+	}
+	return cl.Options()
 }
 
 // push is the fake server's sequenced push interval.
@@ -159,7 +279,7 @@ func (c cat) fatal(name string, f h.Fault, code int, meaning string) h.Scenario 
 // hinted is a scenario where the server refuses with a Retry-After hint.
 func (c cat) hinted(name string, status int) h.Scenario {
 	header, hint := c.retryAfter()
-	outage := c.d(500 * time.Millisecond)
+	outage := c.refusal(500 * time.Millisecond)
 	return h.Scenario{
 		Name: name,
 		Description: fmt.Sprintf("The server drops every connection and refuses upgrades with %d and Retry-After: %s for %v. The client must wait at least the hint (clamped to its HintMax) before it dials again, then recover.",
@@ -185,12 +305,30 @@ func Catalog() []h.Scenario { return CatalogAt(1) }
 // CatalogAt returns the catalogue with every duration multiplied by scale
 // (see cat). Descriptions state the durations at scale 1.
 func CatalogAt(scale float64) []h.Scenario {
-	c := cat{k: h.Scale(scale)}
+	list, _ := CatalogFor(Options{Scale: scale}) // the reference profile is valid
+	return list
+}
+
+// CatalogFor returns the catalogue for the options: the built-in one for
+// the zero value, or one whose faults and targets derive from a client's
+// declared profile. An invalid profile is an error naming the field.
+func CatalogFor(opts Options) ([]h.Scenario, error) {
+	scale := cmp.Or(opts.Scale, 1)
+	if opts.Profile != nil {
+		if err := opts.Profile.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Clients < 0 {
+		return nil, fmt.Errorf("scenarios: clients %d: want 0 (each scenario's own count) or more", opts.Clients)
+	}
+	c := cat{k: h.Scale(scale), p: opts.Profile, clients: opts.Clients}
 	list := c.base()
 	list = append(list, tlsVariant(list, "TLSBlackHole", "BlackHoleHalfOpen"), tlsVariant(list, "TLSProxyDown", "ProxyDownFIN"))
-	// Every single-client scenario also cross-checks the client's own view
-	// against the wire tap's: a disagreement is a failed check.
 	for i := range list {
+		list[i].NoHeartbeat = !c.declared().Heartbeat()
+		// Every single-client scenario also cross-checks the client's own
+		// view against the wire tap's: a disagreement is a failed check.
 		if list[i].Clients > 1 {
 			continue
 		}
@@ -199,12 +337,14 @@ func CatalogAt(scale float64) []h.Scenario {
 			return append(checks(o), h.CrossCheck(c.pairing()))
 		}
 	}
-	if scale != 1 {
-		for i := range list {
+	for i := range list {
+		if opts.Profile != nil {
+			list[i].Description += " (Durations are stated for the reference profile; this schedule follows the declared profile, and its faults state their own lengths.)"
+		} else if scale != 1 {
 			list[i].Description += fmt.Sprintf(" (Durations are stated at time scale 1; this run stretches every one by %g.)", scale)
 		}
 	}
-	return list
+	return list, nil
 }
 
 func (c cat) base() []h.Scenario {
@@ -213,6 +353,10 @@ func (c cat) base() []h.Scenario {
 
 // drops: connections dropped or black-holed.
 func (c cat) drops() []h.Scenario {
+	// Refused for long enough to see several retries; silent for longer
+	// than the heartbeat needs.
+	refused := max(c.d(600*time.Millisecond), 6*c.declared().BackoffInitial)
+	hole := c.halfOpen(900 * time.Millisecond)
 	return []h.Scenario{
 		{
 			Name:        "ProxyDownFIN",
@@ -234,12 +378,12 @@ func (c cat) drops() []h.Scenario {
 			Description: "The proxy is down before the client's first dial, for 600 ms. The initial connect must be retried by the same backoff policy as any reconnect, and succeed soon after the proxy is back.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.DialRefused(c.d(600 * time.Millisecond))},
+			Faults:      []h.Fault{h.DialRefused(refused)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
-					h.Defining(c.recoverAfter(o, c.d(600*time.Millisecond))),
+					h.Defining(c.recoverAfter(o, refused)),
 					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt): jitter after the cap, never 0"),
-					h.MaxAttempts(1+h.AttemptsWithin(o, c.d(600*time.Millisecond)), "the first dial, then each retry waits at least its shortest delay: no hot loop"),
+					h.MaxAttempts(1+h.AttemptsWithin(o, refused), "the first dial, then each retry waits at least its shortest delay: no hot loop"),
 					c.noLoss(),
 				}
 			},
@@ -249,12 +393,12 @@ func (c cat) drops() []h.Scenario {
 			Description: "Toxiproxy's timeout toxic with timeout 0 swallows data both ways: the TCP connection stays open and silent, half-open as far as either end can tell. The client's heartbeat must notice within PingInterval + PongTimeout, and it must be back soon after the network returns.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.BlackHole(c.warm(), c.d(900*time.Millisecond))},
+			Faults:      []h.Fault{h.BlackHole(c.warm(), hole)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
-					h.Defining(h.DetectSilenceWithin(h.HeartbeatBound(o))),
+					h.Defining(h.DetectSilenceWithin(c.heartbeat(o, hole))),
 					h.RedialAfterLossWithin(c.teardown(o)),
-					c.recoverAfter(o, c.d(900*time.Millisecond)),
+					c.recoverAfter(o, hole),
 					c.noLoss(),
 				}
 			},
@@ -264,11 +408,17 @@ func (c cat) drops() []h.Scenario {
 			Description: "Only the client-to-server direction is black-holed; the server keeps pushing, so data still arrives. The client must notice that its own messages are not acknowledged and not believe the link is healthy.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.BlackHole(c.warm(), c.d(900*time.Millisecond), h.Upstream)},
+			Faults:      []h.Fault{h.BlackHole(c.warm(), hole, h.Upstream)},
 			Checks: func(o client.Options) []h.Check {
+				ack := h.NewBound(o.AckTimeout, fmt.Sprintf("AckTimeout %v after the first message sent into the hole", o.AckTimeout))
+				if c.p != nil {
+					// A declared profile states no ack timeout: its
+					// heartbeat's pings go into the hole too.
+					ack = c.heartbeat(o, hole)
+				}
 				return []h.Check{
-					h.Defining(h.DetectAckWithin(h.NewBound(o.AckTimeout, fmt.Sprintf("AckTimeout %v after the first message sent into the hole", o.AckTimeout)))),
-					c.recoverAfter(o, c.d(900*time.Millisecond)),
+					h.Defining(h.DetectAckWithin(ack)),
+					c.recoverAfter(o, hole),
 					c.noLoss(),
 				}
 			},
@@ -278,6 +428,7 @@ func (c cat) drops() []h.Scenario {
 
 // cuts: connections reset or cut mid-frame, and a peer slow to close.
 func (c cat) cuts() []h.Scenario {
+	slow := c.halfOpen(3 * time.Second)
 	return []h.Scenario{
 		{
 			Name:        "ResetMidStream",
@@ -312,12 +463,12 @@ func (c cat) cuts() []h.Scenario {
 			Description: "The link from the server turns slow for 3 s: everything it sends, its reply to a close frame included, arrives 3 s late. The client's heartbeat declares the link dead and starts a close handshake that the server answers 3 s late; the client must close its socket within CloseGrace and dial again within its first retry rather than wait on the slow peer, then recover.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.Latency(c.warm(), c.d(3*time.Second), c.d(3*time.Second), h.Downstream)},
+			Faults:      []h.Fault{h.Latency(c.warm(), slow, slow, h.Downstream)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
-					h.DetectSilenceWithin(h.HeartbeatBound(o)),
+					h.DetectSilenceWithin(c.heartbeat(o, slow)),
 					h.Defining(h.RedialAfterLossWithin(c.teardown(o))),
-					c.recoverIn(c.slowLinkPending(o, c.d(3*time.Second))),
+					c.recoverIn(c.slowLinkPending(o, slow)),
 					c.noLoss(),
 				}
 			},
@@ -327,13 +478,20 @@ func (c cat) cuts() []h.Scenario {
 
 // slowLinks: links that are slow, fragmented, flapping or down for long.
 func (c cat) slowLinks() []h.Scenario {
+	lat := c.deadline()
+	above := max(c.d(2*time.Second), lat+c.halfOpen(0))
+	outage := max(c.d(4*time.Second), 4*c.declared().BackoffMax)
+	threshold := "no heartbeat declared: nothing mistakes a slow link for a dead peer"
+	if p := c.declared(); p.Heartbeat() {
+		threshold = fmt.Sprintf("a round trip of %v stays below the dead threshold %v", 2*c.spike(), p.HeartbeatSpan())
+	}
 	return []h.Scenario{
 		{
 			Name:        "Slicer",
 			Description: "Toxiproxy's slicer re-fragments both directions into chunks of about 8 bytes. WebSocket frames arrive in pieces; the client must reassemble them, deliver every message intact and not reconnect.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.Slicer(c.warm(), c.d(time.Second), 8, c.d(100*time.Microsecond))},
+			Faults:      []h.Fault{h.Slicer(c.warm(), c.quietFor(time.Second), 8, c.d(100*time.Microsecond))},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{h.Defining(h.NoReconnect("fragmentation is not a failure")), c.noLoss()}
 			},
@@ -343,7 +501,7 @@ func (c cat) slowLinks() []h.Scenario {
 			Description: "Both directions are limited to 2 KB/s for 1.5 s while the heartbeat, the push and the workload run (about 1 KB/s each way). The link is slow but within budget: no false dead-peer detection.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.Bandwidth(c.warm(), c.d(1500*time.Millisecond), 2)},
+			Faults:      []h.Fault{h.Bandwidth(c.warm(), c.quietFor(1500*time.Millisecond), 2)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{h.Defining(h.NoReconnect("the traffic fits the bandwidth, so every heartbeat is answered in time")), c.noLoss()}
 			},
@@ -353,10 +511,10 @@ func (c cat) slowLinks() []h.Scenario {
 			Description: "Latency of PongTimeout/2 each way for a second: round trips slow down but stay below the dead threshold. The client must ride it out without reconnecting.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.Latency(c.warm(), c.d(time.Second), c.profile().PongTimeout/2)},
+			Faults:      []h.Fault{h.Latency(c.warm(), c.quietFor(time.Second), c.spike())},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
-					h.Defining(h.NoReconnect(fmt.Sprintf("a round trip of %v stays below the dead threshold %v", c.profile().PongTimeout, o.PingInterval+o.PongTimeout))),
+					h.Defining(h.NoReconnect(threshold)),
 					c.noLoss(),
 				}
 			},
@@ -366,12 +524,12 @@ func (c cat) slowLinks() []h.Scenario {
 			Description: "Latency of 400 ms each way for 2 s: silence exceeds the dead threshold and every handshake exceeds the handshake timeout. The client must declare the link dead, keep retrying with backoff (no hot loop while the link stays slow) and recover when it is fast again.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.Latency(c.warm(), c.d(2*time.Second), c.d(400*time.Millisecond))},
+			Faults:      []h.Fault{h.Latency(c.warm(), above, lat)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
-					h.Defining(h.DetectSilenceWithin(h.HeartbeatBound(o))),
-					h.MaxAttempts(h.AttemptsWithin(o, c.d(2*time.Second)), "each retry waits at least its shortest delay: no hot loop"),
-					c.recoverIn(c.slowLinkPending(o, c.d(2*time.Second))),
+					h.Defining(h.DetectSilenceWithin(c.heartbeat(o, above))),
+					h.MaxAttempts(h.AttemptsWithin(o, above), "each retry waits at least its shortest delay: no hot loop"),
+					c.recoverIn(c.slowLinkPending(o, above)),
 					c.noLoss(),
 				}
 			},
@@ -382,12 +540,12 @@ func (c cat) slowLinks() []h.Scenario {
 			Description: "The proxy is down for 4 s, four times the backoff cap. Delays must grow to the cap and stay spread there (jitter after the cap), and the client must be back within one capped delay once the network returns.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.ProxyDown(c.warm(), c.d(4*time.Second))},
+			Faults:      []h.Fault{h.ProxyDown(c.warm(), outage)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
 					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt)"),
 					h.Defining(h.SpreadAtCap("jitter is applied after the cap")),
-					c.recoverAfter(o, c.d(4*time.Second)),
+					c.recoverAfter(o, outage),
 					c.noLoss(),
 				}
 			},
@@ -397,6 +555,8 @@ func (c cat) slowLinks() []h.Scenario {
 
 // serverCloses: the server closing, going silent or stalling.
 func (c cat) serverCloses() []h.Scenario {
+	mute := c.halfOpen(time.Second)
+	stall := max(c.d(1500*time.Millisecond), c.declared().HandshakeTimeout*3/2)
 	return []h.Scenario{
 		c.closeCode("ServerGoingAway1001", 1001, "going away"),
 		c.closeCode("ServerError1011", 1011, "internal error"),
@@ -438,9 +598,9 @@ func (c cat) serverCloses() []h.Scenario {
 			Client:       c.profile(),
 			Server:       c.server(),
 			SendInterval: -1, // acks would count as liveness; this fault is about silence
-			Faults:       []h.Fault{h.MutePongs(c.warm(), c.d(time.Second), c.push())},
+			Faults:       []h.Fault{h.MutePongs(c.warm(), mute, c.push())},
 			Checks: func(o client.Options) []h.Check {
-				return []h.Check{h.Defining(h.DetectSilenceWithin(h.HeartbeatBound(o))), c.recoverAfter(o, c.d(time.Second))}
+				return []h.Check{h.Defining(h.DetectSilenceWithin(c.heartbeat(o, mute))), c.recoverAfter(o, mute)}
 			},
 		},
 		{
@@ -448,11 +608,11 @@ func (c cat) serverCloses() []h.Scenario {
 			Description: "The server accepts TCP but never answers the HTTP upgrade, for 1.5 s. The client must give up each attempt at its handshake timeout and retry, then recover.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.Stall(c.warm(), c.d(1500*time.Millisecond))},
+			Faults:      []h.Fault{h.Stall(c.warm(), stall)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
 					h.Defining(h.GivesUpWithin(result.CauseHandshakeTimeout, h.NewBound(o.HandshakeTimeout, fmt.Sprintf("HandshakeTimeout %v", o.HandshakeTimeout)))),
-					c.recoverAfter(o, c.d(1500*time.Millisecond)),
+					c.recoverAfter(o, stall),
 					c.noLoss(),
 				}
 			},
@@ -462,20 +622,21 @@ func (c cat) serverCloses() []h.Scenario {
 
 // refusals: the server refusing: fatal codes and statuses, and hints to wait.
 func (c cat) refusals() []h.Scenario {
+	refused := c.refusal(600 * time.Millisecond)
 	return []h.Scenario{
-		c.fatal("Reject401", h.Reject(0, c.d(time.Second), 401, "", false), 401, "unauthorized"),
-		c.fatal("Reject403", h.Reject(0, c.d(time.Second), 403, "", false), 403, "forbidden"),
+		c.fatal("Reject401", h.Reject(0, c.refusal(time.Second), 401, "", false), 401, "unauthorized"),
+		c.fatal("Reject403", h.Reject(0, c.refusal(time.Second), 403, "", false), 403, "forbidden"),
 		{
 			Name:        "Reject428",
 			Description: "The server refuses upgrades with 428 for 600 ms (the status Baileys reports for any dropped connection). It is not fatal: the client must retry with backoff and recover.",
 			Client:      c.profile(),
 			Server:      c.server(),
-			Faults:      []h.Fault{h.Reject(c.warm(), c.d(600*time.Millisecond), 428, "", false)},
+			Faults:      []h.Fault{h.Reject(c.warm(), refused, 428, "", false)},
 			Checks: func(o client.Options) []h.Check {
 				return []h.Check{
 					h.DelaysWithinPolicy("every delay is Backoff.Envelope(attempt)"),
-					h.Defining(h.MaxAttempts(h.AttemptsWithin(o, c.d(600*time.Millisecond)), "each retry waits at least its shortest delay: no hot loop")),
-					c.recoverAfter(o, c.d(600*time.Millisecond)),
+					h.Defining(h.MaxAttempts(h.AttemptsWithin(o, refused), "each retry waits at least its shortest delay: no hot loop")),
+					c.recoverAfter(o, refused),
 					c.noLoss(),
 				}
 			},
@@ -584,8 +745,8 @@ func (c cat) flapping() h.Scenario {
 
 // massDrop: 50 clients lose the proxy at once.
 func (c cat) massDrop() h.Scenario {
-	const clients = 50
-	outage := c.d(3 * time.Second)
+	clients := c.manyClients(50)
+	outage := max(c.d(3*time.Second), 3*c.declared().BackoffMax)
 	return h.Scenario{
 		Name:         "MassDrop",
 		Description:  fmt.Sprintf("%d clients lose the proxy at once for %v. Every client must recover, and their reconnects must be spread: no 100 ms window holds more than twice its share.", clients, outage),
@@ -621,9 +782,10 @@ func tlsVariant(list []h.Scenario, name, of string) h.Scenario {
 
 // connectionLimit: four clients race back to a server that takes two.
 func (c cat) connectionLimit() h.Scenario {
-	const clients, limit = 4, 2
+	clients := c.manyClients(4)
+	limit := max(min(2, clients-1), 1)
 	header, hint := c.retryAfter()
-	d := c.d(1500 * time.Millisecond)
+	d := c.refusal(1500 * time.Millisecond)
 	return h.Scenario{
 		Name: "ConnectionLimit",
 		Description: fmt.Sprintf("The server drops every connection and, for 1.5 s, accepts only %d of %d clients, refusing the rest with 503 and Retry-After: %s. Refused clients must back off by the hint instead of hammering it, and all must recover once the limit is lifted.",

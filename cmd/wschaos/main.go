@@ -2,8 +2,9 @@
 // WebSocket client and writes the verdicts as a table, JSON, JUnit XML and an
 // HTML report.
 //
-//	wschaos run [--out DIR] [--scenario REGEX] [--seed N] [--parallel N]
+//	wschaos run [--out DIR] [--scenario REGEX] [--seed N] [--parallel N] [--client-cmd CMD [--clients N] [--client-profile FILE] [--ping-interval D ...]]
 //	wschaos list [--json]
+//	wschaos profile [--timescale K]
 //	wschaos stress --clients N [--duration D] [--seed S] [--out DIR] [--timescale K] [--workers W]
 //	wschaos serve [--tls] [--push D] [--toxiproxy URL | --listen ADDR] [-v]
 //	wschaos report RESULT.json [-o index.html]
@@ -50,6 +51,7 @@ const usage = `wschaos: a network-fault chaos harness for WebSocket clients
 Usage:
   wschaos run [flags]          run the scenario catalogue and write the report
   wschaos list [--json]        print the catalogue
+  wschaos profile              print a client profile template (--client-profile FILE)
   wschaos stress --clients N   many clients under a seeded random fault schedule
   wschaos serve [flags]        the fake server behind Toxiproxy, for exploring by hand
   wschaos report RESULT.json   render a stored result as HTML again
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "list":
 		return cmdList(args[1:], stdout, stderr)
+	case "profile":
+		return cmdProfile(args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

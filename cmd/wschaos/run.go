@@ -44,6 +44,7 @@ type runConfig struct {
 	mutants   bool
 	toxi      string
 	verbose   bool
+	outside   outsideConfig
 }
 
 // subject is one client the catalogue is held against.
@@ -98,6 +99,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	expect := map[string]harness.Expect{}
 	for _, sub := range p.subjects {
+		sub.info.Plain = sub.info.Outside && plainClient(sub.info.Name, results)
 		res.Clients = append(res.Clients, sub.info)
 		if sub.info.Mutant {
 			expect[sub.info.Name] = sub.expect
@@ -123,11 +125,12 @@ func parseRun(args []string, stderr io.Writer) (runConfig, int, bool) {
 	fs.StringVar(&cfg.pattern, "scenario", "", "run only the scenarios whose name matches this regular expression")
 	fs.Int64Var(&cfg.seed, "seed", 0, "seed for jitter and workload (0 picks one at random and prints it)")
 	fs.IntVar(&cfg.parallel, "parallel", 8, fmt.Sprintf("how many scenarios run at once (1 to %d)", maxParallel))
-	fs.Float64Var(&cfg.scale, "timescale", 1, fmt.Sprintf("multiply every duration of the client profile and the fault schedule, and so every bound, by this (%g to %g)", minTimescale, float64(maxTimescale)))
-	fs.StringVar(&cfg.clientCmd, "client-cmd", "", "hold this shell command to the catalogue instead of the reference client: it is started per scenario with WSCHAOS_URL, WSCHAOS_CLIENT_ID, WSCHAOS_SEED (and WSCHAOS_CA_FILE over wss) and measured from the wire")
+	fs.Float64Var(&cfg.scale, "timescale", 1, fmt.Sprintf("multiply every duration of the client profile and the fault schedule, and so every bound, by this (%g to %g); a declared profile is taken as it is", minTimescale, float64(maxTimescale)))
+	fs.StringVar(&cfg.clientCmd, "client-cmd", "", "hold this shell command to the catalogue instead of the reference client: it is started once per client in each scenario with WSCHAOS_URL (its own tap, path /ws/<id>), WSCHAOS_CLIENT_ID, WSCHAOS_SEED (and WSCHAOS_CA_FILE over wss) and measured from the wire; it need not speak the wschaos protocol")
 	fs.BoolVar(&cfg.mutants, "mutants", false, "also run every mutant (deliberately broken) client against the scenarios meant to catch it; passes only if each is caught by its named checks and the reference client passes")
 	fs.StringVar(&cfg.toxi, "toxiproxy", os.Getenv("TOXIPROXY_URL"), "API URL of an external toxiproxy-server (default $TOXIPROXY_URL; empty embeds Toxiproxy)")
 	fs.BoolVar(&cfg.verbose, "v", false, "log progress of each scenario")
+	addOutsideFlags(fs, &cfg.outside)
 	if code, ok := parse(fs, args, 0); !ok {
 		return cfg, code, false
 	}
@@ -157,6 +160,9 @@ func (cfg *runConfig) check(fs *flag.FlagSet) error {
 	if _, err := regexp.Compile(cfg.pattern); err != nil {
 		return fmt.Errorf("--scenario %q is not a valid regular expression: %w", cfg.pattern, err)
 	}
+	if err := cfg.outside.resolve(fs, cfg.scale, cfg.clientCmd != "", cfg.mutants); err != nil {
+		return err
+	}
 	return prepareOut(cfg.out)
 }
 
@@ -183,20 +189,21 @@ func prepareOut(dir string) error {
 // and each mutant against the scenarios named to catch it.
 func (cfg *runConfig) plan(stderr io.Writer) (plan, error) {
 	var p plan
-	list, err := selectScenarios(cfg.pattern, cfg.scale)
+	list, err := selectScenarios(cfg.pattern, scenarios.Options{Scale: cfg.scale, Profile: cfg.outside.declared, Clients: cfg.outside.clients})
 	if err != nil {
 		return p, err
 	}
 	main := subject{info: result.Client{Name: "reference", Description: "the reference client (package client) with the scenario's profile",
-		Profile: harness.ProfileOf(optionsOf(scenarios.Profile()))}}
+		Profile: harness.ProfileOf(optionsOf(scenarios.ProfileAt(cfg.scale)))}}
 	if cfg.clientCmd != "" {
 		p.command = []string{"/bin/sh", "-c", cfg.clientCmd}
 		p.supervisor = supervisor(stderr)
 		main = subject{info: result.Client{Name: "outside: " + cfg.clientCmd, Outside: true, Command: cfg.clientCmd,
 			Description: "an outside client, measured through the wire tap and the fake server; message continuity is not applicable"}}
-		if list, err = outsideOnly(list, stderr); err != nil {
-			return p, err
-		}
+	}
+	if d := cfg.outside.declaredProfile(); d != nil {
+		main.info.Profile = d
+		main.info.Description += "; held to the profile it declares"
 	}
 	p.list, p.subjects = list, []subject{main}
 	for _, sc := range list {
@@ -225,33 +232,17 @@ func optionsOf(o client.Options) client.Options {
 	return c.Options()
 }
 
-// outsideOnly keeps the scenarios an outside client can run.
-func outsideOnly(list []harness.Scenario, stderr io.Writer) ([]harness.Scenario, error) {
-	var out []harness.Scenario
-	var skipped []string
-	for _, sc := range list {
-		if sc.Clients > 1 {
-			skipped = append(skipped, sc.Name)
-			continue
-		}
-		out = append(out, sc)
-	}
-	if len(skipped) > 0 {
-		fmt.Fprintf(stderr, "wschaos run: not applicable to an outside client (single-client scenarios only): %s\n", strings.Join(skipped, ", "))
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no single-client scenario selected")
-	}
-	return out, nil
-}
-
-func selectScenarios(pattern string, scale float64) ([]harness.Scenario, error) {
+func selectScenarios(pattern string, opts scenarios.Options) ([]harness.Scenario, error) {
 	re, err := regexp.Compile(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("--scenario %q is not a valid regular expression: %w", pattern, err)
 	}
+	all, err := scenarios.CatalogFor(opts)
+	if err != nil {
+		return nil, err
+	}
 	var out []harness.Scenario
-	for _, sc := range scenarios.CatalogAt(scale) {
+	for _, sc := range all {
 		if re.MatchString(sc.Name) {
 			out = append(out, sc)
 		}
@@ -324,5 +315,6 @@ func (cfg *runConfig) replay() string {
 	if cfg.clientCmd != "" {
 		words = append(words, "--client-cmd", cfg.clientCmd)
 	}
+	words = append(words, cfg.outside.replayArgs()...)
 	return commandLine(words...)
 }
