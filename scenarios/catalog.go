@@ -33,6 +33,7 @@ func (c cat) d(x time.Duration) time.Duration { return c.k.D(x) }
 
 func (c cat) profile() client.Options {
 	return client.Options{
+		Session:          true, // the fake server speaks the session protocol; continuity is judged by it
 		PingInterval:     c.d(200 * time.Millisecond),
 		PongTimeout:      c.d(150 * time.Millisecond),
 		HandshakeTimeout: c.d(time.Second),
