@@ -79,7 +79,7 @@ func (r *run) startOutside(ctx context.Context) (stop func(), err error) {
 		fmt.Sprintf("%s=%d", EnvSeed, r.opts.Seed),
 	)
 	var dir string
-	if pem := r.env.Server.CertPEM(); pem != nil {
+	if pem := r.env.CertPEM(); pem != nil {
 		dir, err = os.MkdirTemp("", "wschaos-ca-")
 		if err != nil {
 			return nil, fmt.Errorf("harness: outside client CA file: %w", err)
