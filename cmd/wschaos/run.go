@@ -44,6 +44,7 @@ type runConfig struct {
 	mutants   bool
 	toxi      string
 	verbose   bool
+	up        upstreamFlags // upstream.go
 }
 
 // subject is one client the catalogue is held against.
@@ -78,6 +79,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	mode, toxVersion, err := probeToxiproxy(ctx, cfg.toxi)
+	if err == nil {
+		err = cfg.up.probe(ctx, stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos run:", err)
 		return exitUsage
@@ -91,7 +95,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Run: result.RunInfo{
 			Version: version(), GoVersion: runtime.Version(), ToxiproxyMode: mode, ToxiproxyVersion: toxVersion,
 			Seed: cfg.seed, Command: cfg.replay(), DurationMS: float64(time.Since(started)) / float64(time.Millisecond),
-			Timescale: cfg.scale, Interrupted: ctx.Err() != nil,
+			Timescale: cfg.scale, Interrupted: ctx.Err() != nil, Upstream: cfg.up.url(),
 		},
 		Scenarios: results,
 	}
@@ -127,6 +131,7 @@ func parseRun(args []string, stderr io.Writer) (runConfig, int, bool) {
 	fs.BoolVar(&cfg.mutants, "mutants", false, "also run every mutant (deliberately broken) client against the scenarios meant to catch it; passes only if each is caught by its named checks and the reference client passes")
 	fs.StringVar(&cfg.toxi, "toxiproxy", os.Getenv("TOXIPROXY_URL"), "API URL of an external toxiproxy-server (default $TOXIPROXY_URL; empty embeds Toxiproxy)")
 	fs.BoolVar(&cfg.verbose, "v", false, "log progress of each scenario")
+	cfg.up.register(fs)
 	if code, ok := parse(fs, args, 0); !ok {
 		return cfg, code, false
 	}
@@ -155,6 +160,9 @@ func (cfg *runConfig) check(fs *flag.FlagSet) error {
 	}
 	if _, err := regexp.Compile(cfg.pattern); err != nil {
 		return fmt.Errorf("--scenario %q is not a valid regular expression: %w", cfg.pattern, err)
+	}
+	if err := cfg.up.check(set, cfg); err != nil {
+		return err
 	}
 	return prepareOut(cfg.out)
 }
@@ -196,6 +204,7 @@ func (cfg *runConfig) plan(stderr io.Writer) (plan, error) {
 			return p, err
 		}
 	}
+	main.info = cfg.up.subject(main.info)
 	p.list, p.subjects = list, []subject{main}
 	for _, sc := range list {
 		p.jobs = append(p.jobs, job{sc: sc, sub: 0})
@@ -286,7 +295,7 @@ func (cfg *runConfig) execute(ctx context.Context, p plan, stderr io.Writer) []r
 			defer sem.release(cost)
 			results[i] = harness.Run(ctx, j.sc, harness.RunOptions{
 				ToxiproxyURL: cfg.toxi, Seed: cfg.seed, Logger: logger, ClientName: sub.info.Name, Mutate: sub.mutate,
-				Command: p.command,
+				Command: p.command, Upstream: cfg.up.server,
 			})
 			printMu.Lock()
 			done++
@@ -302,8 +311,7 @@ func (cfg *runConfig) execute(ctx context.Context, p plan, stderr io.Writer) []r
 }
 
 func notRun(sc harness.Scenario, clientName, why string) result.Scenario {
-	return result.Scenario{Name: sc.Name, Description: sc.Description, Client: clientName, Verdict: result.NotRun, Error: why,
-		Clients: max(sc.Clients, 1), Faults: []result.Fault{}, Targets: []result.Target{}, Checks: []result.Check{}, Timeline: []result.Event{}}
+	return harness.NotRun(sc, clientName, why)
 }
 
 // replay is the command line that runs the same again, quoted for a POSIX
@@ -322,5 +330,6 @@ func (cfg *runConfig) replay() string {
 	if cfg.clientCmd != "" {
 		words = append(words, "--client-cmd", cfg.clientCmd)
 	}
+	words = append(words, cfg.up.words()...)
 	return commandLine(words...)
 }
