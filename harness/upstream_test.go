@@ -3,6 +3,8 @@ package harness
 import (
 	"context"
 	"encoding/pem"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +28,8 @@ import (
 func echoServer(t *testing.T, tls bool) (UpstreamServer, *httptest.Server) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(echo.Handler())
+	// The probe tests refuse its certificate on purpose: no log of that.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if tls {
 		srv.StartTLS()
 	} else {

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"log"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -69,7 +71,9 @@ func TestRunUpstreamEchoExample(t *testing.T) {
 // --upstream-ca, against the name --upstream-host gives, although it dials
 // the tap's loopback address; the TLS variants run too.
 func TestRunUpstreamTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(echo.Handler()) // its certificate names example.com
+	srv := httptest.NewUnstartedServer(echo.Handler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the run without the CA is refused on purpose
+	srv.StartTLS()                                   // its certificate names example.com
 	defer srv.Close()
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
