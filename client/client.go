@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,8 +12,9 @@ import (
 	"github.com/wschaos/wschaos/protocol"
 )
 
-// Client is a WebSocket client that stays connected: it detects dead peers,
-// reconnects with backoff, resends unacknowledged messages and resumes
+// Client is a WebSocket client that stays connected: it detects dead peers
+// and reconnects with backoff against any server, and in session mode
+// (Options.Session) also resends unacknowledged messages and resumes
 // inbound delivery. Make one with New and call Run once; Send, State,
 // DetectionBound and Options are safe to call from any goroutine.
 type Client struct {
@@ -37,7 +39,7 @@ type Client struct {
 
 	// Owned by Run's goroutine.
 	connNo    uint64
-	session   string
+	sessionID string // the server's session, once welcomed (session mode)
 	lastIn    uint64 // last server sequence delivered
 	readies   int    // connections that became Ready
 	lostAt    time.Time
@@ -85,12 +87,21 @@ func (c *Client) DetectionBound() time.Duration {
 	return c.opts.PingInterval + c.opts.PongTimeout
 }
 
-// Send queues body in the outbox and returns its sequence number. It does not
-// wait for the network: messages queued while disconnected are sent once a
-// connection is Ready, and resent after a reconnect until the server
-// acknowledges them. It returns an error wrapping ErrOutboxFull when the
-// outbox is at its message, byte or age limit, and ErrStopped after Run
-// returned.
+// Send queues body, a text message, in the outbox and returns its sequence
+// number. It does not wait for the network: messages queued while
+// disconnected are written once a connection is Ready.
+//
+// In session mode the number goes on the wire, and a message stays in the
+// outbox, resent after each reconnect, until the server acknowledges it.
+// In plain mode the number is local (it counts Send's messages, for logs and
+// FatalError.Undelivered); a message leaves the outbox once it has been
+// written to a connection, and one not yet written when a connection is
+// lost is written on the next. Written is not delivered: with no
+// acknowledgement, a message written just before a loss may never reach the
+// server, and the client cannot know. Plain mode makes no resend guarantee.
+//
+// Send returns an error wrapping ErrOutboxFull when the outbox is at its
+// message, byte or age limit, and ErrStopped after Run returned.
 func (c *Client) Send(ctx context.Context, body string) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -134,6 +145,21 @@ func (c *Client) ackOutbox(seq uint64) {
 	}
 	if i > 0 {
 		c.outbox = append(c.outbox[:0:0], c.outbox[i:]...)
+	}
+}
+
+// removeWritten removes message seq once it was written to a connection:
+// in plain mode, where no acknowledgement will come, that is all the client
+// can know of it.
+func (c *Client) removeWritten(seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, m := range c.outbox {
+		if m.seq == seq {
+			c.obBytes -= len(m.body)
+			c.outbox = slices.Delete(c.outbox, i, i+1)
+			return
+		}
 	}
 }
 

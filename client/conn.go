@@ -47,7 +47,7 @@ type conn struct {
 	werr    chan error // writer to manager, capacity 1
 
 	wmu   sync.Mutex
-	wq    [][]byte
+	wq    []outFrame
 	wwake chan struct{} // capacity 1
 
 	lastIn atomic.Int64 // inbound liveness: nanoseconds since c.epoch
@@ -55,8 +55,16 @@ type conn struct {
 }
 
 type frame struct {
+	typ  websocket.MessageType
 	data []byte
 	err  error
+}
+
+// outFrame is one text message for the writer. plainSeq, in plain mode, is
+// the outbox message it carries, which leaves the outbox once written.
+type outFrame struct {
+	data     []byte
+	plainSeq uint64
 }
 
 func (cc *conn) touch() { cc.lastIn.Store(int64(time.Since(cc.c.epoch))) }
@@ -95,10 +103,10 @@ func (c *Client) transport(cc *conn) *http.Transport {
 	}
 }
 
-// runConn makes one attempt: dial, upgrade, hello and welcome, then serves
-// the connection until it ends. It reports the end as EventDisconnected
-// before the teardown, so the event time is the detection time, and returns
-// after the teardown.
+// runConn makes one attempt: dial, upgrade and, in session mode, hello and
+// welcome, then serves the connection until it ends. It reports the end as
+// EventDisconnected before the teardown, so the event time is the detection
+// time, and returns after the teardown.
 func (c *Client) runConn(ctx context.Context) connEnd {
 	o := &c.opts
 	start := time.Now()
@@ -118,6 +126,7 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 	ws, resp, err := websocket.Dial(hsCtx, c.url, &websocket.DialOptions{
 		HTTPClient: &http.Client{Transport: tr},
 		HTTPHeader: o.HTTPHeader,
+		Host:       o.Host,
 		OnPingReceived: func(context.Context, []byte) bool {
 			cc.touch()
 			return true
@@ -151,11 +160,13 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 	go cc.readLoop()
 	go cc.writeLoop()
 
-	hello := protocol.Envelope{Type: protocol.TypeHello, ClientID: o.ClientID}
-	if c.session != "" && !o.quirks.NoResume {
-		hello.Session, hello.LastSeq = c.session, c.lastIn
+	if o.Session {
+		hello := protocol.Envelope{Type: protocol.TypeHello, ClientID: o.ClientID}
+		if c.sessionID != "" && !o.quirks.NoResume {
+			hello.Session, hello.LastSeq = c.sessionID, c.lastIn
+		}
+		cc.write(hello)
 	}
-	cc.write(hello)
 
 	end := c.serve(ctx, cc, start.Add(o.HandshakeTimeout))
 	c.disconnected(cc, end)
@@ -214,12 +225,12 @@ func (cc *conn) teardown(code websocket.StatusCode, reason string) {
 func (cc *conn) readLoop() {
 	defer cc.wg.Done()
 	for {
-		_, data, err := cc.ws.Read(context.Background())
+		typ, data, err := cc.ws.Read(context.Background())
 		if err == nil {
 			cc.touch()
 		}
 		select {
-		case cc.inbound <- frame{data: data, err: err}:
+		case cc.inbound <- frame{typ: typ, data: data, err: err}:
 		case <-cc.done:
 			return
 		}
@@ -237,8 +248,13 @@ func (cc *conn) write(e protocol.Envelope) {
 		cc.c.opts.Logger.Error("client: cannot encode envelope", "type", e.Type, "err", err)
 		return
 	}
+	cc.queue(outFrame{data: b})
+}
+
+// queue hands f to the writer goroutine.
+func (cc *conn) queue(f outFrame) {
 	cc.wmu.Lock()
-	cc.wq = append(cc.wq, b)
+	cc.wq = append(cc.wq, f)
 	cc.wmu.Unlock()
 	select {
 	case cc.wwake <- struct{}{}:
@@ -264,10 +280,13 @@ func (cc *conn) writeLoop() {
 			if len(q) == 0 {
 				break
 			}
-			for _, b := range q {
-				if err := cc.ws.Write(cc.ctx, websocket.MessageText, b); err != nil {
+			for _, f := range q {
+				if err := cc.ws.Write(cc.ctx, websocket.MessageText, f.data); err != nil {
 					cc.werr <- err
 					return
+				}
+				if f.plainSeq != 0 {
+					cc.c.removeWritten(f.plainSeq)
 				}
 				if cc.c.opts.quirks.LivenessOnOutbound {
 					cc.touch()
@@ -308,9 +327,15 @@ type connState struct {
 // serve runs the connection's state machine on Run's goroutine until the
 // connection ends. A single timer is re-armed to the exact next deadline
 // (handshake, ping, heartbeat, ack timeout, ack flush), so detection happens
-// exactly PingInterval+PongTimeout after the last inbound frame.
+// exactly PingInterval+PongTimeout after the last inbound frame. In plain
+// mode the connection is ready at once: the upgrade is all there is.
 func (c *Client) serve(ctx context.Context, cc *conn, hsDeadline time.Time) connEnd {
 	s := &connState{c: c, cc: cc, hsDeadline: hsDeadline, pingedFor: -1}
+	if !c.opts.Session {
+		s.ready, s.readyAt = true, time.Now()
+		c.becomeReady(cc, false)
+		c.flushOutbox(cc)
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -393,6 +418,12 @@ func (s *connState) inbound(f frame) (end connEnd, over bool) {
 			return end, true
 		}
 		return s.ending(CauseReadError, result.CloseCode(websocket.StatusAbnormalClosure), f.err.Error(), ClassRetry, 0), true
+	}
+	if !c.opts.Session {
+		if c.opts.OnMessage != nil {
+			c.opts.OnMessage(Message{Body: string(f.data), Binary: f.typ == websocket.MessageBinary})
+		}
+		return connEnd{}, false
 	}
 	env, err := protocol.Decode(f.data)
 	if err != nil {
@@ -486,29 +517,37 @@ func closeFrameEnd(err error) (connEnd, bool) {
 	return connEnd{cause: CauseCloseFrame, code: result.CloseCode(ce.Code), reason: ce.Reason, class: class, hint: hint}, true
 }
 
-// welcome makes the connection Ready: it records the session, settles the
-// outbox against the server's ack, reports the readiness and any gap.
-func (c *Client) welcome(cc *conn, w protocol.Envelope) {
-	o := &c.opts
-	hadSession := c.session != ""
+// becomeReady makes the connection Ready and reports it, with the downtime
+// since the last connection was lost; resumed is the welcome's word in
+// session mode.
+func (c *Client) becomeReady(cc *conn, resumed bool) {
 	reconnect := c.everReady
 	c.everReady = true
-	c.session = w.Session
-	if o.quirks.ResetBackoffOnConnect {
+	if c.opts.quirks.ResetBackoffOnConnect {
 		c.attempt.Store(0)
 	}
-	if reconnect && o.quirks.DropOutboxOnReconnect {
-		c.dropOutbox()
-	}
-	if w.Ack > 0 {
-		c.ackOutbox(w.Ack)
-	}
 	c.setState(StateReady)
-	ev := Event{Kind: EventReady, Conn: cc.no, Attempt: c.att(), Resumed: w.Resumed}
+	ev := Event{Kind: EventReady, Conn: cc.no, Attempt: c.att(), Resumed: resumed}
 	if reconnect {
 		ev.Downtime = time.Since(c.lostAt)
 	}
 	c.emit(ev)
+}
+
+// welcome makes the connection Ready in session mode: it records the
+// session, settles the outbox against the server's ack, reports the
+// readiness and any gap.
+func (c *Client) welcome(cc *conn, w protocol.Envelope) {
+	o := &c.opts
+	hadSession := c.sessionID != ""
+	if c.everReady && o.quirks.DropOutboxOnReconnect {
+		c.dropOutbox()
+	}
+	c.sessionID = w.Session
+	if w.Ack > 0 {
+		c.ackOutbox(w.Ack)
+	}
+	c.becomeReady(cc, w.Resumed)
 	switch {
 	case w.Gap > 0:
 		c.emit(Event{Kind: EventGap, Conn: cc.no, Attempt: c.att(), Gap: w.Gap})
@@ -538,7 +577,8 @@ func (c *Client) deliver(cc *conn, m protocol.Envelope) {
 	}
 }
 
-// flushOutbox queues, in order, every outbox message not yet written on cc.
+// flushOutbox queues, in order, every outbox message not yet written on cc:
+// as a msg envelope in session mode, as its bare text in plain mode.
 func (c *Client) flushOutbox(cc *conn) {
 	now := time.Now()
 	c.mu.Lock()
@@ -553,16 +593,21 @@ func (c *Client) flushOutbox(cc *conn) {
 			continue
 		}
 		m.sentConn, m.sentAt = cc.no, now
+		if !c.opts.Session {
+			cc.queue(outFrame{data: []byte(m.body), plainSeq: m.seq})
+			continue
+		}
 		cc.write(protocol.Envelope{Type: protocol.TypeMsg, Seq: m.seq, Body: m.body})
 	}
 }
 
 // oldestSent returns when the oldest unacknowledged message written on
-// connection no was written.
+// connection no was written, for the ack timeout. Plain mode has no
+// acknowledgements, so nothing there awaits one.
 func (c *Client) oldestSent(no uint64) (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.outbox) == 0 || c.outbox[0].sentConn != no {
+	if !c.opts.Session || len(c.outbox) == 0 || c.outbox[0].sentConn != no {
 		return time.Time{}, false
 	}
 	return c.outbox[0].sentAt, true

@@ -13,9 +13,11 @@ type State int
 const (
 	// StateIdle: New returned, Run not called yet.
 	StateIdle State = iota
-	// StateConnecting: dialing, upgrading, or waiting for the welcome.
+	// StateConnecting: dialing, upgrading, or (session mode) waiting for
+	// the welcome.
 	StateConnecting
-	// StateReady: the welcome arrived; messages flow.
+	// StateReady: the connection is usable and messages flow: upgraded in
+	// plain mode, welcomed in session mode.
 	StateReady
 	// StateBackoff: the last attempt ended; waiting before the next dial.
 	StateBackoff
@@ -48,7 +50,7 @@ type EventKind = result.Kind
 const (
 	EventDialing      = result.KindDialing      // a dial attempt starts
 	EventConnected    = result.KindConnected    // the WebSocket upgrade completed
-	EventReady        = result.KindReady        // ready: the upgrade, plus the welcome with a session
+	EventReady        = result.KindReady        // ready: the upgrade in plain mode, the welcome in session mode
 	EventDisconnected = result.KindDisconnected // an attempt or a connection ended; Cause says why
 	EventBackoff      = result.KindBackoff      // waiting NextDelay before the next dial
 	EventGap          = result.KindGap          // server messages were lost for good
@@ -108,7 +110,7 @@ type Event struct {
 	// Downtime, on ready after a loss, is the time since the previous
 	// connection was lost.
 	Downtime time.Duration
-	// Resumed, on ready, says the server resumed the session.
+	// Resumed, on ready, says the server resumed the session (session mode).
 	Resumed bool
 	// Gap, on gap, is how many server messages were lost; 0 when the server
 	// forgot the session and the count is unknown (SessionLost).
@@ -120,8 +122,15 @@ type Event struct {
 	Undelivered []Message
 }
 
-// Message is one inbound application message.
+// Message is one application message: inbound to OnMessage, or handed
+// back in FatalError.Undelivered.
 type Message struct {
+	// Seq is the server's sequence number for an inbound message in session
+	// mode, and 0 in plain mode, where messages carry none. For an
+	// undelivered message it is the number Send returned.
 	Seq  uint64
 	Body string
+	// Binary marks an inbound binary message in plain mode (Body holds its
+	// bytes); always false in session mode, whose envelopes are text.
+	Binary bool
 }

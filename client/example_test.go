@@ -11,12 +11,54 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wschaos/wschaos/client"
+	"github.com/wschaos/wschaos/examples/echo-server/echo"
 	"github.com/wschaos/wschaos/protocol"
 )
 
-// echoServer speaks the protocol: it welcomes, acknowledges each msg and
-// sends its body back as a server msg.
-func echoServer(w http.ResponseWriter, r *http.Request) {
+// A plain client (the zero Options) against a plain echo server on
+// 127.0.0.1 (examples/echo-server: coder/websocket, each message sent back,
+// pings answered): ready on the upgrade, messages as they are.
+func ExampleNew() {
+	srv := httptest.NewServer(echo.Handler())
+	defer srv.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := client.New("ws"+strings.TrimPrefix(srv.URL, "http"), client.Options{
+		OnEvent: func(ev client.Event) {
+			if ev.Kind == client.EventReady {
+				fmt.Println("ready on the upgrade, conn", ev.Conn)
+			}
+		},
+		OnMessage: func(m client.Message) {
+			fmt.Printf("received %q (seq %d: plain messages carry none)\n", m.Body, m.Seq)
+			cancel()
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("worst-case detection:", c.DetectionBound())
+
+	// Send queues even before the connection exists; it is written once
+	// the connection is ready.
+	seq, err := c.Send(ctx, "hello")
+	fmt.Println("queued, local seq", seq, err)
+
+	err = c.Run(ctx)
+	fmt.Println("run:", err, errors.Is(err, context.Canceled))
+	// Output:
+	// worst-case detection: 15s
+	// queued, local seq 1 <nil>
+	// ready on the upgrade, conn 1
+	// received "hello" (seq 0: plain messages carry none)
+	// run: context canceled true
+}
+
+// sessionEcho speaks the session protocol (package protocol): it welcomes,
+// acknowledges each msg and sends its body back as a server msg.
+func sessionEcho(w http.ResponseWriter, r *http.Request) {
 	ws, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -55,13 +97,16 @@ func echoServer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func ExampleNew() {
-	srv := httptest.NewServer(http.HandlerFunc(echoServer))
+// Session mode against a server that speaks the session protocol: ready on
+// the welcome, messages numbered and acknowledged.
+func ExampleNew_session() {
+	srv := httptest.NewServer(http.HandlerFunc(sessionEcho))
 	defer srv.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c, err := client.New("ws"+strings.TrimPrefix(srv.URL, "http"), client.Options{
+		Session: true,
 		OnEvent: func(ev client.Event) {
 			if ev.Kind == client.EventReady {
 				fmt.Println("ready, resumed:", ev.Resumed)
@@ -76,16 +121,13 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("worst-case detection:", c.DetectionBound())
 
-	// Send queues even before the connection exists.
 	seq, err := c.Send(ctx, "hello")
 	fmt.Println("queued seq", seq, err)
 
 	err = c.Run(ctx)
 	fmt.Println("run:", err, errors.Is(err, context.Canceled))
 	// Output:
-	// worst-case detection: 15s
 	// queued seq 1 <nil>
 	// ready, resumed: false
 	// received 1 "echo: hello"

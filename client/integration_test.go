@@ -53,7 +53,7 @@ func TestWSSLoopback(t *testing.T) {
 	}))
 	defer srv.Close()
 	tlsConfig := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
-	c, err := New("wss"+strings.TrimPrefix(srv.URL, "https"), Options{TLSConfig: tlsConfig})
+	c, err := New("wss"+strings.TrimPrefix(srv.URL, "https"), Options{Session: true, TLSConfig: tlsConfig})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

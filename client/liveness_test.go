@@ -14,21 +14,45 @@ import (
 	"github.com/wschaos/wschaos/protocol"
 )
 
-// A peer that keeps TCP up but never answers pings is declared dead exactly
-// PingInterval+PongTimeout after the last inbound frame (the welcome), with
-// one ping sent after PingInterval.
-func TestHeartbeatDetectsSilentPeer(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ts := newTestServer(func(n int, w http.ResponseWriter, r *http.Request) {
-			p := accept(t, w, r, false)
-			if p == nil {
-				return
+// modes runs a test in session mode and in plain mode: the liveness layer
+// is the same in both.
+func modes(t *testing.T, test func(t *testing.T, session bool)) {
+	for _, session := range []bool{true, false} {
+		name := "Plain"
+		if session {
+			name = "Session"
+		}
+		t.Run(name, func(t *testing.T) { synctest.Test(t, func(t *testing.T) { test(t, session) }) })
+	}
+}
+
+// idleServer accepts, welcomes in session mode, and then only reads;
+// pongs says whether it answers pings.
+func idleServer(t *testing.T, session, pongs bool) *testServer {
+	return newTestServer(func(n int, w http.ResponseWriter, r *http.Request) {
+		if !session {
+			if p := acceptRaw(t, w, r, pongs); p != nil {
+				p.drain()
 			}
-			p.hello()
-			p.welcome("s1")
-			p.drain()
-		})
-		r := start(t, ts, Options{PingInterval: time.Second, PongTimeout: 500 * time.Millisecond})
+			return
+		}
+		p := accept(t, w, r, pongs)
+		if p == nil {
+			return
+		}
+		p.hello()
+		p.welcome("s1")
+		p.drain()
+	})
+}
+
+// A peer that keeps TCP up but never answers pings is declared dead exactly
+// PingInterval+PongTimeout after the last inbound frame (the welcome, or in
+// plain mode the upgrade), with one ping sent after PingInterval.
+func TestHeartbeatDetectsSilentPeer(t *testing.T) {
+	modes(t, func(t *testing.T, session bool) {
+		ts := idleServer(t, session, false)
+		r := startAs(t, ts, Options{Session: session, PingInterval: time.Second, PongTimeout: 500 * time.Millisecond})
 		time.Sleep(2 * time.Second)
 		stopAndClose(t, r, ts)
 
@@ -83,20 +107,16 @@ func TestHeartbeatDataKeepsAlive(t *testing.T) {
 // A peer that answers pings but sends nothing else stays alive: one ping per
 // PingInterval of silence.
 func TestHeartbeatPongsKeepAlive(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ts := newTestServer(func(n int, w http.ResponseWriter, r *http.Request) {
-			p := accept(t, w, r, true)
-			if p == nil {
-				return
-			}
-			p.hello()
-			p.welcome("s1")
-			p.drain()
-		})
-		r := start(t, ts, Options{PingInterval: time.Second, PongTimeout: 500 * time.Millisecond})
+	modes(t, func(t *testing.T, session bool) {
+		ts := idleServer(t, session, true)
+		r := startAs(t, ts, Options{Session: session, PingInterval: time.Second, PongTimeout: 500 * time.Millisecond})
 		time.Sleep(10*time.Second + 500*time.Millisecond)
 		stopAndClose(t, r, ts)
 
+		ready := r.rec.first(t, EventReady)
+		for i, p := range r.rec.events(EventPing) {
+			assert.Equal(t, time.Duration(i+1)*time.Second, p.Time.Sub(ready.Time), "ping %d", i+1)
+		}
 		assert.Len(t, r.rec.events(EventPing), 10)
 		assert.Len(t, r.rec.events(EventPong), 10)
 		disc := r.rec.events(EventDisconnected)

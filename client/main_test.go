@@ -266,9 +266,22 @@ type running struct {
 	done   chan error
 }
 
-// start makes a Client on ts with opts (events and messages recorded) and
-// runs it. stop cancels it and returns Run's error.
+// start makes a session-mode Client on ts with opts (events and messages
+// recorded) and runs it. stop cancels it and returns Run's error.
 func start(t *testing.T, ts *testServer, opts Options) *running {
+	t.Helper()
+	opts.Session = true
+	return startAs(t, ts, opts)
+}
+
+// startPlain is start in plain mode.
+func startPlain(t *testing.T, ts *testServer, opts Options) *running {
+	t.Helper()
+	opts.Session = false
+	return startAs(t, ts, opts)
+}
+
+func startAs(t *testing.T, ts *testServer, opts Options) *running {
 	t.Helper()
 	rec := &recorder{}
 	opts.OnEvent = rec.event

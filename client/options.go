@@ -19,9 +19,20 @@ import (
 )
 
 // Options configures a Client. The zero value of every field means its
-// default.
+// default; the zero Options is a plain client (Session false) that works
+// against any RFC 6455 server.
 type Options struct {
-	// ClientID names the client in hello. Defaults to a random "c-" id.
+	// Session turns on the session layer (package protocol): hello and
+	// welcome, an outbox that keeps each message until the server
+	// acknowledges it, resend after a reconnect, and inbound delivery
+	// resumed by sequence number. The server must speak that protocol, as
+	// wschaos's fake server does. False, the default, is plain mode: the
+	// connection is ready on the upgrade and messages go and come as they
+	// are, which works against any WebSocket server (see the package
+	// documentation for what Send and OnMessage promise in each mode).
+	Session bool
+	// ClientID names the client in hello (session mode). Defaults to a
+	// random "c-" id.
 	ClientID string
 	// PingInterval is the inbound silence after which one ping is sent.
 	// Defaults to 10s.
@@ -29,12 +40,13 @@ type Options struct {
 	// PongTimeout is the further silence after which the connection is dead.
 	// Defaults to 5s.
 	PongTimeout time.Duration
-	// AckTimeout: an outbound msg unacknowledged this long means the link is
-	// dead even if data still arrives (an upstream black hole). Defaults to
-	// PingInterval+PongTimeout.
+	// AckTimeout: in session mode, an outbound msg unacknowledged this long
+	// means the link is dead even if data still arrives (an upstream black
+	// hole). Plain mode has no acknowledgements and no such detector.
+	// Defaults to PingInterval+PongTimeout.
 	AckTimeout time.Duration
-	// HandshakeTimeout bounds dial, TLS, HTTP upgrade and hello/welcome.
-	// Defaults to 10s.
+	// HandshakeTimeout bounds dial, TLS, HTTP upgrade and, in session mode,
+	// hello/welcome. Defaults to 10s.
 	HandshakeTimeout time.Duration
 	// CloseGrace is how long teardown waits for the close handshake before
 	// closing the socket. Defaults to 250ms.
@@ -47,19 +59,26 @@ type Options struct {
 	MinHealthyUptime time.Duration
 	// HintMax clamps Retry-After and 1013 hints. Defaults to 60s.
 	HintMax time.Duration
-	// OutboxMessages is how many unacknowledged messages the outbox holds.
-	// Defaults to 1000.
+	// OutboxMessages is how many messages the outbox holds: in session mode
+	// those not yet acknowledged, in plain mode those not yet written to a
+	// connection. Defaults to 1000.
 	OutboxMessages int
 	// OutboxBytes is how many body bytes the outbox holds. Defaults to 1 MiB.
 	OutboxBytes int
 	// OutboxAge: while the oldest queued message has waited longer than this,
 	// Send fails with ErrOutboxFull. Defaults to 5m.
 	OutboxAge time.Duration
-	// AckDelay is how late the cumulative ack of inbound messages may be.
-	// Defaults to 50ms (sooner after 64 messages).
+	// AckDelay is how late the cumulative ack of inbound messages may be
+	// (session mode). Defaults to 50ms (sooner after 64 messages).
 	AckDelay time.Duration
-	// TLSConfig is used for wss URLs. Defaults to the crypto/tls defaults.
+	// TLSConfig is used for wss URLs; its ServerName names the certificate
+	// to expect when the URL's host is not the server's name (a relay in
+	// between, say). Defaults to the crypto/tls defaults.
 	TLSConfig *tls.Config
+	// Host overrides the Host header of the upgrade request, for a server
+	// reached through a relay or by address that routes by name. Defaults
+	// to the URL's host.
+	Host string
 	// HTTPHeader is sent with the upgrade request.
 	HTTPHeader http.Header
 	// Dial opens the transport connection. Defaults to a net.Dialer.
@@ -73,8 +92,10 @@ type Options struct {
 	// OnEvent is called for every event, serialised (never concurrently),
 	// from client goroutines. It must not block.
 	OnEvent func(Event)
-	// OnMessage is called for each inbound application message exactly once,
-	// in order, serialised, from Run's goroutine. It must not block.
+	// OnMessage is called for each inbound application message, in order,
+	// serialised, from Run's goroutine: in session mode exactly once per
+	// server sequence number, in plain mode for every message as it came.
+	// It must not block.
 	OnMessage func(Message)
 
 	// quirks are the deliberate defects of the harness's mutant clients,
@@ -146,6 +167,9 @@ func validate(rawURL string, o Options) error {
 	}
 	if bd := b.withDefaults(); o.HintMax != 0 && o.HintMax < bd.Initial {
 		return fmt.Errorf("client: HintMax %v is below Backoff.Initial %v; want HintMax >= Initial", o.HintMax, bd.Initial)
+	}
+	if strings.ContainsFunc(o.Host, func(r rune) bool { return r <= ' ' || r == '/' || r == 0x7f }) {
+		return fmt.Errorf("client: Host %q has a space, slash or control character; want host or host:port", o.Host)
 	}
 	if len(o.ClientID) > protocol.MaxIDLen {
 		return fmt.Errorf("client: ClientID is %d bytes; at most %d allowed", len(o.ClientID), protocol.MaxIDLen)

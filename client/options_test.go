@@ -29,6 +29,7 @@ func TestNewValidates(t *testing.T) {
 		{"HintMax", "ws://x/", Options{HintMax: time.Millisecond}, "HintMax 1ms is below Backoff.Initial 100ms"},
 		{"Outbox", "ws://x/", Options{OutboxMessages: -1}, "OutboxMessages"},
 		{"ClientID", "ws://x/", Options{ClientID: strings.Repeat("x", 200)}, "ClientID is 200 bytes"},
+		{"Host", "ws://x/", Options{Host: "api.example.com/ws"}, `Host "api.example.com/ws" has a space, slash or control character`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

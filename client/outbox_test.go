@@ -161,7 +161,7 @@ func TestOutboxResendUnackedOnly(t *testing.T) {
 				}
 				assert.Equal(t, []uint64{2}, acks[1], "batched ack on the first connection")
 				assert.Equal(t, []uint64{3}, acks[2])
-				assert.Equal(t, []Message{{1, "a"}, {2, "b"}, {3, "c"}}, r.rec.messages())
+				assert.Equal(t, []Message{{Seq: 1, Body: "a"}, {Seq: 2, Body: "b"}, {Seq: 3, Body: "c"}}, r.rec.messages())
 				ready := r.rec.events(EventReady)
 				require.Len(t, ready, 2)
 				assert.True(t, ready[1].Resumed)

@@ -230,7 +230,7 @@ func DetectAckWithin(b Bound) Check {
 		return m.Detect(tl)
 	}, window: (*Timeline).faultLength, missing: lateLoss}.check()
 	c.Target.From = result.FromUnanswered
-	return c
+	return sessionOnly(needsAcks, c)
 }
 
 // firstUnanswered is when client id handed over the first message the

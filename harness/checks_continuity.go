@@ -134,11 +134,33 @@ func flow(sent map[uint64]bool, recv map[uint64]int, order []uint64, undelivered
 	return f
 }
 
+// What the session-only checks read.
+const (
+	needsSeqs   = "counts messages by the session protocol's sequence numbers, against the fake server's record of them"
+	needsRecord = "holds what the client reports against the fake server's record of what it received"
+	needsAcks   = "counts from the first message the fake server never received, and only the session protocol acknowledges messages"
+)
+
+// sessionOnly marks c as reading what only the session protocol and the
+// fake server's record of it show (needs says what): for a plain client it
+// is n/a, and a scenario it defines cannot run against a real server.
+func sessionOnly(needs string, c Check) Check {
+	c.needs = needs
+	eval := c.Eval
+	c.Eval = func(tl *Timeline) result.Check {
+		if tl.Plain {
+			return NotApplicable(c.Target, "plain client: the check "+needs)
+		}
+		return eval(tl)
+	}
+	return c
+}
+
 // NoLoss requires zero lost, duplicated and reordered messages in both
 // directions for every client, with messages flowing in both.
 func NoLoss(why string) Check {
 	t := result.Target{Name: "continuity", Want: "lost 0, duplicated 0, reordered 0, both ways", Unit: result.UnitCount, Why: why}
-	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
+	return sessionOnly(needsSeqs, Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
 			return NotApplicable(t, needsCooperation(out))
 		}
@@ -166,7 +188,7 @@ func NoLoss(why string) Check {
 			tot[1].Delivered, tot[1].Lost, tot[1].Duplicated, tot[1].Reordered)
 		bad0 := float64(tot[0].Lost + tot[0].Duplicated + tot[0].Reordered + tot[1].Lost + tot[1].Duplicated + tot[1].Reordered)
 		return Verdict(t, len(bad) == 0, got, ptr(bad0), abbrev(bad))
-	}}
+	}})
 }
 
 // UndeliveredReported is for scenarios that end a session fatally: every
@@ -175,7 +197,7 @@ func NoLoss(why string) Check {
 // must not vanish silently.
 func UndeliveredReported(why string) Check {
 	t := result.Target{Name: "undelivered-reported", Want: "reported undelivered = accepted and never received", Why: why}
-	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
+	return sessionOnly(needsRecord, Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
 			return NotApplicable(t, needsCooperation(out))
 		}
@@ -209,7 +231,7 @@ func UndeliveredReported(why string) Check {
 			return NotApplicable(t, "no message was sent")
 		}
 		return Verdict(t, len(bad) == 0, abbrev(got), nil, abbrev(bad))
-	}}
+	}})
 }
 
 func clip(s []uint64) []uint64 { return s[:min(len(s), 10)] }
@@ -243,7 +265,7 @@ func BackpressureReported(why string) Check {
 // be lost, duplicated or reordered.
 func GapReported(why string) Check {
 	t := result.Target{Name: "gap-reported", Want: "reported gap = missing messages > 0", Why: why}
-	return Check{Target: t, Eval: func(tl *Timeline) result.Check {
+	return sessionOnly(needsSeqs, Check{Target: t, Eval: func(tl *Timeline) result.Check {
 		if out := tl.outsideClients(); len(out) > 0 {
 			return NotApplicable(t, needsCooperation(out))
 		}
@@ -266,7 +288,7 @@ func GapReported(why string) Check {
 			return NotApplicable(t, "nothing went missing: the outage did not outlast what the server keeps for resume")
 		}
 		return Verdict(t, len(bad) == 0, abbrev(got), nil, abbrev(bad))
-	}}
+	}})
 }
 
 // needsCooperation says why message continuity cannot be judged for outside

@@ -72,4 +72,18 @@
 // for none), from which scenarios.CatalogFor derives the catalogue. See
 // external.go and examples/node-ws. For the reference client, CrossCheck
 // holds its own account against the tap's.
+//
+// # A real server
+//
+// RunOptions.Upstream (an UpstreamServer) stands the chain in front of a
+// real WebSocket server instead of the fake one; Env.Server is then nil.
+// The reference client runs in plain mode (client.Options.Session false):
+// ready on the upgrade, messages without sequence numbers, so the checks
+// that count messages are n/a (Timeline.Plain). A scenario that needs the
+// fake server (Scenario.NeedsServerReason: a fault on the server, an option
+// only it has, a defining check that reads the session protocol) is not run
+// and its result says why. Warm-up waits for every client to be ready and
+// to hear from the server once since, a message or a pong; a server that
+// answers neither never warms a run up. ProbeUpstream checks the server
+// before a run. See examples/echo-server.
 package harness

@@ -17,17 +17,22 @@ import (
 	"github.com/wschaos/wschaos/internal/chaosnet"
 )
 
-// Env is the world one scenario runs in: the fake server, one Toxiproxy proxy
-// in front of it, and the wire tap in front of the proxy. Clients dial the tap.
+// Env is the world one scenario runs in: the fake server (or a real one,
+// EnvOptions.Upstream), one Toxiproxy proxy in front of it, and the wire
+// tap in front of the proxy. Clients dial the tap.
 //
-//	client ──> tap ──> Toxiproxy proxy ──> fake server
+//	client ──> tap ──> Toxiproxy proxy ──> fake server, or your server
 type Env struct {
+	// Server is the fake server; nil when the chain stands in front of a
+	// real one.
 	Server *fakeserver.Server
 	Proxy  *chaosnet.Proxy
 	Tap    *chaosnet.Tap
 
-	toxi *chaosnet.Toxiproxy
-	tls  bool
+	toxi     *chaosnet.Toxiproxy
+	tls      bool
+	path     string
+	upstream UpstreamServer
 }
 
 // EnvOptions configure NewEnv.
@@ -39,8 +44,12 @@ type EnvOptions struct {
 	// ("127.0.0.1:8474", say). Defaults to a free 127.0.0.1 port; ignored
 	// with ToxiproxyURL.
 	ToxiproxyListen string
-	// Server configures the fake server.
+	// Server configures the fake server; ignored with Upstream.
 	Server fakeserver.Options
+	// Upstream names a real server to stand the chain in front of instead
+	// of the fake server, which is then not started. Defaults to none: the
+	// fake server.
+	Upstream UpstreamServer
 	// OnTap receives the wire tap's events.
 	OnTap func(chaosnet.TapEvent)
 	// OnRestore, if set, is told when the watchdog had to restore the
@@ -58,25 +67,35 @@ type EnvOptions struct {
 	AllowRemoteProxies bool
 }
 
-// NewEnv starts the fake server, the proxy and the tap. Close stops them.
+// NewEnv starts the fake server (unless opts.Upstream names a real one),
+// the proxy and the tap. Close stops them.
 func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
-	env := &Env{tls: opts.Server.TLS}
+	env := &Env{tls: opts.Server.TLS, path: "/ws", upstream: opts.Upstream}
 	defer func() {
 		if err != nil {
 			env.Close()
 		}
 	}()
-	// The server and the proxy each get a loopback address of their own:
-	// both give their port back during a fault (listener stopped, proxy
-	// disabled) and bind it again afterwards, and on a shared 127.0.0.1 a
-	// busy machine can hand the port to another socket in between.
-	srvOpts := opts.Server
-	if srvOpts.Addr == "" {
-		srvOpts.Addr = net.JoinHostPort(privateLoopback(), "0")
-	}
-	env.Server, err = fakeserver.New(srvOpts)
-	if err != nil {
-		return nil, fmt.Errorf("harness: fake server: %w", err)
+	target := opts.Upstream.Addr
+	if opts.Upstream.Enabled() {
+		if err := opts.Upstream.Validate(); err != nil {
+			return nil, err
+		}
+		env.tls, env.path = opts.Upstream.TLS, opts.Upstream.path()
+	} else {
+		// The server and the proxy each get a loopback address of their
+		// own: both give their port back during a fault (listener stopped,
+		// proxy disabled) and bind it again afterwards, and on a shared
+		// 127.0.0.1 a busy machine can hand the port to another socket in
+		// between.
+		srvOpts := opts.Server
+		if srvOpts.Addr == "" {
+			srvOpts.Addr = net.JoinHostPort(privateLoopback(), "0")
+		}
+		if env.Server, err = fakeserver.New(srvOpts); err != nil {
+			return nil, fmt.Errorf("harness: fake server: %w", err)
+		}
+		target = env.Server.Addr()
 	}
 	env.toxi, err = chaosnet.StartToxiproxyWith(ctx, chaosnet.ToxiproxyOptions{
 		URL: opts.ToxiproxyURL, Listen: opts.ToxiproxyListen, AllowRemoteProxies: opts.AllowRemoteProxies,
@@ -85,7 +104,7 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: toxiproxy: %w", err)
 	}
-	env.Proxy, err = env.toxi.NewProxyOn(ctx, "wschaos-"+randomHex(6), net.JoinHostPort(privateLoopback(), "0"), env.Server.Addr())
+	env.Proxy, err = env.toxi.NewProxyOn(ctx, "wschaos-"+randomHex(6), net.JoinHostPort(privateLoopback(), "0"), target)
 	if err != nil {
 		return nil, fmt.Errorf("harness: proxy: %w", err)
 	}
@@ -98,14 +117,28 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	return env, nil
 }
 
-// ClientURL is the address clients dial: the wire tap.
+// ClientURL is the address clients dial: the wire tap, with the server's
+// path ("/ws" for the fake server).
 func (e *Env) ClientURL() string {
 	scheme := "ws"
 	if e.tls {
 		scheme = "wss"
 	}
-	u := url.URL{Scheme: scheme, Host: e.Tap.Addr(), Path: "/ws"}
+	u := url.URL{Scheme: scheme, Host: e.Tap.Addr(), Path: e.path}
 	return u.String()
+}
+
+// CertPEM is the certificate a client must trust over wss://, PEM-encoded:
+// the fake server's own, or the CA given for a real server (which may be
+// nil: the system's roots). Nil over ws://.
+func (e *Env) CertPEM() []byte {
+	if e.Server != nil {
+		return e.Server.CertPEM()
+	}
+	if e.tls {
+		return e.upstream.CA
+	}
+	return nil
 }
 
 // ToxiproxyURL is the Toxiproxy API's address, "http://host:port": for an

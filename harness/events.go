@@ -43,6 +43,12 @@ func (r *run) onClient(id string) func(client.Event) {
 			case client.EventReady, client.EventDisconnected, client.EventFatal, client.EventStopped, client.EventBackoff, client.EventDialing:
 				r.state[id] = ev.Kind
 			}
+			switch ev.Kind {
+			case client.EventReady:
+				r.heard[id] = false
+			case client.EventPong:
+				r.heard[id] = true
+			}
 		})
 	}
 }
@@ -51,6 +57,7 @@ func (r *run) onMessage(id string) func(client.Message) {
 	return func(m client.Message) {
 		r.note(time.Now(), result.Event{Source: result.SourceClient, Client: id, Kind: result.KindReceived, Seq: m.Seq}, func() {
 			r.gotPush[id] = true
+			r.heard[id] = true
 			r.downDelivered[id] = max(r.downDelivered[id], m.Seq)
 		})
 	}

@@ -21,7 +21,7 @@ func Example_customScenario() {
 	sc := harness.Scenario{
 		Name:        "StalledLink",
 		Description: "Both directions stall for 800 ms, then the proxy drops every connection.",
-		Client:      client.Options{PingInterval: 200 * time.Millisecond, PongTimeout: 150 * time.Millisecond},
+		Client:      client.Options{Session: true, PingInterval: 200 * time.Millisecond, PongTimeout: 150 * time.Millisecond},
 		Server:      fakeserver.Options{PushInterval: 50 * time.Millisecond},
 		Faults: []harness.Fault{
 			harness.ToxicFault("stall", 300*time.Millisecond, 800*time.Millisecond,

@@ -142,7 +142,7 @@ func (r *run) urlFor(i int) string {
 // once.
 func (r *run) startOutside(ctx context.Context) (stop func(), err error) {
 	var dir, ca string
-	if pem := r.env.Server.CertPEM(); pem != nil {
+	if pem := r.env.CertPEM(); pem != nil {
 		if dir, err = os.MkdirTemp("", "wschaos-ca-"); err != nil {
 			return nil, fmt.Errorf("harness: outside client CA file: %w", err)
 		}

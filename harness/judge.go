@@ -20,7 +20,7 @@ func (r *run) judge(ctx context.Context, err error) result.Scenario {
 	res.DurationMS = ms(time.Since(r.started))
 	if r.effective != nil {
 		checks := r.sc.Checks(*r.effective)
-		tl := &Timeline{Events: res.Timeline, Faults: res.Faults, Clients: r.ids, Options: *r.effective}
+		tl := &Timeline{Events: res.Timeline, Faults: res.Faults, Clients: r.ids, Options: *r.effective, Plain: r.plain()}
 		for _, c := range checks {
 			res.Targets = append(res.Targets, c.Target)
 			if c.window > 0 {

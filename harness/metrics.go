@@ -18,6 +18,13 @@ type Timeline struct {
 	Clients []string
 	// Options is the profile every client is held to, defaults applied.
 	Options client.Options
+	// Plain says the clients were reference clients in plain mode, as
+	// against a real server: their messages carry no sequence numbers, so
+	// the checks that count messages are n/a. False for clients that speak
+	// the session protocol (and for outside clients, which are marked as
+	// such on the timeline); result.Client.Plain says the same in a
+	// result.
+	Plain bool
 	// HerdWindow is the window reconnects are counted in for the herd
 	// check and the spread figures. Defaults to 100ms.
 	HerdWindow float64

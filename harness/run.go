@@ -51,6 +51,11 @@ type RunOptions struct {
 	// wschaos command passes itself, `wschaos supervise --`). Empty starts
 	// Command directly, in a process group of its own.
 	Supervisor []string
+	// Upstream names a real WebSocket server to stand the chain in front
+	// of instead of the fake server. The reference client then runs in
+	// plain mode, and a scenario that needs the fake server is not run
+	// (its result says why). Defaults to none: the fake server.
+	Upstream UpstreamServer
 }
 
 // Run executes one scenario and returns its result. It never panics on a
@@ -59,6 +64,11 @@ type RunOptions struct {
 // goroutine and process it starts has stopped when it returns.
 func Run(ctx context.Context, sc Scenario, opts RunOptions) result.Scenario {
 	r := newRun(sc, opts)
+	if opts.Upstream.Enabled() {
+		if why := skipFor(sc, opts.Upstream); why != "" {
+			return NotRun(sc, r.opts.ClientName, why)
+		}
+	}
 	err := r.execute(ctx)
 	return r.judge(ctx, err)
 }
@@ -93,6 +103,7 @@ type run struct {
 	stopped map[string]error
 	gotPush map[string]bool // the client has had a server message delivered
 	gotSend map[string]bool // the server has had a message from the client
+	heard   map[string]bool // a message or pong arrived since the client's last ready
 	// draining: the workload has stopped producing.
 	draining bool
 	// Highest sequence numbers per client, for the drain at the end.
@@ -114,7 +125,7 @@ func newRun(sc Scenario, opts RunOptions) *run {
 		sc: sc, opts: opts, rec: newRecorder(), started: time.Now(),
 		log:   opts.Logger.With("scenario", sc.Name, "client", opts.ClientName),
 		state: map[string]result.Kind{}, stopped: map[string]error{},
-		gotPush: map[string]bool{}, gotSend: map[string]bool{}, windowOf: map[int]int{},
+		gotPush: map[string]bool{}, gotSend: map[string]bool{}, heard: map[string]bool{}, windowOf: map[int]int{},
 		upSent: map[string]uint64{}, upDelivered: map[string]uint64{},
 		downSent: map[string]uint64{}, downDelivered: map[string]uint64{},
 	}
@@ -169,6 +180,9 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 	if r.sc.NoHeartbeat && len(r.opts.Command) == 0 {
 		return nil, errNoHeartbeatReference
 	}
+	if len(r.opts.Command) > 0 && r.opts.Upstream.Enabled() {
+		return nil, errOutsideUpstream
+	}
 	for i := range n {
 		r.ids = append(r.ids, fmt.Sprintf("c%d", i+1))
 	}
@@ -182,7 +196,7 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 		}
 		srvOpts.PlainAfter = plainAfter
 	}
-	env, err := NewEnv(ctx, EnvOptions{ToxiproxyURL: r.opts.ToxiproxyURL, Server: srvOpts, OnTap: r.onTap,
+	env, err := NewEnv(ctx, EnvOptions{ToxiproxyURL: r.opts.ToxiproxyURL, Server: srvOpts, OnTap: r.onTap, Upstream: r.opts.Upstream,
 		OnRestore: func(proxy string, err error) {
 			r.harnessNote(fmt.Sprintf("the watchdog restored proxy %s, whose accept loop had died (error: %v)", proxy, err))
 		}})
@@ -193,9 +207,12 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 	if err := r.openTaps(); err != nil {
 		return env, err
 	}
+	if u := r.opts.Upstream; u.Enabled() {
+		r.harnessNote("the chain stands in front of the real server " + u.URL() + " instead of the fake server; the reference client runs in plain mode")
+	}
 	// The targets hold every client to the scenario's profile: a mutant's
 	// own options do not move the goalposts.
-	ref, err := client.New(env.ClientURL(), r.sc.Client)
+	ref, err := client.New(env.ClientURL(), r.profile())
 	if err != nil {
 		return env, fmt.Errorf("harness: scenario client profile: %w", err)
 	}
@@ -212,6 +229,22 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 	return env, nil
 }
 
+// profile is the scenario's client profile as the reference client runs
+// it: in plain mode against a real server, which does not speak the
+// session protocol.
+func (r *run) profile() client.Options {
+	o := r.sc.Client
+	if r.opts.Upstream.Enabled() {
+		o.Session = false
+	}
+	return o
+}
+
+// plain reports whether the clients are reference clients in plain mode.
+func (r *run) plain() bool {
+	return r.wire == nil && r.effective != nil && !r.effective.Session
+}
+
 // buildClients makes the reference clients before any fault, so a bad
 // profile fails fast. Outside clients are started with the others.
 func (r *run) buildClients() error {
@@ -219,7 +252,7 @@ func (r *run) buildClients() error {
 		return nil
 	}
 	for i, id := range r.ids {
-		o := r.sc.Client
+		o := r.profile()
 		if r.opts.Mutate != nil {
 			r.opts.Mutate(&o)
 		}
@@ -227,7 +260,10 @@ func (r *run) buildClients() error {
 		o.Rand = rand.New(rand.NewPCG(uint64(r.opts.Seed), uint64(i)))
 		o.OnEvent = r.onClient(id)
 		o.OnMessage = r.onMessage(id)
-		if r.sc.TLS {
+		switch u := r.opts.Upstream; {
+		case u.Enabled():
+			o.TLSConfig, o.Host = u.TLSConfig(), u.hostHeader()
+		case r.sc.TLS:
 			o.TLSConfig = &tls.Config{RootCAs: r.env.Server.CertPool(), MinVersion: tls.VersionTLS12}
 		}
 		c, err := client.New(r.env.ClientURL(), o)
@@ -335,14 +371,17 @@ func (r *run) drain(ctx context.Context) {
 	r.mu.Lock()
 	r.draining = true
 	r.mu.Unlock()
-	r.env.Server.SetPush(0)
-	// Once SetPush(0) has returned the server produces nothing more: what it
-	// has produced by now is what each client must have before the end.
-	r.mu.Lock()
-	for _, id := range r.ids {
-		r.downSent[id] = max(r.downSent[id], r.env.Server.LastSeq(id))
+	if srv := r.env.Server; srv != nil {
+		srv.SetPush(0)
+		// Once SetPush(0) has returned the server produces nothing more:
+		// what it has produced by now is what each client must have before
+		// the end.
+		r.mu.Lock()
+		for _, id := range r.ids {
+			r.downSent[id] = max(r.downSent[id], srv.LastSeq(id))
+		}
+		r.mu.Unlock()
 	}
-	r.mu.Unlock()
 	r.note(time.Now(), result.Event{Source: result.SourceHarness, Kind: result.KindDrain, Text: "workload and push stopped; waiting for messages in flight"}, nil)
 	drain := DrainTime(*eff)
 	if !r.waitFor(ctx, time.Now().Add(drain), r.drained) {
@@ -418,7 +457,11 @@ func (r *run) waitFor(ctx context.Context, deadline time.Time, cond func() bool)
 
 // allWarm: every client is ready, has received a server message (when the
 // server pushes) and has had a message delivered to the server (when the
-// workload runs). Called with r.mu held.
+// workload runs). A plain client, against a server the harness knows
+// nothing of, is warm once ready with a frame from the server since: a
+// message (an echo server's answer to the workload) or a pong (any server
+// that answers pings), so the server is known to answer; one that answers
+// neither never warms the run up. Called with r.mu held.
 func (r *run) allWarm() bool {
 	for _, id := range r.ids {
 		if r.state[id] != result.KindReady {
@@ -427,6 +470,14 @@ func (r *run) allWarm() bool {
 	}
 	if r.wire != nil {
 		return true // an outside client's round trip is its ready
+	}
+	if r.plain() {
+		for _, id := range r.ids {
+			if !r.heard[id] {
+				return false
+			}
+		}
+		return true
 	}
 	push := r.sc.Server.PushInterval > 0
 	work := r.sendInterval() > 0
@@ -455,8 +506,8 @@ func (r *run) allSettled() bool {
 // drained: every running client has had all its messages delivered to the
 // server and every server message delivered to it. Called with r.mu held.
 func (r *run) drained() bool {
-	if r.wire != nil {
-		return true // nothing to count: an outside client has no workload
+	if r.wire != nil || r.plain() {
+		return true // nothing to count: no workload, or no sequence numbers
 	}
 	for _, id := range r.ids {
 		if _, done := r.stopped[id]; done || r.state[id] == result.KindFatal {

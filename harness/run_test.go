@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 
 func quickProfile() client.Options {
 	return client.Options{
+		Session:      true,
 		PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond,
 		HandshakeTimeout: 500 * time.Millisecond, CloseGrace: 50 * time.Millisecond,
 		Backoff:          client.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond, Multiplier: 2, Jitter: 0.5},

@@ -85,6 +85,10 @@ type Fault struct {
 type Check struct {
 	Target result.Target
 	Eval   func(tl *Timeline) result.Check
+	// needs says what of the session protocol and the fake server's record
+	// the check reads, for a check that cannot be judged without them;
+	// empty for one that any client and server can be judged by.
+	needs string
 	// window is a herd check's window, which the spread figures count
 	// reconnects in too.
 	window time.Duration
@@ -153,14 +157,16 @@ func (s *Scenario) FaultKinds() []string {
 	return out
 }
 
-// NeedsServer reports whether a fault of the scenario acts on the fake
-// server (close codes, refusals, muted pongs, resume), which a real
-// upstream server cannot be told to do.
-func (s *Scenario) NeedsServer() bool {
-	for _, f := range s.Faults {
-		if f.Layer == result.LayerServer {
-			return true
-		}
+// NeedsServer reports whether the scenario needs the fake server: a real
+// upstream server cannot run it (NeedsServerReason says why).
+func (s *Scenario) NeedsServer() bool { return s.NeedsServerReason() != "" }
+
+// effectiveProfile is o with the client's defaults applied, or o itself
+// when it is invalid (Run reports that).
+func effectiveProfile(o client.Options) client.Options {
+	c, err := client.New("ws://127.0.0.1/ws", o)
+	if err != nil {
+		return o
 	}
-	return false
+	return c.Options()
 }

@@ -42,7 +42,7 @@ func (tl *Timeline) Summary() result.Measured {
 		}
 		out.Spread = tl.spread(all)
 	}
-	if tl.speaksProtocol() {
+	if !tl.Plain && tl.speaksProtocol() {
 		var up, down result.Flow
 		for _, id := range tl.Clients {
 			u, d := tl.Flows(id)

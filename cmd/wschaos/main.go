@@ -3,6 +3,7 @@
 // HTML report.
 //
 //	wschaos run [--out DIR] [--scenario REGEX] [--seed N] [--parallel N] [--client-cmd CMD [--clients N] [--client-profile FILE] [--ping-interval D ...]]
+//	wschaos run --upstream HOST:PORT [--upstream-tls] [--upstream-path P] [--upstream-host NAME] [--upstream-ca FILE]
 //	wschaos list [--json]
 //	wschaos profile [--timescale K]
 //	wschaos stress --clients N [--duration D] [--seed S] [--out DIR] [--timescale K] [--workers W]

@@ -45,6 +45,7 @@ type runConfig struct {
 	toxi      string
 	verbose   bool
 	outside   outsideConfig
+	up        upstreamFlags // upstream.go
 }
 
 // subject is one client the catalogue is held against.
@@ -80,6 +81,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	mode, toxVersion, err := probeToxiproxy(ctx, cfg.toxi)
+	if err == nil {
+		err = cfg.up.probe(ctx, stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos run:", err)
 		return exitUsage
@@ -93,13 +97,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Run: result.RunInfo{
 			Version: version(), GoVersion: runtime.Version(), ToxiproxyMode: mode, ToxiproxyVersion: toxVersion,
 			Seed: cfg.seed, Command: cfg.replay(), DurationMS: float64(time.Since(started)) / float64(time.Millisecond),
-			Timescale: cfg.scale, Interrupted: ctx.Err() != nil,
+			Timescale: cfg.scale, Interrupted: ctx.Err() != nil, Upstream: cfg.up.url(),
 		},
 		Scenarios: results,
 	}
 	expect := map[string]harness.Expect{}
 	for _, sub := range p.subjects {
-		sub.info.Plain = sub.info.Outside && plainClient(sub.info.Name, results)
+		sub.info.Plain = sub.info.Plain || (sub.info.Outside && plainClient(sub.info.Name, results))
 		res.Clients = append(res.Clients, sub.info)
 		if sub.info.Mutant {
 			expect[sub.info.Name] = sub.expect
@@ -131,6 +135,7 @@ func parseRun(args []string, stderr io.Writer) (runConfig, int, bool) {
 	fs.StringVar(&cfg.toxi, "toxiproxy", os.Getenv("TOXIPROXY_URL"), "API URL of an external toxiproxy-server (default $TOXIPROXY_URL; empty embeds Toxiproxy)")
 	fs.BoolVar(&cfg.verbose, "v", false, "log progress of each scenario")
 	addOutsideFlags(fs, &cfg.outside)
+	cfg.up.register(fs)
 	if code, ok := parse(fs, args, 0); !ok {
 		return cfg, code, false
 	}
@@ -161,6 +166,9 @@ func (cfg *runConfig) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("--scenario %q is not a valid regular expression: %w", cfg.pattern, err)
 	}
 	if err := cfg.outside.resolve(fs, cfg.scale, cfg.clientCmd != "", cfg.mutants); err != nil {
+		return err
+	}
+	if err := cfg.up.check(set, cfg); err != nil {
 		return err
 	}
 	return prepareOut(cfg.out)
@@ -205,6 +213,7 @@ func (cfg *runConfig) plan(stderr io.Writer) (plan, error) {
 		main.info.Profile = d
 		main.info.Description += "; held to the profile it declares"
 	}
+	main.info = cfg.up.subject(main.info)
 	p.list, p.subjects = list, []subject{main}
 	for _, sc := range list {
 		p.jobs = append(p.jobs, job{sc: sc, sub: 0})
@@ -279,7 +288,7 @@ func (cfg *runConfig) execute(ctx context.Context, p plan, stderr io.Writer) []r
 			defer sem.release(cost)
 			results[i] = harness.Run(ctx, j.sc, harness.RunOptions{
 				ToxiproxyURL: cfg.toxi, Seed: cfg.seed, Logger: logger, ClientName: sub.info.Name, Mutate: sub.mutate,
-				Command: p.command, Supervisor: p.supervisor,
+				Command: p.command, Supervisor: p.supervisor, Upstream: cfg.up.server,
 			})
 			printMu.Lock()
 			done++
@@ -295,8 +304,7 @@ func (cfg *runConfig) execute(ctx context.Context, p plan, stderr io.Writer) []r
 }
 
 func notRun(sc harness.Scenario, clientName, why string) result.Scenario {
-	return result.Scenario{Name: sc.Name, Description: sc.Description, Client: clientName, Verdict: result.NotRun, Error: why,
-		Clients: max(sc.Clients, 1), Faults: []result.Fault{}, Targets: []result.Target{}, Checks: []result.Check{}, Timeline: []result.Event{}}
+	return harness.NotRun(sc, clientName, why)
 }
 
 // replay is the command line that runs the same again, quoted for a POSIX
@@ -316,5 +324,6 @@ func (cfg *runConfig) replay() string {
 		words = append(words, "--client-cmd", cfg.clientCmd)
 	}
 	words = append(words, cfg.outside.replayArgs()...)
+	words = append(words, cfg.up.words()...)
 	return commandLine(words...)
 }

@@ -74,6 +74,7 @@ func BenchmarkMassRecovery(b *testing.B) {
 		Name:    "MassRecovery",
 		Clients: massClients,
 		Client: client.Options{
+			Session:      true,
 			PingInterval: time.Second, PongTimeout: time.Second,
 			HandshakeTimeout: 5 * time.Second, CloseGrace: 100 * time.Millisecond,
 			Backoff:          client.Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2, NoJitter: true},

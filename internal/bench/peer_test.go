@@ -95,6 +95,7 @@ func connectClients(ctx context.Context, url string, n int) *herd {
 	h := &herd{all: make(chan struct{})}
 	for i := range n {
 		c, err := client.New(url, client.Options{
+			Session:  true,
 			ClientID: fmt.Sprintf("b%d", i+1),
 			OnEvent: func(ev client.Event) {
 				if ev.Kind != client.EventReady {

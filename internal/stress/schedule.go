@@ -57,6 +57,7 @@ const CloseCost = 100 * time.Microsecond
 func Profile(k float64) client.Options {
 	d := func(x time.Duration) time.Duration { return time.Duration(float64(x) * k) }
 	return client.Options{
+		Session:          true, // continuity is judged by the session protocol's sequence numbers
 		PingInterval:     d(10 * time.Second),
 		PongTimeout:      d(5 * time.Second),
 		HandshakeTimeout: d(10 * time.Second),
