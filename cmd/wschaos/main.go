@@ -4,7 +4,8 @@
 //
 //	wschaos run [--out DIR] [--scenario REGEX] [--seed N] [--parallel N]
 //	wschaos list [--json]
-//	wschaos stress --clients N [--duration D] [--seed S] [--out DIR] [--timescale K] [--workers W]
+//	wschaos stress --clients N [--duration D] [--seed S] [--out DIR] [--timescale K] [--workers W] [--chain-shards K] [--proxy P] [--shard I/N --start-at T]
+//	wschaos merge [--out DIR] DIR...
 //	wschaos serve [--tls] [--push D] [--toxiproxy URL | --listen ADDR] [-v]
 //	wschaos report RESULT.json [-o index.html]
 //	wschaos version
@@ -51,6 +52,7 @@ Usage:
   wschaos run [flags]          run the scenario catalogue and write the report
   wschaos list [--json]        print the catalogue
   wschaos stress --clients N   many clients under a seeded random fault schedule
+  wschaos merge DIR...         combine the shard runs of one stress run split over machines
   wschaos serve [flags]        the fake server behind Toxiproxy, for exploring by hand
   wschaos report RESULT.json   render a stored result as HTML again
   wschaos version              print the version
@@ -71,6 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdStress(ctx, args[1:], stdout, stderr)
 	case "worker": // hidden: started by stress
 		return cmdWorker(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "shard": // hidden: started by stress
+		return cmdShard(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "merge":
+		return cmdMerge(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "list":

@@ -105,7 +105,9 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 		defer stopClients()
 		w.readCommands(sc, stopWork)
 	})
-	stopWriter := w.startWriter(smp, stopClients)
+	stopWriter := startWriter(lw, func() wire {
+		return wire{Type: wireStats, T: time.Now().UnixNano(), Worker: cfg.Worker, Ready: w.readyNow(), Stats: ptrTo(smp.Snapshot())}
+	}, stopClients)
 	w.runClients(runCtx, workCtx, clients)
 	stopClients()
 	stopWriter()
@@ -199,28 +201,29 @@ func (w *worker) readCommands(sc *bufio.Scanner, stopWork context.CancelFunc) {
 	}
 }
 
-// startWriter flushes the lines every 25 ms (or when many are waiting) and
-// sends the stats every second, until the returned function is called. A
-// write that fails means the coordinator is gone: the clients are stopped.
-func (w *worker) startWriter(smp *sampler, stopClients context.CancelFunc) (stop func()) {
+// startWriter flushes lw's lines every 25 ms (or when many are waiting)
+// and sends the stats line every second, until the returned function is
+// called. A write that fails means the coordinator is gone: onGone is
+// called.
+func startWriter(lw *lineWriter, stats func() wire, onGone func()) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		flush := time.NewTicker(25 * time.Millisecond)
-		stats := time.NewTicker(time.Second)
+		statsT := time.NewTicker(time.Second)
 		defer flush.Stop()
-		defer stats.Stop()
+		defer statsT.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-w.lw.wake:
+			case <-lw.wake:
 			case <-flush.C:
-			case <-stats.C:
-				w.lw.send(wire{Type: wireStats, T: time.Now().UnixNano(), Worker: w.cfg.Worker, Ready: w.readyNow(), Stats: ptrTo(smp.Snapshot())})
+			case <-statsT.C:
+				lw.send(stats())
 			}
-			if w.lw.flush() != nil {
-				stopClients()
+			if lw.flush() != nil {
+				onGone()
 			}
 		}
 	})
