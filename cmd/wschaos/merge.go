@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -15,9 +16,7 @@ import (
 
 // cmdMerge combines the results of the shards of one split stress run.
 func cmdMerge(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("merge", stderr, "merge [--out DIR] [--max-input-mb N] DIR... (each a shard run's --out, or its result.json)")
-	out := fs.String("out", "wschaos-merged", "directory for the merged result.json, index.html, junit.xml and "+stressFile)
-	maxMB := fs.Int64("max-input-mb", result.DefaultMaxBytes>>20, "refuse a result file larger than this many MiB")
+	fs, out, maxMB := newMergeFlags(stderr)
 	if code, ok := parse(fs, args, math.MaxInt); !ok {
 		return code
 	}
@@ -59,6 +58,13 @@ func cmdMerge(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+func newMergeFlags(stderr io.Writer) (fs *flag.FlagSet, out *string, maxMB *int64) {
+	fs = newFlagSet("merge", stderr, "merge [--out DIR] [--max-input-mb N] DIR... (each a shard run's --out, or its result.json)")
+	out = fs.String("out", "wschaos-merged", "directory for the merged result.json, index.html, junit.xml and "+stressFile)
+	maxMB = fs.Int64("max-input-mb", result.DefaultMaxBytes>>20, "refuse a result file larger than this many MiB")
+	return fs, out, maxMB
 }
 
 func quoteAll(ss []string) []string {

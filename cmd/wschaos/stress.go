@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -25,29 +26,46 @@ import (
 // stressFile is the name of the full stress aggregates next to result.json.
 const stressFile = "stress.json"
 
-func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// stressFlags are the flags of wschaos stress.
+type stressFlags struct {
+	clients, workers, chains         *int
+	duration                         *time.Duration
+	seed                             *int64
+	out, proxy, shard, startAt, toxi *string
+	timescale                        *float64
+	inProcess                        *bool
+}
+
+func newStressFlags(stderr io.Writer) (*flag.FlagSet, stressFlags) {
 	fs := newFlagSet("stress", stderr, "stress --clients N [--duration D] [--seed S] [--out DIR] [--timescale K] [--workers W] [--chain-shards K] [--proxy relay|toxiproxy] [--shard I/N --start-at TIME]")
-	clients := fs.Int("clients", 0, "how many reference clients (required; with --shard, in the whole split run)")
-	duration := fs.Duration("duration", 60*time.Second, "how long the fault schedule runs, from the moment every client is warm")
-	seed := fs.Int64("seed", 0, "seed for the fault schedule, jitter and workload (0 picks one at random and prints it)")
-	out := fs.String("out", "wschaos-stress", "directory for result.json, index.html, junit.xml and "+stressFile)
-	timescale := fs.Float64("timescale", 1, "multiply every duration of the client profile and the fault schedule (3 gives a 30s heartbeat)")
-	workers := fs.Int("workers", 0, fmt.Sprintf("worker processes (0: one per %d clients)", stress.ClientsPerWorker))
-	chains := fs.Int("chain-shards", 0, "chain shard processes, each with its own proxies and fake servers (0: enough that each stays within 60% of its descriptor limit)")
-	proxy := fs.String("proxy", "", "what stands between clients and servers: relay (the harness's lean relay) or toxiproxy (default relay; toxiproxy with --toxiproxy)")
-	shardFlag := fs.String("shard", "", "run shard I of N (I from 0) of a run split over machines: its share of the clients, its own chain; merge the results with wschaos merge")
-	startAt := fs.String("start-at", "", "with --shard: when the fault schedule starts, the same for every shard (RFC 3339, e.g. 2026-11-29T10:00:00Z)")
-	inProcess := fs.Bool("in-process", false, "run the clients and chain shards in this process instead of worker and shard processes")
-	toxi := fs.String("toxiproxy", os.Getenv("TOXIPROXY_URL"), "API URL of an external toxiproxy-server for every chain shard (default $TOXIPROXY_URL; implies --proxy toxiproxy)")
+	return fs, stressFlags{
+		clients:   fs.Int("clients", 0, "how many reference clients (required; with --shard, in the whole split run)"),
+		duration:  fs.Duration("duration", 60*time.Second, "how long the fault schedule runs, from the moment every client is warm"),
+		seed:      fs.Int64("seed", 0, "seed for the fault schedule, jitter and workload (0 picks one at random and prints it)"),
+		out:       fs.String("out", "wschaos-stress", "directory for result.json, index.html, junit.xml and "+stressFile),
+		timescale: fs.Float64("timescale", 1, "multiply every duration of the client profile and the fault schedule (3 gives a 30s heartbeat)"),
+		workers:   fs.Int("workers", 0, fmt.Sprintf("worker processes (0: one per %d clients)", stress.ClientsPerWorker)),
+		chains:    fs.Int("chain-shards", 0, "chain shard processes, each with its own proxies and fake servers (0: enough that each stays within 60% of its descriptor limit)"),
+		proxy:     fs.String("proxy", "", "what stands between clients and servers: relay (the harness's lean relay) or toxiproxy (default relay; toxiproxy with --toxiproxy)"),
+		shard:     fs.String("shard", "", "run shard I of N (I from 0) of a run split over machines: its share of the clients, its own chain; merge the results with wschaos merge"),
+		startAt:   fs.String("start-at", "", "with --shard: when the fault schedule starts, the same for every shard (RFC 3339, e.g. 2026-11-29T10:00:00Z)"),
+		inProcess: fs.Bool("in-process", false, "run the clients and chain shards in this process instead of worker and shard processes"),
+		toxi:      fs.String("toxiproxy", os.Getenv("TOXIPROXY_URL"), "API URL of an external toxiproxy-server for every chain shard (default $TOXIPROXY_URL; implies --proxy toxiproxy)"),
+	}
+}
+
+func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, f := newStressFlags(stderr)
 	if code, ok := parse(fs, args, 0); !ok {
 		return code
 	}
+	clients, duration, seed, timescale := f.clients, f.duration, f.seed, f.timescale
 	if *clients < 1 {
 		fmt.Fprintln(stderr, "wschaos stress: --clients is required: how many reference clients to run (1 or more)")
 		fs.Usage()
 		return exitUsage
 	}
-	split, err := parseSplit(*shardFlag, *startAt)
+	split, err := parseSplit(*f.shard, *f.startAt)
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos stress:", err)
 		return exitUsage
@@ -60,15 +78,15 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		*seed = rand.Int64N(1<<31-1) + 1
 	}
 	opts := stress.Options{
-		Clients: *clients, Duration: *duration, Seed: *seed, Timescale: *timescale, Workers: *workers, ChainShards: *chains,
-		Proxy: *proxy, InProcess: *inProcess, ToxiproxyURL: *toxi, Split: split, Progress: stderr,
+		Clients: *clients, Duration: *duration, Seed: *seed, Timescale: *timescale, Workers: *f.workers, ChainShards: *f.chains,
+		Proxy: *f.proxy, InProcess: *f.inProcess, ToxiproxyURL: *f.toxi, Split: split, Progress: stderr,
 	}
 	sched, err := stress.NewSchedule(*seed, *duration, *timescale)
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos stress:", err)
 		return exitUsage
 	}
-	replay := stressReplay(*clients, *duration, *seed, *timescale, *workers, *chains, *proxy, *shardFlag, *startAt)
+	replay := stressReplay(*clients, *duration, *seed, *timescale, *f.workers, *f.chains, *f.proxy, *f.shard, *f.startAt)
 	lessGC()
 	defer pprofFromEnv(stderr, "")()
 	var kinds []string
@@ -102,7 +120,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if rep.ToxiproxyMode == chaosnet.ModeEmbedded {
 		res.Run.ToxiproxyVersion = toxiproxyModuleVersion()
 	}
-	code := writeStress(stdout, stderr, *out, res)
+	code := writeStress(stdout, stderr, *f.out, res)
 	if code == exitOK {
 		fmt.Fprintf(stdout, "Replay: %s\n", replay)
 	}
