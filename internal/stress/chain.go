@@ -20,10 +20,14 @@ type shardProc struct {
 	steps chan stepReport
 }
 
-// stepLead is how far ahead of now the coordinator schedules a fault step,
-// so that every shard has the command in hand before the moment comes and
-// they all begin together.
-const stepLead = 50 * time.Millisecond
+// stepLead is how far ahead of now the coordinator schedules a fault's
+// start, so that every shard has the command in hand before the moment
+// comes and they all begin together: a line read from a pipe wakes its
+// goroutine through the poller onto the back of the run queue, which in a
+// shard busy with thousands of connections can take a while; a timer's
+// wake-up goes to the front. A fault's end is sent as soon as its start is
+// done, for the moment the end is due.
+const stepLead = 250 * time.Millisecond
 
 // startShards starts the chain shards, each with its share of the proxies,
 // and returns every proxy URL, shard by shard.
@@ -142,16 +146,29 @@ func (c *coord) setRes(p *proc, w wire) {
 	}
 }
 
-// stepAll has every chain shard apply one step of fault i at the same
-// moment, stepLead from now, and returns their reports in shard order.
-func (c *coord) stepAll(ctx context.Context, i int, p Planned, step string) ([]stepReport, error) {
-	at := time.Now().Add(stepLead)
+// sendStep has every chain shard apply one step of fault i at the moment
+// at.
+func (c *coord) sendStep(i int, p Planned, step string, at time.Time) error {
 	cmd := shardCommand{Cmd: cmdFault, Fault: i + 1, Step: step, Planned: &p, AtNS: at.UnixNano()}
 	for _, sp := range c.shards {
 		if err := sp.send(cmd); err != nil {
-			return nil, fmt.Errorf("%s: %w", sp.name, err)
+			return fmt.Errorf("%s: %w", sp.name, err)
 		}
 	}
+	return nil
+}
+
+// hurry has every chain shard apply the step it is waiting for now: the
+// run was interrupted, and no fault may outlive it.
+func (c *coord) hurry() {
+	for _, sp := range c.shards {
+		_ = sp.send(shardCommand{Cmd: cmdNow})
+	}
+}
+
+// collectStep waits for every chain shard's report of the step of fault i
+// due at `at` and returns them in shard order.
+func (c *coord) collectStep(i int, step string, at time.Time) ([]stepReport, error) {
 	deadline := time.NewTimer(time.Until(at) + stepTimeout + 10*time.Second)
 	defer deadline.Stop()
 	reps := make([]stepReport, len(c.shards))

@@ -18,7 +18,6 @@ import (
 	h "github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/chaosnet"
 	"github.com/wschaos/wschaos/internal/relay"
-	"github.com/wschaos/wschaos/internal/wait"
 	"github.com/wschaos/wschaos/result"
 )
 
@@ -47,7 +46,12 @@ type shardCommand struct {
 	AtNS    int64    `json:"at_ns,omitempty"`
 }
 
-const cmdFault = "fault"
+// Shard commands besides drain and stop.
+const (
+	cmdFault = "fault"
+	// cmdNow has the shard apply the step it is waiting for at once.
+	cmdNow = "now"
+)
 
 // ShardConfig is the first line a chain shard reads.
 type ShardConfig struct {
@@ -134,6 +138,11 @@ type shard struct {
 	lw    *lineWriter
 	toxi  *chaosnet.Toxiproxy
 	pairs []*pair
+	// hurry is told by the command reader, on "now", to end the wait for
+	// a step's moment.
+	hurry chan struct{}
+	// reader is the goroutine reading the input; it ends with the input.
+	reader sync.WaitGroup
 }
 
 // RunShard runs one chain shard: it reads a ShardConfig line from in,
@@ -161,7 +170,7 @@ func RunShard(ctx context.Context, in io.Reader, out io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return fail(err)
 	}
-	s := &shard{cfg: cfg, lw: lw}
+	s := &shard{cfg: cfg, lw: lw, hurry: make(chan struct{}, 1)}
 	smp := startSampler("shard "+strconv.Itoa(cfg.Chain), 0, 500*time.Millisecond)
 	defer smp.Close()
 	defer func() { _ = s.close() }() // on the way out of a failure; close is idempotent
@@ -182,7 +191,14 @@ func RunShard(ctx context.Context, in io.Reader, out io.Writer) error {
 		lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: cerr.Error()})
 	}
 	lw.send(wire{Type: wireBye, T: time.Now().UnixNano(), Chain: cfg.Chain, Stats: ptrTo(smp.Snapshot())})
-	return lw.flush()
+	err := lw.flush()
+	// The input reader ends at "stop" or the end of the input; closing
+	// the input ends it otherwise.
+	if closer, ok := in.(io.Closer); ok {
+		_ = closer.Close()
+	}
+	s.reader.Wait()
+	return err
 }
 
 // start runs the servers and the proxies.
@@ -257,16 +273,27 @@ func (s *shard) onServer(ev fakeserver.Event) {
 // Steps run one at a time, in the order sent.
 func (s *shard) commands(ctx context.Context, sc *bufio.Scanner) {
 	lines := make(chan []byte)
-	var rd sync.WaitGroup
 	stopRead := make(chan struct{})
-	defer func() { close(stopRead); rd.Wait() }()
-	rd.Go(func() {
+	defer close(stopRead)
+	s.reader.Go(func() {
 		defer close(lines)
 		for sc.Scan() {
+			var c shardCommand
+			ok := decodeStrict(sc.Bytes(), &c) == nil
+			if ok && c.Cmd == cmdNow {
+				select {
+				case s.hurry <- struct{}{}:
+				default:
+				}
+				continue
+			}
 			select {
 			case lines <- append([]byte(nil), sc.Bytes()...):
 			case <-stopRead:
 				return
+			}
+			if ok && c.Cmd == cmdStop {
+				return // nothing is read after stop
 			}
 		}
 	})
@@ -311,7 +338,7 @@ func (s *shard) apply(ctx context.Context, c shardCommand) stepReport {
 		rep.Error = err.Error()
 		return rep
 	}
-	wait.SleepUntil(ctx, time.Unix(0, c.AtNS))
+	s.sleepUntil(ctx, time.Unix(0, c.AtNS))
 	// A step must finish even when ctx ended, so no fault outlives the run.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stepTimeout)
 	defer cancel()
@@ -327,6 +354,23 @@ func (s *shard) apply(ctx context.Context, c shardCommand) stepReport {
 		rep.Error = err.Error()
 	}
 	return rep
+}
+
+// sleepUntil waits for t, the end of ctx or a hurry. A timer's wake-up
+// puts the goroutine at the front of the run queue, however busy the
+// shard.
+func (s *shard) sleepUntil(ctx context.Context, t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-s.hurry:
+	}
 }
 
 // stepTimeout bounds one fault step in a shard.

@@ -531,15 +531,21 @@ func (c *coord) waitHealthy(ctx context.Context, i int) (time.Duration, error) {
 // it.
 func (c *coord) runFault(ctx context.Context, i int, f h.Fault) error {
 	p := c.sched.Faults[i]
-	reps, err := c.stepAll(ctx, i, p, stepStart)
+	at := time.Now().Add(stepLead)
+	if err := c.sendStep(i, p, stepStart, at); err != nil {
+		return fmt.Errorf("stress: start %s: %w", f.Kind, err)
+	}
+	reps, err := c.collectStep(i, stepStart, at)
 	if err != nil {
 		return fmt.Errorf("stress: start %s: %w", f.Kind, err)
 	}
 	timings := make([]result.StressShardTiming, len(reps))
 	began, start := math.Inf(1), math.Inf(-1)
+	var doneNS int64
 	for k, r := range reps {
 		timings[k] = result.StressShardTiming{Shard: c.shardIndex(), Chain: k + 1, BeganMS: c.tms(r.BeganNS), StartMS: c.tms(r.DoneNS)}
 		began, start = math.Min(began, timings[k].BeganMS), math.Max(start, timings[k].StartMS)
+		doneNS = max(doneNS, r.DoneNS)
 	}
 	c.mu.Lock()
 	c.windows = append(c.windows, result.Fault{Index: i + 1, Kind: f.Kind, Layer: cmp.Or(f.Layer, result.LayerNetwork), Text: f.Text,
@@ -550,9 +556,16 @@ func (c *coord) runFault(ctx context.Context, i int, f h.Fault) error {
 	c.mu.Unlock()
 	end := start
 	if f.Stop != nil {
-		wait.Sleep(ctx, f.For)
-		// Stop even when ctx ended, so no fault outlives the run.
-		reps, err := c.stepAll(context.WithoutCancel(ctx), i, p, stepStop)
+		// The end is sent now, for when it is due, and stopped even when
+		// ctx ends (at once then), so no fault outlives the run.
+		stopAt := time.Unix(0, doneNS).Add(f.For)
+		if err := c.sendStep(i, p, stepStop, stopAt); err != nil {
+			return fmt.Errorf("stress: stop %s: %w", f.Kind, err)
+		}
+		if !wait.SleepUntil(ctx, stopAt) {
+			c.hurry()
+		}
+		reps, err := c.collectStep(i, stepStop, stopAt)
 		if err != nil {
 			return fmt.Errorf("stress: stop %s: %w", f.Kind, err)
 		}
