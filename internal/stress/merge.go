@@ -147,8 +147,8 @@ func (m *merger) merge() *result.Result {
 		st.Workers += p.Workers
 		st.ChainShards += p.ChainShards
 		st.Reconnects += p.Reconnects
-		addFlow(&st.Up, p.Up)
-		addFlow(&st.Down, p.Down)
+		h.AddFlow(&st.Up, p.Up)
+		h.AddFlow(&st.Down, p.Down)
 		shard := *p.Shard
 		shard.Verdict = psc.Verdict
 		st.Merged = append(st.Merged, shard)
@@ -202,14 +202,6 @@ func (m *merger) merge() *result.Result {
 		res.Run.Interrupted = res.Run.Interrupted || p.Run.Interrupted
 	}
 	return res
-}
-
-func addFlow(dst *result.Flow, f result.Flow) {
-	dst.Sent += f.Sent
-	dst.Delivered += f.Delivered
-	dst.Lost += f.Lost
-	dst.Duplicated += f.Duplicated
-	dst.Reordered += f.Reordered
 }
 
 // faults merges every fault: windows and shard timings on the merged
@@ -312,24 +304,24 @@ func (m *merger) wholeRunChecks() (out struct{ validity, rest []namedCheck }) {
 		}
 		ch := namedCheck{t: t, c: sc0.Checks[ci]}
 		var gots, margins []string
-		verdicts := []result.Verdict{}
+		var parts []result.Check
 		for k := range m.parts {
 			psc := &m.parts[k].Scenarios[0]
 			idx := slices.IndexFunc(psc.Checks, func(c result.Check) bool { return c.Name == t.Name })
 			label := fmt.Sprintf("shard %d", m.sts[k].Shard.Index)
 			if idx < 0 {
-				verdicts = append(verdicts, result.Fail)
+				parts = append(parts, result.Check{Verdict: result.Fail})
 				gots = append(gots, label+": no such check")
 				continue
 			}
 			c := psc.Checks[idx]
-			verdicts = append(verdicts, c.Verdict)
+			parts = append(parts, result.Check{Verdict: c.Verdict})
 			gots = append(gots, label+": "+c.Got)
 			if c.Margin != "" {
 				margins = append(margins, label+": "+c.Margin)
 			}
 		}
-		ch.c.Verdict = conjunction(verdicts)
+		ch.c.Verdict = h.Judge(parts) // fail if any failed, n/a if none judged
 		ch.c.Got, ch.c.Margin, ch.c.Value = clip(strings.Join(gots, "; "), 600), clip(strings.Join(margins, "; "), 600), nil
 		if faultChecks {
 			out.validity = append(out.validity, ch)
@@ -344,16 +336,4 @@ func (m *merger) wholeRunChecks() (out struct{ validity, rest []namedCheck }) {
 func isFaultCheck(name string) bool {
 	rest, ok := strings.CutPrefix(name, "f")
 	return ok && len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9'
-}
-
-// conjunction is the verdict of checks that must all hold: fail if any
-// failed, n/a if none had anything to judge, pass otherwise.
-func conjunction(vs []result.Verdict) result.Verdict {
-	switch {
-	case slices.ContainsFunc(vs, func(v result.Verdict) bool { return v != result.Pass && v != result.NotApplicable }):
-		return result.Fail
-	case slices.Contains(vs, result.Pass):
-		return result.Pass
-	}
-	return result.NotApplicable
 }

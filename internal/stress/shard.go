@@ -153,29 +153,16 @@ type shard struct {
 // line ("bye") is written.
 func RunShard(ctx context.Context, in io.Reader, out io.Writer) error {
 	lw := newLineWriter(out)
-	fail := func(err error) error {
-		lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: err.Error()})
-		_ = lw.flush()
+	cfg, sc, err := readConfig[ShardConfig]("shard", in, lw)
+	if err != nil {
 		return err
-	}
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	if !sc.Scan() {
-		return fail(fmt.Errorf("stress: shard: no config line on input: %v", sc.Err()))
-	}
-	var cfg ShardConfig
-	if err := decodeStrict(sc.Bytes(), &cfg); err != nil {
-		return fail(fmt.Errorf("stress: shard: config line: %w", err))
-	}
-	if err := cfg.validate(); err != nil {
-		return fail(err)
 	}
 	s := &shard{cfg: cfg, lw: lw, hurry: make(chan struct{}, 1)}
 	smp := startSampler("shard "+strconv.Itoa(cfg.Chain), 0, 500*time.Millisecond)
 	defer smp.Close()
 	defer func() { _ = s.close() }() // on the way out of a failure; close is idempotent
 	if err := s.start(ctx); err != nil {
-		return fail(err)
+		return lw.fail(err)
 	}
 	urls := make([]string, len(s.pairs))
 	for i, p := range s.pairs {
@@ -191,7 +178,7 @@ func RunShard(ctx context.Context, in io.Reader, out io.Writer) error {
 		lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: cerr.Error()})
 	}
 	lw.send(wire{Type: wireBye, T: time.Now().UnixNano(), Chain: cfg.Chain, Stats: ptrTo(smp.Snapshot())})
-	err := lw.flush()
+	err = lw.flush()
 	// The input reader ends at "stop" or the end of the input; closing
 	// the input ends it otherwise.
 	if closer, ok := in.(io.Closer); ok {

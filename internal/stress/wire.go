@@ -1,6 +1,7 @@
 package stress
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wschaos/wschaos/result"
 )
@@ -258,6 +260,31 @@ func (lw *lineWriter) send(w wire) {
 		default:
 		}
 	}
+}
+
+// fail sends err as an error line, flushes and returns err.
+func (lw *lineWriter) fail(err error) error {
+	lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: err.Error()})
+	_ = lw.flush()
+	return err
+}
+
+// readConfig reads a worker's or a chain shard's first input line into a
+// T, strictly, and validates it; an error is also reported on lw. It
+// returns the scanner positioned after the line, for the commands.
+func readConfig[T interface{ validate() error }](role string, in io.Reader, lw *lineWriter) (cfg T, sc *bufio.Scanner, err error) {
+	sc = bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	if !sc.Scan() {
+		return cfg, nil, lw.fail(fmt.Errorf("stress: %s: no config line on input: %v", role, sc.Err()))
+	}
+	if err := decodeStrict(sc.Bytes(), &cfg); err != nil {
+		return cfg, nil, lw.fail(fmt.Errorf("stress: %s: config line: %w", role, err))
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, nil, lw.fail(err)
+	}
+	return cfg, sc, nil
 }
 
 // flush writes what is buffered; it reports the first write error.

@@ -70,29 +70,16 @@ type worker struct {
 // every client has stopped and the last line ("bye") is written.
 func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 	lw := newLineWriter(out)
-	fail := func(err error) error {
-		lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: err.Error()})
-		_ = lw.flush()
+	cfg, sc, err := readConfig[WorkerConfig]("worker", in, lw)
+	if err != nil {
 		return err
-	}
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	if !sc.Scan() {
-		return fail(fmt.Errorf("stress: worker: no config line on input: %v", sc.Err()))
-	}
-	var cfg WorkerConfig
-	if err := decodeStrict(sc.Bytes(), &cfg); err != nil {
-		return fail(fmt.Errorf("stress: worker: config line: %w", err))
-	}
-	if err := cfg.validate(); err != nil {
-		return fail(err)
 	}
 	w := &worker{cfg: cfg, lw: lw, ready: map[int]bool{}}
 	smp := startSampler("worker "+strconv.Itoa(cfg.Worker), cfg.Count, 500*time.Millisecond)
 	defer smp.Close()
 	clients, err := w.newClients()
 	if err != nil {
-		return fail(err)
+		return lw.fail(err)
 	}
 	lw.send(wire{Type: wireHello, T: time.Now().UnixNano(), Worker: cfg.Worker, Stats: ptrTo(smp.Snapshot())})
 
