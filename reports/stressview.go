@@ -52,6 +52,8 @@ type stressView struct {
 // timingView is a table of faults by chain shard: when each shard began
 // the fault, as an offset from the first to begin it.
 type timingView struct {
+	// Runs: the columns span the shard runs of a merged result.
+	Runs       bool
 	Shards     []string
 	Rows       []timingRow
 	ShardsLeft int
@@ -202,8 +204,8 @@ func buildTiming(faults []result.StressFault) *timingView {
 		return nil
 	}
 	slices.SortFunc(cols, func(a, b key) int { return cmp.Or(a.shard-b.shard, a.chain-b.chain) })
-	tv := &timingView{}
 	multi := cols[0].shard != cols[len(cols)-1].shard
+	tv := &timingView{Runs: multi}
 	for i, k := range cols {
 		if i == maxTimingShards {
 			tv.ShardsLeft = len(cols) - i

@@ -217,12 +217,13 @@ func TestStressShardTiming(t *testing.T) {
 	assert.True(t, row.StartHigh, "150 ms apart is worth a look")
 	assert.Equal(t, "0.2", row.EndSkew)
 	assert.Equal(t, "150.0 ms", v.Timing.MaxSkew)
+	assert.True(t, v.Timing.Runs, "columns over two shard runs")
 	require.Len(t, v.Merged, 2)
 	assert.Equal(t, "c21 – c40 (20)", v.Merged[1].Clients)
 	assert.Equal(t, "2025-11-29 10:00:00.120 UTC", v.Merged[1].Origin)
 	assert.Contains(t, v.Setup, "against 3 chain shards (relay)")
 	page := render(t, r)
-	for _, want := range []string{"Fault timing per chain shard", "Shard runs merged", "no single server saw the whole herd", "runner-b"} {
+	for _, want := range []string{"Fault timing per chain shard", "Shard runs merged", "no single server saw the whole herd", "runner-b", "clocks' offset"} {
 		assert.Contains(t, page, want)
 	}
 

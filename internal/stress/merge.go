@@ -186,7 +186,7 @@ func (m *merger) merge() *result.Result {
 	worst.Reconnects = st.Reconnects
 	sc.Measured = worst
 	sc.Description = describe(&st, len(m.sched.Faults), time.Duration(st.DurationMS*float64(time.Millisecond))) +
-		fmt.Sprintf(" The timeline shows shard run %d's faults and its first client only. %s", st0.Shard.Index, MergeNote)
+		fmt.Sprintf(" The timeline shows shard run %d's faults and its first client only. What a merged run can and cannot claim is under Shard runs merged.", st0.Shard.Index)
 	sc.Verdict = h.Judge(sc.Checks)
 	if len(errs) > 0 {
 		sc.Error = strings.Join(errs, "; ")

@@ -85,7 +85,7 @@ func TestMergeRecomputes(t *testing.T) {
 	assert.Equal(t, []int{0, 1}, []int{st.Merged[0].Index, st.Merged[1].Index})
 	assert.Equal(t, "shard run 1: shard 1", st.Resources[3].Process)
 	assert.Equal(t, MergeNote, st.MergeNote)
-	assert.Contains(t, sc.Description, "no single server saw the whole herd")
+	assert.Contains(t, sc.Description, "merged from 2 shard runs")
 	require.Len(t, sc.Faults, 1)
 	assert.InDelta(t, 11990, sc.Faults[0].IssuedMS, 1e-9)
 
