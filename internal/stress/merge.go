@@ -102,18 +102,21 @@ func checkParts(parts []*result.Result, names []string) ([]*result.StressStats, 
 		if i > 0 && sp.Index == sts[i-1].Shard.Index {
 			return nil, bad(i, "shard index %d again (also %s): each shard once", sp.Index, names[i-1])
 		}
+		if sp.Of < 1 {
+			return nil, bad(i, "shard count %d: want 1 or more", sp.Of)
+		}
 		if sp.Index < 0 || sp.Index >= sp.Of {
 			return nil, bad(i, "shard index %d of %d: want 0 to %d", sp.Index, sp.Of, sp.Of-1)
 		}
 	}
 	if len(sts) != a.Shard.Of {
 		var missing []string
-		for k := range a.Shard.Of {
+		for k := 0; k < a.Shard.Of && len(missing) < 10; k++ {
 			if !slices.ContainsFunc(sts, func(st *result.StressStats) bool { return st.Shard.Index == k }) {
 				missing = append(missing, fmt.Sprint(k))
 			}
 		}
-		return nil, fmt.Errorf("%w: the run was split into %d shards and shard %s is missing: merge every shard's result", ErrMerge, a.Shard.Of, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("%w: the run was split into %d shards and %d are missing (first: %s): merge every shard's result", ErrMerge, a.Shard.Of, a.Shard.Of-len(sts), strings.Join(missing, ", "))
 	}
 	return sts, nil
 }

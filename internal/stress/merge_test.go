@@ -150,7 +150,17 @@ func TestMergeRefuses(t *testing.T) {
 			return []*result.Result{part(0, 2), r}
 		}, "client profile"},
 		"twice":   {func() []*result.Result { return []*result.Result{part(0, 2), part(0, 2)} }, "shard index 0 again"},
-		"missing": {func() []*result.Result { return []*result.Result{part(0, 3), part(2, 3)} }, "shard 1 is missing"},
+		"missing": {func() []*result.Result { return []*result.Result{part(0, 3), part(2, 3)} }, "3 shards and 1 are missing (first: 1)"},
+		"huge count": {func() []*result.Result {
+			a, b := part(0, 2), part(1, 2)
+			a.Scenarios[0].Stress.Shard.Of, b.Scenarios[0].Stress.Shard.Of = 1<<40, 1<<40
+			return []*result.Result{a, b}
+		}, "1099511627774 are missing (first: 2, 3, 4"},
+		"no count": {func() []*result.Result {
+			r := part(0, 1)
+			r.Scenarios[0].Stress.Shard.Of = 0
+			return []*result.Result{r}
+		}, "shard count 0"},
 		"index": {func() []*result.Result {
 			r := part(1, 2)
 			r.Scenarios[0].Stress.Shard.Index = 5
