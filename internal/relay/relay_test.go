@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wschaos/wschaos/internal/chaosnet"
+	"github.com/wschaos/wschaos/internal/echotest"
 	"github.com/wschaos/wschaos/internal/leaktest"
 )
 
@@ -69,47 +69,16 @@ func (f onToxiproxy) latency(ctx context.Context, d time.Duration) error {
 	return f.both(ctx, d > 0, "latency", map[string]int{"latency": int(d / time.Millisecond)})
 }
 
-// echo is a loopback TCP echo server, closed with the test.
-func echo(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(c, c); _ = c.Close() })
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
 // both runs test against the relay and against an embedded Toxiproxy proxy.
 func both(t *testing.T, test func(t *testing.T, f faulty)) {
 	t.Run("relay", func(t *testing.T) {
-		r, err := New("127.0.0.1:0", echo(t))
+		r, err := New("127.0.0.1:0", echotest.TCP(t))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = r.Close() })
 		test(t, onRelay{r})
 	})
 	t.Run("toxiproxy", func(t *testing.T) {
-		up := echo(t)
+		up := echotest.TCP(t)
 		tp, err := chaosnet.StartToxiproxy(t.Context(), "")
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = tp.Close() })
@@ -229,7 +198,7 @@ func TestRelayLikeToxiproxy(t *testing.T) {
 }
 
 func TestRelayClose(t *testing.T) {
-	r, err := New("127.0.0.1:0", echo(t))
+	r, err := New("127.0.0.1:0", echotest.TCP(t))
 	require.NoError(t, err)
 	c := dial(t, r.Addr())
 	_, err = roundTrip(c, "x", 2*time.Second)

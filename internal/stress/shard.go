@@ -81,10 +81,7 @@ func (c ShardConfig) validate() error {
 	if c.ToxiproxyURL != "" && c.Proxy != ProxyToxiproxy {
 		errs = append(errs, fmt.Errorf("toxiproxy_url with proxy %q: an external toxiproxy-server needs proxy %s", c.Proxy, ProxyToxiproxy))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("stress: shard config: %w", err)
-	}
-	return nil
+	return configError("shard", errs)
 }
 
 // pair is one fake server and the proxy in front of it.

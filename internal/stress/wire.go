@@ -269,6 +269,14 @@ func (lw *lineWriter) fail(err error) error {
 	return err
 }
 
+// configError joins a configuration's problems into one error, or nil.
+func configError(role string, errs []error) error {
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stress: %s config: %w", role, err)
+	}
+	return nil
+}
+
 // readConfig reads a worker's or a chain shard's first input line into a
 // T, strictly, and validates it; an error is also reported on lw. It
 // returns the scanner positioned after the line, for the commands.

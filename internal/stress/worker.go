@@ -48,10 +48,7 @@ func (c WorkerConfig) validate() error {
 	if c.RampMS < 0 {
 		errs = append(errs, fmt.Errorf("ramp_ms %g must be 0 or more", c.RampMS))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("stress: worker config: %w", err)
-	}
-	return nil
+	return configError("worker", errs)
 }
 
 // worker is one worker's state: its clients' readiness, for the stats
