@@ -285,3 +285,23 @@ func processNames(rs []result.ProcessResources) []string {
 	}
 	return out
 }
+
+// TestRunToxiproxyChain: the chain as it was, Toxiproxy embedded in each
+// chain shard, still runs the schedule and passes.
+func TestRunToxiproxyChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run takes about 15s")
+	}
+	rep, err := Run(t.Context(), Options{Clients: 20, Workers: 1, ChainShards: 2, Proxy: ProxyToxiproxy, InProcess: true,
+		Duration: 12 * time.Second, Seed: 4, Timescale: 0.5})
+	require.NoError(t, err)
+	sc := rep.Scenario
+	require.Empty(t, sc.Error)
+	for _, c := range sc.Checks {
+		assert.Equal(t, result.Pass, c.Verdict, "check %s: got %s, want %s (%s)", c.Name, c.Got, c.Want, c.Margin)
+	}
+	assert.Equal(t, ProxyToxiproxy, sc.Stress.Proxy)
+	assert.Equal(t, "embedded", rep.ToxiproxyMode)
+	require.NotEmpty(t, sc.Stress.Faults)
+	assert.Len(t, sc.Stress.Faults[0].Shards, 2)
+}
