@@ -435,6 +435,10 @@ func (c *conn) handle(data []byte) {
 		if !ok {
 			return
 		}
+		if res.stale {
+			c.closeWith(StatusReplaced, "replaced by a newer connection")
+			return
+		}
 		if res.replaced != nil {
 			res.replaced.closeWith(StatusReplaced, "replaced")
 		}

@@ -222,6 +222,22 @@ func TestReplaced(t *testing.T) {
 	assert.Equal(t, uint64(1), recv(t, ctx, c2).Seq)
 }
 
+// TestStaleHelloReplacesNothing: a hello that arrives late on a connection
+// older than the one the client already holds (a handshake it gave up on
+// while the server was busy) must not take the session from the newer one.
+func TestStaleHelloReplacesNothing(t *testing.T) {
+	s, _ := newServer(t, Options{})
+	ctx := testCtx(t)
+	old := dial(t, ctx, s) // upgraded, so accepted, before the next dial
+	newer := dial(t, ctx, s)
+	w := hello(t, ctx, newer, "c1", "", 0)
+	send(t, ctx, old, protocol.Envelope{Type: protocol.TypeHello, ClientID: "c1", Session: w.Session})
+	_, _, err := old.Read(ctx)
+	assert.Equal(t, StatusReplaced, websocket.CloseStatus(err), "the stale connection is the one closed: got %v", err)
+	push(s, 1)
+	assert.Equal(t, uint64(1), recv(t, ctx, newer).Seq, "the newer connection keeps the session")
+}
+
 func TestCloseAll(t *testing.T) {
 	s, ev := newServer(t, Options{})
 	ctx := testCtx(t)

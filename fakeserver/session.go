@@ -125,8 +125,11 @@ func newSessionID() string {
 type welcomeResult struct {
 	welcome  protocol.Envelope
 	replaced *conn
-	newSess  bool
-	detail   string
+	// stale: the hello came on a connection older than the one the client
+	// already holds, and took nothing over.
+	stale   bool
+	newSess bool
+	detail  string
 }
 
 // hello attaches c to a resumed or new session and returns the welcome.
@@ -138,6 +141,14 @@ func (s *Server) hello(c *conn, h protocol.Envelope) (welcomeResult, bool) {
 	var res welcomeResult
 	if s.closed {
 		return res, false
+	}
+	if old := s.byClient[h.ClientID]; old != nil && old != c && old.id > c.id {
+		// A hello late on a connection accepted before the one the client
+		// already holds: a handshake the client gave up on while the
+		// server was too busy to read it. The newer connection stays; a
+		// stale hello must not end the client's live connection.
+		res.stale = true
+		return res, true
 	}
 	if old := s.byClient[h.ClientID]; old != nil && old != c {
 		res.replaced = old

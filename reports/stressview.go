@@ -1,11 +1,13 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wschaos/wschaos/result"
 )
@@ -39,6 +41,37 @@ type stressView struct {
 	Reconnects     int
 	Resources      []resourceRow
 	ResourcesNote  string
+	// Timing is each fault's timing on every chain shard; nil with one.
+	Timing *timingView
+	// Merged lists the shard runs of a merged result, MergeNote what it
+	// can claim.
+	Merged    []mergedRow
+	MergeNote string
+}
+
+// timingView is a table of faults by chain shard: when each shard began
+// the fault, as an offset from the first to begin it.
+type timingView struct {
+	// Runs: the columns span the shard runs of a merged result.
+	Runs       bool
+	Shards     []string
+	Rows       []timingRow
+	ShardsLeft int
+	MaxSkew    string
+}
+
+type timingRow struct {
+	N                  int
+	Kind, First        string
+	Offsets            []string
+	StartSkew, EndSkew string
+	StartHigh, EndHigh bool
+}
+
+type mergedRow struct {
+	Index                          int
+	Clients, Host, Origin, StartAt string
+	Verdict                        result.Verdict
 }
 
 // stressRow is one fault in the table. Times are in ms, without the unit:
@@ -135,7 +168,92 @@ func buildStress(s *result.Scenario, id string) *stressView {
 		v.Faults = append(v.Faults, row)
 	}
 	v.Resources, v.ResourcesNote = resourceRows(st.Resources, s.DurationMS)
+	v.Timing = buildTiming(st.Faults)
+	for _, m := range st.Merged {
+		row := mergedRow{Index: m.Index, Host: m.Host, Verdict: m.Verdict, Origin: unixTime(m.OriginUnixNS), StartAt: "—",
+			Clients: fmt.Sprintf("c%d – c%d (%s)", m.FirstClient, m.FirstClient+m.Clients-1, grouped(float64(m.Clients)))}
+		if m.StartAtUnixNS != 0 {
+			row.StartAt = unixTime(m.StartAtUnixNS)
+		}
+		v.Merged = append(v.Merged, row)
+	}
+	v.MergeNote = st.MergeNote
 	return v
+}
+
+// maxTimingShards bounds the chain shards the timing table has columns for.
+const maxTimingShards = 16
+
+// skewHigh marks a skew worth a look: the shards began a fault more than
+// this far apart.
+const skewHigh = 100.0
+
+// buildTiming lays out every fault's timing by chain shard; nil when no
+// fault was applied on more than one.
+func buildTiming(faults []result.StressFault) *timingView {
+	type key struct{ shard, chain int }
+	var cols []key
+	for _, f := range faults {
+		for _, t := range f.Shards {
+			if k := (key{t.Shard, t.Chain}); !slices.Contains(cols, k) {
+				cols = append(cols, k)
+			}
+		}
+	}
+	if len(cols) < 2 {
+		return nil
+	}
+	slices.SortFunc(cols, func(a, b key) int { return cmp.Or(a.shard-b.shard, a.chain-b.chain) })
+	multi := cols[0].shard != cols[len(cols)-1].shard
+	tv := &timingView{Runs: multi}
+	for i, k := range cols {
+		if i == maxTimingShards {
+			tv.ShardsLeft = len(cols) - i
+			break
+		}
+		name := fmt.Sprintf("shard %d", k.chain)
+		if multi {
+			name = fmt.Sprintf("run %d, shard %d", k.shard, k.chain)
+		}
+		tv.Shards = append(tv.Shards, name)
+	}
+	worst := 0.0
+	for i, f := range faults {
+		if len(f.Shards) == 0 || len(tv.Rows) >= maxStressRows {
+			continue
+		}
+		first := math.Inf(1)
+		for _, t := range f.Shards {
+			first = math.Min(first, t.BeganMS)
+		}
+		row := timingRow{N: i + 1, Kind: f.Kind, First: grouped(math.Round(first)),
+			StartSkew: strconv.FormatFloat(f.StartSkewMS, 'f', 1, 64), EndSkew: "—",
+			StartHigh: f.StartSkewMS > skewHigh, EndHigh: f.EndSkewMS > skewHigh}
+		if f.Shards[0].StopMS != 0 {
+			row.EndSkew = strconv.FormatFloat(f.EndSkewMS, 'f', 1, 64)
+		}
+		worst = max(worst, f.StartSkewMS, f.EndSkewMS)
+		for _, k := range cols[:len(tv.Shards)] {
+			cell := "—"
+			for _, t := range f.Shards {
+				if t.Shard == k.shard && t.Chain == k.chain {
+					cell = "+" + strconv.FormatFloat(t.BeganMS-first, 'f', 1, 64)
+				}
+			}
+			row.Offsets = append(row.Offsets, cell)
+		}
+		tv.Rows = append(tv.Rows, row)
+	}
+	tv.MaxSkew = strconv.FormatFloat(worst, 'f', 1, 64) + " ms"
+	return tv
+}
+
+// unixTime shows a wall-clock time in Unix ns as UTC, to the millisecond.
+func unixTime(ns int64) string {
+	if ns == 0 {
+		return "—"
+	}
+	return time.Unix(0, ns).UTC().Format("2006-01-02 15:04:05.000 UTC")
 }
 
 func stressSetup(st *result.StressStats) string {
@@ -145,6 +263,18 @@ func stressSetup(st *result.StressStats) string {
 	}
 	if st.InProcess {
 		where = "in the coordinator's process"
+	}
+	if st.ChainShards > 0 {
+		where += fmt.Sprintf(" against %d chain shard", st.ChainShards)
+		if st.ChainShards != 1 {
+			where += "s"
+		}
+	}
+	if st.Proxy != "" {
+		where += " (" + st.Proxy + ")"
+	}
+	if sp := st.Shard; sp != nil {
+		where += fmt.Sprintf(" · shard %d of %d of a %s-client run", sp.Index, sp.Of, grouped(float64(sp.TotalClients)))
 	}
 	return fmt.Sprintf("%s clients %s · seed %d · time scale %s · schedule %s",
 		grouped(float64(st.Clients)), where, st.Seed, num(st.Timescale), fmtMS(st.DurationMS))

@@ -187,3 +187,47 @@ func TestStressRedialTarget(t *testing.T) {
 	require.NotNil(t, v)
 	assert.Equal(t, distCells{P50: "500", P90: "800", P99: "900", Max: "950", Target: "target: p99 ≤ 800 ms", Over: true}, v.Faults[0].Redial)
 }
+
+// TestStressShardTiming: a run over several chain shards (here a merged
+// result of two shard runs) shows each shard's fault timing as an offset
+// from the first to begin, the skews, the shard runs and what a merged
+// result can claim.
+func TestStressShardTiming(t *testing.T) {
+	r := stressResult()
+	st := r.Scenarios[0].Stress
+	st.ChainShards, st.Proxy = 3, "relay"
+	st.Faults[0].Shards = []result.StressShardTiming{
+		{Shard: 1, Chain: 1, BeganMS: 12000.4, StartMS: 12300, StopMS: 14500, EndMS: 14600},
+		{Shard: 0, Chain: 1, BeganMS: 12000, StartMS: 12250, StopMS: 14500.2, EndMS: 14550},
+		{Shard: 0, Chain: 2, BeganMS: 12150, StartMS: 12400, StopMS: 14500.1, EndMS: 14560},
+	}
+	st.Faults[0].StartSkewMS, st.Faults[0].EndSkewMS = 150, 0.2
+	st.Merged = []result.StressShard{
+		{Index: 0, Of: 2, FirstClient: 1, Clients: 20, TotalClients: 40, OriginUnixNS: 1764410400000000000, Host: "runner-a", Verdict: result.Pass},
+		{Index: 1, Of: 2, FirstClient: 21, Clients: 20, TotalClients: 40, OriginUnixNS: 1764410400120000000, Host: "runner-b", Verdict: result.Fail},
+	}
+	st.MergeNote = "no single server saw the whole herd"
+	v := buildStress(&r.Scenarios[0], "s")
+	require.NotNil(t, v.Timing)
+	assert.Equal(t, []string{"run 0, shard 1", "run 0, shard 2", "run 1, shard 1"}, v.Timing.Shards)
+	require.Len(t, v.Timing.Rows, 1, "only the fault with shard timings")
+	row := v.Timing.Rows[0]
+	assert.Equal(t, []string{"+0.0", "+150.0", "+0.4"}, row.Offsets)
+	assert.Equal(t, "150.0", row.StartSkew)
+	assert.True(t, row.StartHigh, "150 ms apart is worth a look")
+	assert.Equal(t, "0.2", row.EndSkew)
+	assert.Equal(t, "150.0 ms", v.Timing.MaxSkew)
+	assert.True(t, v.Timing.Runs, "columns over two shard runs")
+	require.Len(t, v.Merged, 2)
+	assert.Equal(t, "c21 – c40 (20)", v.Merged[1].Clients)
+	assert.Equal(t, "2025-11-29 10:00:00.120 UTC", v.Merged[1].Origin)
+	assert.Contains(t, v.Setup, "against 3 chain shards (relay)")
+	page := render(t, r)
+	for _, want := range []string{"Fault timing per chain shard", "Shard runs merged", "no single server saw the whole herd", "runner-b", "clocks' offset"} {
+		assert.Contains(t, page, want)
+	}
+
+	// One chain shard: nothing to compare, no table.
+	st.Faults[0].Shards = st.Faults[0].Shards[1:2]
+	assert.Nil(t, buildStress(&r.Scenarios[0], "s").Timing)
+}

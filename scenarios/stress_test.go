@@ -45,14 +45,14 @@ func TestStress(t *testing.T) {
 	duration := time.Duration(float64(45*time.Second) * k)
 	rep, err := stress.Run(t.Context(), stress.Options{
 		Clients: clients, Workers: 2, Duration: duration, Seed: seed, Timescale: k,
-		WorkerCommand: []string{bin, "worker"}, ToxiproxyURL: os.Getenv("TOXIPROXY_URL"),
+		WorkerCommand: []string{bin, "worker"}, ShardCommand: []string{bin, "shard"}, ChainShards: 2, ToxiproxyURL: os.Getenv("TOXIPROXY_URL"),
 		Progress: testWriter{t},
 	})
 	require.NoError(t, err)
 	sc := rep.Scenario
 	if dir := os.Getenv("WSCHAOS_STRESS_OUT"); dir != "" {
 		res := &result.Result{Schema: result.Schema, GeneratedAt: time.Now().UTC(), Verdict: sc.Verdict,
-			Run: result.RunInfo{GoVersion: runtime.Version(), ToxiproxyMode: rep.ToxiproxyMode, ToxiproxyVersion: rep.ToxiproxyVersion,
+			Run: result.RunInfo{GoVersion: runtime.Version(), ToxiproxyMode: rep.ToxiproxyMode,
 				Seed: seed, Command: "go test -tags stress -run TestStress ./scenarios/...", DurationMS: sc.DurationMS, Timescale: k},
 			Scenarios: []result.Scenario{sc}}
 		require.NoError(t, reports.WriteFiles(dir, res))

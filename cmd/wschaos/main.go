@@ -6,7 +6,8 @@
 //	wschaos run --upstream HOST:PORT [--upstream-tls] [--upstream-path P] [--upstream-host NAME] [--upstream-ca FILE]
 //	wschaos list [--json]
 //	wschaos profile [--timescale K]
-//	wschaos stress --clients N [--duration D] [--seed S] [--out DIR] [--timescale K] [--workers W]
+//	wschaos stress --clients N [--duration D] [--seed S] [--out DIR] [--timescale K] [--workers W] [--chain-shards K] [--proxy P] [--shard I/N --start-at T]
+//	wschaos merge [--out DIR] DIR...
 //	wschaos serve [--tls] [--push D] [--toxiproxy URL | --listen ADDR] [-v]
 //	wschaos report RESULT.json [-o index.html]
 //	wschaos version
@@ -54,6 +55,7 @@ Usage:
   wschaos list [--json]        print the catalogue
   wschaos profile              print a client profile template (--client-profile FILE)
   wschaos stress --clients N   many clients under a seeded random fault schedule
+  wschaos merge DIR...         combine the shard runs of one stress run split over machines
   wschaos serve [flags]        the fake server behind Toxiproxy, for exploring by hand
   wschaos report RESULT.json   render a stored result as HTML again
   wschaos version              print the version
@@ -76,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdWorker(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "supervise": // hidden: started by run for each outside client
 		return cmdSupervise(args[1:], stderr)
+	case "shard": // hidden: started by stress
+		return cmdShard(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "merge":
+		return cmdMerge(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "list":

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/internal/chaosnet"
+	"github.com/wschaos/wschaos/internal/echotest"
 	"github.com/wschaos/wschaos/internal/leaktest"
 )
 
@@ -59,41 +60,6 @@ func newProxy(tb testing.TB, upstream string) (p *chaosnet.Proxy, stop func()) {
 	return p, stop
 }
 
-// tcpEcho is a loopback TCP echo server. Cleanup closes it and waits for its
-// goroutines.
-func tcpEcho(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(c, c) })
-		}
-	})
-	tb.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
 // roundTrips times n round trips on each of two paths, interleaved so that
 // both see the same machine, and reports each path's mean and their ratio.
 func roundTrips(b *testing.B, direct, proxied func() error) {
@@ -125,7 +91,7 @@ func roundTrips(b *testing.B, direct, proxied func() error) {
 // proxy (no toxics) against the same round trip straight to the server.
 func BenchmarkRoundTrip(b *testing.B) {
 	b.Run("TCP", func(b *testing.B) {
-		addr := tcpEcho(b)
+		addr := echotest.TCP(b)
 		proxy, stop := newProxy(b, addr)
 		b.Cleanup(stop)
 		dial := func(a string) func() error {

@@ -23,7 +23,7 @@ import (
 // when peerEnv names a role; the peer prints one line when it is up, and
 // stops when its standard input closes.
 const (
-	peerEnv  = "WSCHAOS_BENCH_PEER" // "server" or "clients"
+	peerEnv  = "WSCHAOS_BENCH_PEER" // "server", "clients", "chain" or "wsserver"
 	peerURL  = "WSCHAOS_BENCH_URL"  // clients: the URL to dial
 	peerN    = "WSCHAOS_BENCH_N"    // clients: how many
 	peerWait = 30 * time.Second     // bounds every wait on a peer
@@ -38,6 +38,10 @@ func runPeer(role string) int {
 		err = peerServer()
 	case "clients":
 		err = peerClients(os.Getenv(peerURL), os.Getenv(peerN))
+	case "chain":
+		err = peerChain()
+	case "wsserver":
+		err = peerWSServer()
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}

@@ -1,8 +1,10 @@
 package stress
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -23,16 +25,25 @@ func (j judged) add(t result.Target, ch result.Check) {
 
 // results folds what the run recorded into the aggregates and the result
 // scenario: validity first (a run that never warmed up, or whose faults or
-// workers went wrong, proves nothing), then each fault's targets, then
-// the whole run's. It runs after every worker has stopped.
+// children went wrong, proves nothing), then each fault's targets, then
+// the whole run's. It runs after every worker and shard has stopped.
 func (c *coord) results() result.Scenario {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, cs := range c.clients[1:] {
+	for _, cs := range c.clients {
 		sort.SliceStable(cs.events, func(i, j int) bool { return cs.events[i].TMS < cs.events[j].TMS })
 	}
-	st := result.StressStats{Clients: c.opts.Clients, Workers: len(c.workers), InProcess: c.opts.InProcess, Timescale: c.opts.Timescale,
-		Seed: c.opts.Seed, DurationMS: msOf(c.opts.Duration), Profile: profileText(c.eff, c.opts.Timescale), Faults: []result.StressFault{}}
+	st := result.StressStats{Clients: len(c.clients), Workers: len(c.workers), InProcess: c.opts.InProcess, Timescale: c.opts.Timescale,
+		Seed: c.opts.Seed, DurationMS: msOf(c.opts.Duration), Profile: profileText(c.eff, c.opts.Timescale), Faults: []result.StressFault{},
+		ChainShards: len(c.shards), Proxy: c.opts.Proxy, OriginUnixNS: c.originNS}
+	if sp := c.opts.Split; sp != nil {
+		host, _ := os.Hostname()
+		st.Shard = &result.StressShard{Index: sp.Index, Of: sp.Of, FirstClient: c.first, Clients: len(c.clients), TotalClients: c.opts.Clients,
+			OriginUnixNS: c.originNS, Host: host}
+		if !sp.StartAt.IsZero() {
+			st.Shard.StartAtUnixNS = sp.StartAt.UnixNano()
+		}
+	}
 	res := c.scenario(&st)
 	j := judged{&res}
 	c.validity(j)
@@ -42,8 +53,13 @@ func (c *coord) results() result.Scenario {
 	j.add(c.fatalCheck())
 	res.Measured.Reconnects = st.Reconnects
 	st.Resources = append(st.Resources, c.coordRes)
-	for w := 1; w <= len(c.workers); w++ {
-		if r, ok := c.res[w]; ok {
+	for _, p := range c.shards {
+		if r, ok := c.res[p.name]; ok {
+			st.Resources = append(st.Resources, r)
+		}
+	}
+	for _, p := range c.workers {
+		if r, ok := c.res[p.name]; ok {
 			st.Resources = append(st.Resources, r)
 		}
 	}
@@ -53,33 +69,46 @@ func (c *coord) results() result.Scenario {
 }
 
 // scenario is the result scenario before its checks: what ran, the faults
-// as they took effect, and a timeline of the faults and client c1.
+// as they took effect, and a timeline of the faults and the run's first
+// client.
 func (c *coord) scenario(st *result.StressStats) result.Scenario {
-	n := c.opts.Clients
+	n := len(c.clients)
 	res := result.Scenario{
 		Name: ScenarioName, Client: "reference", Clients: n,
-		Description: fmt.Sprintf("%s over %s; a seeded schedule of %s over %v at time scale %g (seed %d). "+
-			"Every fault hits every client at once, and waits until every client is ready again after the previous one; targets are p99 over the clients, derived from the profile (%s) with a herd allowance of %v; recovery is held to the stress goal, the backoff cap plus the allowance. "+
-			"The timeline shows the faults and client c1 only.",
-			plural(n, "reference client"), plural(st.Workers, "worker"), plural(len(c.sched.Faults), "mass fault"),
-			c.opts.Duration, c.opts.Timescale, c.opts.Seed, st.Profile, HerdAllowance),
-		Faults: slices.Clone(c.windows), Targets: []result.Target{}, Checks: []result.Check{}, Timeline: slices.Clone(c.harness),
+		Description: describe(st, len(c.sched.Faults), c.opts.Duration) + fmt.Sprintf(" The timeline shows the faults and client %s only.", clientID(c.first)),
+		Faults:      slices.Clone(c.windows), Targets: []result.Target{}, Checks: []result.Check{}, Timeline: slices.Clone(c.harness),
 		Profile: h.ProfileOf(c.eff),
 	}
 	if res.Faults == nil {
 		res.Faults = []result.Fault{}
 	}
-	if len(c.clients) > 1 {
-		res.Timeline = append(res.Timeline, c.clients[1].events...)
+	if len(c.clients) > 0 {
+		res.Timeline = append(res.Timeline, c.clients[0].events...)
 		sort.SliceStable(res.Timeline, func(i, j int) bool { return res.Timeline[i].TMS < res.Timeline[j].TMS })
 	}
 	return res
 }
 
+// describe says what a stress run (or merged result) was, for the
+// scenario's description.
+func describe(st *result.StressStats, faults int, d time.Duration) string {
+	where := fmt.Sprintf("%s over %s and %s (%s)", plural(st.Clients, "reference client"), plural(st.Workers, "worker"),
+		plural(st.ChainShards, "chain shard"), cmp.Or(st.Proxy, ProxyRelay))
+	if sp := st.Shard; sp != nil {
+		where += fmt.Sprintf(", shard %d of %d of a %d-client run", sp.Index, sp.Of, sp.TotalClients)
+	}
+	if len(st.Merged) > 0 {
+		where += fmt.Sprintf(", merged from %s", plural(len(st.Merged), "shard run"))
+	}
+	return fmt.Sprintf("%s; a seeded schedule of %s over %v at time scale %g (seed %d). "+
+		"Every fault hits every client at once, and waits until every client is ready again after the previous one; targets are p99 over the clients, derived from the profile (%s) with a herd allowance of %v; recovery is held to the stress goal, the backoff cap plus the allowance.",
+		where, plural(faults, "mass fault"), d, st.Timescale, st.Seed, st.Profile, HerdAllowance)
+}
+
 // validity holds the run to having warmed up, applied every fault and
-// heard every worker out.
+// heard every worker and shard out.
 func (c *coord) validity(j judged) {
-	n, planned := c.opts.Clients, len(c.sched.Faults)
+	n, planned := len(c.clients), len(c.sched.Faults)
 	warm := result.Target{Name: "warm-up", Want: fmt.Sprintf("%d clients ready with traffic both ways", n), Unit: result.UnitCount, Limit: float64(n)}
 	got := "all warm"
 	if !c.warmOK {
@@ -88,7 +117,7 @@ func (c *coord) validity(j judged) {
 	j.add(warm, h.Verdict(warm, c.warmOK, got, nil, ""))
 	fa := result.Target{Name: "faults-applied", Want: fmt.Sprint(planned), Unit: result.UnitCount, Limit: float64(planned)}
 	j.add(fa, h.Verdict(fa, len(c.windows) == planned, fmt.Sprintf("%d of %d", len(c.windows), planned), ptrTo(float64(len(c.windows))), ""))
-	wk := result.Target{Name: "workers", Want: "every worker ran to the end, every line well-formed"}
+	wk := result.Target{Name: "workers", Want: "every worker and chain shard ran to the end, every line well-formed"}
 	got, margin := "ok", ""
 	if len(c.errs) > 0 {
 		got, margin = fmt.Sprintf("%d problems", len(c.errs)), clip(strings.Join(c.errs, "; "), 600)
@@ -109,27 +138,24 @@ func (c *coord) judgeFaults(j judged, st *result.StressStats) (worst result.Meas
 		if i+1 < len(c.windows) {
 			next = issuedAt(c.windows[i+1])
 		}
-		fs, firstDials := c.faultStats(w, next, p.For == 0)
+		raw, disc, rec := c.faultRaw(w, next, p.For == 0)
+		fs := result.StressFault{Kind: w.Kind, Text: w.Text, StartMS: w.StartMS, EndMS: w.EndMS, Disconnected: disc, Recovered: rec, Raw: &raw}
+		if i < len(c.timings) {
+			fs.Shards = c.timings[i]
+		}
+		skews(&fs)
+		Aggregate(&fs, len(c.clients))
 		st.Faults = append(st.Faults, fs)
-		b := p.asApplied(w).Bounds(c.eff, c.opts.Clients)
-		c.faultChecks(j, fmt.Sprintf("f%d-%s", i+1, w.Kind), b, fs, firstDials)
-		if !b.Disconnects {
-			continue
-		}
-		if fs.Detect.N > 0 {
-			worst.DetectMS = maxPtr(worst.DetectMS, fs.Detect.Max)
-		}
-		if fs.Recover.N > 0 {
-			worst.RecoverMS = maxPtr(worst.RecoverMS, fs.Recover.Max)
-		}
-		worst.Attempts = max(worst.Attempts, int(fs.Attempts.Max))
+		b := p.asApplied(w).Bounds(c.eff, len(c.clients))
+		judgeFault(j, i, b, fs, len(c.clients), c.eff.Backoff.Jitter, &worst)
 	}
 	return worst
 }
 
-// faultChecks holds one fault's aggregates to its bounds.
-func (c *coord) faultChecks(j judged, label string, b Bounds, fs result.StressFault, firstDials []float64) {
-	n := c.opts.Clients
+// judgeFault holds fault i's aggregates to its bounds and keeps the worst
+// figures of the faults that cut clients off.
+func judgeFault(j judged, i int, b Bounds, fs result.StressFault, n int, jitter float64, worst *result.Measured) {
+	label := fmt.Sprintf("f%d-%s", i+1, fs.Kind)
 	if !b.Disconnects {
 		t := h.NoReconnect(b.NoReconnectWhy).Target
 		t.Name = label + "-no-reconnect"
@@ -142,7 +168,18 @@ func (c *coord) faultChecks(j judged, label string, b Bounds, fs result.StressFa
 	}
 	j.add(p99Check(label+"-recover", fs.Recover, fs.Recovered, n, b.Recover, "recovered"))
 	j.add(attemptsCheck(label+"-attempts", fs.Attempts, b.Attempts))
-	j.add(herdCheck(label+"-herd-spread", firstDials, n, b.Spread, c.eff.Backoff.Jitter))
+	var firstDials []float64
+	if fs.Raw != nil {
+		firstDials = msValues(fs.Raw.FirstDialUS)
+	}
+	j.add(herdCheck(label+"-herd-spread", firstDials, n, b.Spread, jitter))
+	if fs.Detect.N > 0 {
+		worst.DetectMS = maxPtr(worst.DetectMS, fs.Detect.Max)
+	}
+	if fs.Recover.N > 0 {
+		worst.RecoverMS = maxPtr(worst.RecoverMS, fs.Recover.Max)
+	}
+	worst.Attempts = max(worst.Attempts, int(fs.Attempts.Max))
 }
 
 // p99Check holds a distribution's 99th percentile against a time bound,
@@ -223,8 +260,8 @@ func (c *coord) continuity(st *result.StressStats) (result.Target, result.Check)
 	base := &h.Timeline{Options: c.eff}
 	var bad []string
 	c.srvMu.Lock()
-	for i, cs := range c.clients[1:] {
-		id := clientID(i + 1)
+	for i, cs := range c.clients {
+		id := clientID(c.first + i)
 		tl := cs.timeline(id, base)
 		if ch := noLoss.Eval(tl); ch.Verdict == result.Fail {
 			bad = append(bad, ch.Margin)
@@ -249,8 +286,8 @@ func (c *coord) delaysCheck() (result.Target, result.Check) {
 	t := policy.Target
 	delays, judgedN := 0, 0
 	var bad []string
-	for i, cs := range c.clients[1:] {
-		tl := &h.Timeline{Events: cs.events, Clients: []string{clientID(i + 1)}, Options: c.eff}
+	for i, cs := range c.clients {
+		tl := &h.Timeline{Events: cs.events, Clients: []string{clientID(c.first + i)}, Options: c.eff}
 		switch ch := policy.Eval(tl); ch.Verdict {
 		case result.Fail:
 			bad = append(bad, ch.Margin)
@@ -275,7 +312,7 @@ func (c *coord) delaysCheck() (result.Target, result.Check) {
 func (c *coord) fatalCheck() (result.Target, result.Check) {
 	t := result.Target{Name: "no-fatal", Want: "0 clients stopped", Unit: result.UnitCount, Why: "every fault in the schedule is retryable"}
 	fatal := 0
-	for _, cs := range c.clients[1:] {
+	for _, cs := range c.clients {
 		if cs.fatal {
 			fatal++
 		}

@@ -16,7 +16,7 @@ import (
 // arrived, holes in the delivered range, and gaps the client was told of.
 func TestContinuityCountsAsTheHarness(t *testing.T) {
 	c := newCoord(Options{Clients: 2}, Schedule{})
-	c1, c2 := c.clients[1], c.clients[2]
+	c1, c2 := c.clients[0], c.clients[1]
 	for s := uint64(1); s <= 10; s++ {
 		c1.upSent.add(s)
 		c2.upSent.add(s)
@@ -65,11 +65,11 @@ func TestDelaysCheck(t *testing.T) {
 	assert.Equal(t, result.NotApplicable, ch.Verdict, "no delay: nothing to judge, never a pass")
 
 	lo, hi := c.eff.Backoff.Envelope(1)
-	c.clients[1].events = []result.Event{backoff("c1", 1, msOf(lo+hi)/2)}
+	c.clients[0].events = []result.Event{backoff("c1", 1, msOf(lo+hi)/2)}
 	_, ch = c.delaysCheck()
 	assert.Equal(t, result.Pass, ch.Verdict, ch.Margin)
 
-	c.clients[2].events = []result.Event{backoff("c2", 1, msOf(hi)+50)}
+	c.clients[1].events = []result.Event{backoff("c2", 1, msOf(hi)+50)}
 	_, ch = c.delaysCheck()
 	assert.Equal(t, result.Fail, ch.Verdict)
 	assert.Contains(t, ch.Margin, "c2: attempt 1")

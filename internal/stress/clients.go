@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/wschaos/wschaos/fakeserver"
 	h "github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/result"
 )
@@ -65,59 +64,27 @@ func (cs *clientState) timeline(id string, o *h.Timeline) *h.Timeline {
 	return &tl
 }
 
-// onServer tallies the fake server's message events. It runs serialised on
-// the server's event path and must not block.
-func (c *coord) onServer(ev fakeserver.Event) {
-	if ev.Kind != result.KindRecv && ev.Kind != result.KindSend {
-		return
-	}
-	e := h.ServerEvent(ev)
-	idx, ok := clientIndex(e.Client)
-	if !ok || idx >= len(c.clients) {
-		return
-	}
-	t := c.tms(ev.Time.UnixNano())
-	cs := c.clients[idx]
-	c.srvMu.Lock()
-	defer c.srvMu.Unlock()
-	switch e.Kind {
-	case result.KindRecv:
-		cs.srv.gotSend = true
-		cs.srv.upGot.add(e.Seq)
-	case result.KindSend:
-		// drainAt is written once, under both locks.
-		if t <= c.srvDrainAt {
-			cs.srv.downSent.add(e.Seq)
-		}
-	}
-}
-
-// onWire takes one decoded line from worker wp.
-func (c *coord) onWire(wp *workerProc, w wire) error {
+// onWire takes one decoded line from the worker that runs cfg.
+func (c *coord) onWire(wp *proc, cfg WorkerConfig, w wire) error {
 	switch w.Type {
 	case wireHello:
 		return nil
 	case wireStats, wireBye:
-		c.mu.Lock()
-		c.res[wp.cfg.Worker] = *w.Stats
-		if w.Type == wireBye {
-			wp.bye = true
-		}
-		c.mu.Unlock()
+		c.setRes(wp, w)
 		return nil
 	case wireError:
-		c.fail("worker %d: %s", wp.cfg.Worker, w.Message)
+		c.fail("%s: %s", wp.name, w.Message)
 		return nil
 	}
 	e := *w.Ev
 	idx, _ := clientIndex(e.Client) // decodeWire checked it
-	if idx < wp.cfg.First || idx >= wp.cfg.First+wp.cfg.Count {
-		return fmt.Errorf("%w: client %s is not one of worker %d's (c%d..c%d)", ErrWireLine, e.Client, wp.cfg.Worker, wp.cfg.First, wp.cfg.First+wp.cfg.Count-1)
+	if idx < cfg.First || idx >= cfg.First+cfg.Count {
+		return fmt.Errorf("%w: client %s is not one of %s's (c%d..c%d)", ErrWireLine, e.Client, wp.name, cfg.First, cfg.First+cfg.Count-1)
 	}
 	e.TMS = c.tms(w.T)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cs := c.clients[idx]
+	cs := c.client(idx)
 	switch e.Kind {
 	case result.KindSent:
 		if e.TMS <= c.drainAt {
@@ -165,17 +132,17 @@ func (c *coord) lifecycle(cs *clientState, e result.Event) {
 // allWarm: every client is ready, has had a server message delivered and
 // has had a message delivered to the server. Called with c.mu held.
 func (c *coord) allWarm() bool {
-	if c.readyNow < c.opts.Clients {
+	if c.readyNow < len(c.clients) {
 		return false
 	}
-	for _, cs := range c.clients[1:] {
+	for _, cs := range c.clients {
 		if !cs.ready || !cs.gotPush {
 			return false
 		}
 	}
 	c.srvMu.Lock()
 	defer c.srvMu.Unlock()
-	for _, cs := range c.clients[1:] {
+	for _, cs := range c.clients {
 		if !cs.srv.gotSend {
 			return false
 		}
@@ -186,7 +153,7 @@ func (c *coord) allWarm() bool {
 // allReady: every client that has not stopped for good is ready. Called
 // with c.mu held.
 func (c *coord) allReady() bool {
-	return c.readyNow+c.fatals == c.opts.Clients
+	return c.readyNow+c.fatals == len(c.clients)
 }
 
 // drained: every running client has had all its messages delivered to the
@@ -194,7 +161,7 @@ func (c *coord) allReady() bool {
 func (c *coord) drained() bool {
 	c.srvMu.Lock()
 	defer c.srvMu.Unlock()
-	for _, cs := range c.clients[1:] {
+	for _, cs := range c.clients {
 		if !cs.fatal && (cs.srv.upGot.max < cs.upSent.max || cs.downGot.max < cs.srv.downSent.max) {
 			return false
 		}
@@ -208,7 +175,7 @@ func (c *coord) warmShortfall() string {
 	defer c.mu.Unlock()
 	var ready, push, send int
 	c.srvMu.Lock()
-	for _, cs := range c.clients[1:] {
+	for _, cs := range c.clients {
 		if cs.ready {
 			ready++
 		}
@@ -221,7 +188,7 @@ func (c *coord) warmShortfall() string {
 	}
 	c.srvMu.Unlock()
 	msg := fmt.Sprintf("clients never warmed up: %d of %d ready, %d had a server message, %d had a message delivered; last events: %s",
-		ready, c.opts.Clients, push, send, c.lastEvents())
+		ready, len(c.clients), push, send, c.lastEvents())
 	if len(c.errs) > 0 {
 		msg += "; " + strings.Join(c.errs, "; ")
 	}
@@ -233,7 +200,7 @@ func (c *coord) warmShortfall() string {
 // held.
 func (c *coord) lastEvents() string {
 	counts := map[string]int{}
-	for _, cs := range c.clients[1:] {
+	for _, cs := range c.clients {
 		k := "none"
 		if len(cs.events) > 0 {
 			e := cs.events[len(cs.events)-1]

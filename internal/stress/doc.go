@@ -1,23 +1,40 @@
-// Package stress runs many reference clients against one fake server and
-// one Toxiproxy proxy under a seeded random schedule of mass faults (proxy
-// down, black hole, latency spike, abrupt close, close frames, server
-// restart), and aggregates what the catalogue's checks measure per client
-// into distributions: detection and recovery percentiles per fault, lost and
+// Package stress runs many reference clients against fake servers behind
+// proxies under a seeded random schedule of mass faults (proxy down, black
+// hole, latency spike, abrupt close, close frames, server restart), and
+// aggregates what the catalogue's checks measure per client into
+// distributions: detection and recovery percentiles per fault, lost and
 // duplicated messages per direction, reconnects per 100 ms window, attempts,
-// and the harness's own resource use.
+// and every process's resource use.
 //
-//	coordinator: fake server <── Toxiproxy proxy <──┬── worker process 1: clients c1..c2500
-//	                                                └── worker process 2: clients c2501..c5000
+//	coordinator ──┬── chain shard 1: fake servers, each behind a relay (or Toxiproxy)
+//	              ├── chain shard 2: ...
+//	              ├── worker 1: clients c1..c2500    (client i dials proxy (i-1) mod P)
+//	              └── worker 2: clients c2501..c5000
 //
-// One process may hold at most 20,000 open files and each proxied client
-// costs about three in the coordinator (Toxiproxy two, server one) and one in
-// its worker, so clients run in worker processes (`wschaos worker`, started
-// by re-executing the wschaos binary) that stream their events back as JSON
-// lines on stdout, each event a result.Event as harness.ClientEvent makes it,
-// every figure in a typed field; the coordinator sends its configuration and
-// commands as JSON lines on their stdin (see wire.go). Both ends decode every
-// line strictly, and a worker whose line does not decode is stopped and the
-// run fails its "workers" check.
+// One process may hold at most 20,000 open files. A client costs a chain
+// about three (the proxy's two ends and the server's one) and its worker
+// one, so the chain runs in chain shards (`wschaos shard`, ChainShardsFor
+// sizes them to 60 % of the descriptor limit) and the clients in workers
+// (`wschaos worker`), both started by re-executing the wschaos binary; the
+// coordinator holds neither and only measures. Workers stream their clients'
+// events and chain shards their servers' message events back as JSON lines
+// on stdout, each a result.Event with every figure in a typed field; the
+// coordinator sends configuration and commands as JSON lines on their stdin
+// (see wire.go). Both ends decode every line strictly, and a child whose
+// line does not decode is stopped and the run fails its "workers" check.
+//
+// Every fault step is sent to every chain shard for one moment, stepLead
+// ahead; each shard sleeps until then, applies it to all its proxies or
+// servers at once and reports when it began and when the step returned.
+// The fault's window runs from the first shard to begin to the last to
+// finish, and the result keeps every shard's times and the skew between
+// them (StressFault.Shards, StartSkewMS, EndSkewMS).
+//
+// A run can also be one shard of a run split over machines (Split: its
+// share of the clients, its own chain, the schedule started at a scheduled
+// wall-clock time). Every fault keeps each client's raw figures
+// (StressFault.Raw), and Merge combines the shard runs' results by
+// computing the distributions again over every client.
 //
 // The coordinator measures every client's detection and recovery with
 // harness.Timeline.Measure, one client and one fault at a time, so the
@@ -36,7 +53,8 @@
 // once every client has been ready for MinHealthyUptime, so a slow recovery
 // fails the fault that caused it instead of cascading.
 //
-// Run is the coordinator; RunWorker is a worker. Workers are always stopped:
-// Run closes their stdin, waits, then kills their process group, and on
-// Linux a worker dies with its parent (Pdeathsig).
+// Run is the coordinator, RunWorker a worker, RunShard a chain shard.
+// Children are always stopped: Run closes their stdin, waits, then kills
+// their process group, and on Linux a child dies with its parent
+// (Pdeathsig).
 package stress

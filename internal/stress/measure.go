@@ -2,6 +2,7 @@ package stress
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -36,21 +37,21 @@ func (p Planned) asApplied(w result.Fault) Planned {
 	return p
 }
 
-// faultStats measures every client against one fault with
+// faultRaw measures every client against one fault with
 // harness.Timeline.Measure, on the client's events from the fault's issue
-// to the next fault's. It returns the first dials after the fault end too.
+// to the next fault's, and returns each client's figures and how many
+// clients lost the connection and recovered.
 //
 // An instant fault (a close or a drop: no end step) ends for each client
 // when it hits that client. With thousands of connections the step takes
 // a second or more to return, and measuring from its return would hide the
 // recovery of the clients it hit first: each client's recovery and redial
 // run from the earlier of the recorded end and its own loss.
-func (c *coord) faultStats(w result.Fault, next float64, instant bool) (result.StressFault, []float64) {
-	fs := result.StressFault{Kind: w.Kind, Text: w.Text, StartMS: w.StartMS, EndMS: w.EndMS}
+func (c *coord) faultRaw(w result.Fault, next float64, instant bool) (raw result.StressRaw, disconnected, recovered int) {
 	from := issuedAt(w)
-	var detect, redial, recov, attempts, readies, firstDials []float64
-	for i, cs := range c.clients[1:] {
-		id := clientID(i + 1)
+	us := func(ms float64) int64 { return int64(math.Round(ms * 1000)) }
+	for i, cs := range c.clients {
+		id := clientID(c.first + i)
 		lo := sort.Search(len(cs.events), func(k int) bool { return cs.events[k].TMS >= from })
 		hi := sort.Search(len(cs.events), func(k int) bool { return cs.events[k].TMS >= next })
 		tl := &h.Timeline{Events: cs.events[lo:hi], Faults: []result.Fault{w}, Clients: []string{id}, Options: c.eff}
@@ -63,20 +64,21 @@ func (c *coord) faultStats(w result.Fault, next float64, instant bool) (result.S
 			m = tl.Measure(id)
 		}
 		if d := m.Detect(tl); d != nil {
-			fs.Disconnected++
-			detect = append(detect, *d)
+			disconnected++
+			raw.DetectUS = append(raw.DetectUS, us(*d))
 		} else if m.Disconnects > 0 {
-			fs.Disconnected++
+			disconnected++
 		}
-		if r := m.Recover(tl); r != nil {
-			fs.Recovered++
-			recov = append(recov, *r)
-			attempts = append(attempts, float64(m.Attempts))
-		} else if m.Attempts > 0 {
-			attempts = append(attempts, float64(m.Attempts))
+		r := m.Recover(tl)
+		if r != nil {
+			recovered++
+			raw.RecoverUS = append(raw.RecoverUS, us(*r))
+		}
+		if r != nil || m.Attempts > 0 {
+			raw.Attempts = append(raw.Attempts, int64(m.Attempts))
 		}
 		if r := redialAfter(tl, m); r != nil {
-			redial = append(redial, *r)
+			raw.RedialUS = append(raw.RedialUS, us(*r))
 		}
 		first := true
 		for _, e := range tl.Events {
@@ -85,20 +87,64 @@ func (c *coord) faultStats(w result.Fault, next float64, instant bool) (result.S
 			}
 			switch e.Kind {
 			case result.KindReady:
-				readies = append(readies, e.TMS)
+				raw.ReadyUS = append(raw.ReadyUS, us(e.TMS-w.EndMS))
 			case result.KindDialing:
 				if first {
-					firstDials = append(firstDials, e.TMS)
+					raw.FirstDialUS = append(raw.FirstDialUS, us(e.TMS-w.EndMS))
 					first = false
 				}
 			}
 		}
 	}
-	fs.Detect, fs.Redial, fs.Recover, fs.Attempts = h.Distribute(detect), h.Distribute(redial), h.Distribute(recov), h.Distribute(attempts)
-	fs.RecoverCDF = h.CDF(recov, len(c.clients)-1, 50)
-	fs.ReconnectsPer100ms = h.Histogram(readies, w.EndMS, windowMS, 200)
-	fs.FirstDialsPer100ms = h.Histogram(firstDials, w.EndMS, windowMS, 200)
-	return fs, firstDials
+	for _, v := range []result.Ints{raw.DetectUS, raw.RedialUS, raw.RecoverUS, raw.Attempts, raw.FirstDialUS, raw.ReadyUS} {
+		slices.Sort(v)
+	}
+	return raw, disconnected, recovered
+}
+
+// Aggregate computes fs's distributions, recovery CDF and histograms from
+// its raw figures, over total clients: one run's or, merged, every shard
+// run's together.
+func Aggregate(fs *result.StressFault, total int) {
+	raw := fs.Raw
+	if raw == nil {
+		raw = &result.StressRaw{}
+	}
+	recov := msValues(raw.RecoverUS)
+	attempts := make([]float64, len(raw.Attempts))
+	for i, a := range raw.Attempts {
+		attempts[i] = float64(a)
+	}
+	fs.Detect, fs.Redial, fs.Recover, fs.Attempts = h.Distribute(msValues(raw.DetectUS)), h.Distribute(msValues(raw.RedialUS)), h.Distribute(recov), h.Distribute(attempts)
+	fs.RecoverCDF = h.CDF(recov, total, 50)
+	fs.ReconnectsPer100ms = h.Histogram(msValues(raw.ReadyUS), 0, windowMS, 200)
+	fs.FirstDialsPer100ms = h.Histogram(msValues(raw.FirstDialUS), 0, windowMS, 200)
+}
+
+// msValues is v, in microseconds, as milliseconds.
+func msValues(v result.Ints) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x) / 1000
+	}
+	return out
+}
+
+// skews sets fs's start and end skews from its shard timings: the latest
+// shard to begin a step minus the earliest.
+func skews(fs *result.StressFault) {
+	spread := func(get func(result.StressShardTiming) float64) float64 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, t := range fs.Shards {
+			lo, hi = math.Min(lo, get(t)), math.Max(hi, get(t))
+		}
+		if len(fs.Shards) == 0 {
+			return 0
+		}
+		return hi - lo
+	}
+	fs.StartSkewMS = spread(func(t result.StressShardTiming) float64 { return t.BeganMS })
+	fs.EndSkewMS = spread(func(t result.StressShardTiming) float64 { return t.StopMS })
 }
 
 // redialAfter is the client's own part of a recovery: the wait from the

@@ -9,15 +9,17 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 )
 
-// workerProc is one worker: a process, or goroutines with pipes.
-type workerProc struct {
-	cfg    WorkerConfig
+// proc is one child of the coordinator, a worker or a chain shard: a
+// process, or goroutines with pipes. It reads one configuration line and
+// commands on its input and writes wire lines on its output, which the
+// coordinator decodes and hands to handle.
+type proc struct {
+	name   string // "worker 2", "shard 1"
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	mu     sync.Mutex // serialises writes to stdin
@@ -25,166 +27,166 @@ type workerProc struct {
 	inproc chan error
 	cancel context.CancelFunc
 	stderr *tailBuffer
+	// decode parses one output line; handle takes it.
+	decode func([]byte) (wire, error)
+	handle func(wire) error
 	bye    bool // under coord.mu
 	killed bool // under mu
 	closed bool // under mu
 }
 
-func (c *coord) startWorker(cfg WorkerConfig) (*workerProc, error) {
-	wp := &workerProc{cfg: cfg, read: make(chan struct{}), stderr: &tailBuffer{max: 4096}}
+// runChild is a child's body, for in-process children.
+type runChild func(ctx context.Context, in io.Reader, out io.Writer) error
+
+// startProc starts p as argv (a process) or as body (in process, when
+// inProcess), sends it cfg as its first line and reads its output until
+// it ends.
+func (c *coord) startProc(p *proc, argv []string, body runChild, cfg any) error {
+	p.read, p.stderr = make(chan struct{}), &tailBuffer{max: 4096}
 	var stdout io.ReadCloser
 	if c.opts.InProcess {
 		inR, inW := io.Pipe()
 		outR, outW := io.Pipe()
 		ctx, cancel := context.WithCancel(context.Background())
-		wp.stdin, stdout, wp.cancel, wp.inproc = inW, outR, cancel, make(chan error, 1)
+		p.stdin, stdout, p.cancel, p.inproc = inW, outR, cancel, make(chan error, 1)
 		go func() {
-			err := RunWorker(ctx, inR, outW)
+			err := body(ctx, inR, outW)
 			outW.Close()
 			inR.Close()
-			wp.inproc <- err
+			p.inproc <- err
 		}()
 	} else {
-		argv := c.opts.WorkerCommand
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), c.opts.WorkerEnv...)
-		cmd.Stderr = wp.stderr
+		cmd.Stderr = p.stderr
 		setWorkerAttrs(cmd)
 		var err error
-		if wp.stdin, err = cmd.StdinPipe(); err != nil {
-			return nil, fmt.Errorf("stress: worker %d: %w", cfg.Worker, err)
+		if p.stdin, err = cmd.StdinPipe(); err != nil {
+			return fmt.Errorf("stress: %s: %w", p.name, err)
 		}
 		if stdout, err = cmd.StdoutPipe(); err != nil {
-			return nil, fmt.Errorf("stress: worker %d: %w", cfg.Worker, err)
+			return fmt.Errorf("stress: %s: %w", p.name, err)
 		}
 		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("stress: start worker %d (%s): %w", cfg.Worker, strings.Join(argv, " "), err)
+			return fmt.Errorf("stress: start %s (%s): %w", p.name, strings.Join(argv, " "), err)
 		}
-		wp.cmd = cmd
+		p.cmd = cmd
 	}
-	go c.readWorker(wp, stdout)
+	go c.readProc(p, stdout)
 	b, _ := json.Marshal(cfg)
-	if err := wp.write(b); err != nil {
-		return wp, fmt.Errorf("stress: worker %d: send config: %w", cfg.Worker, err)
+	if err := p.write(b); err != nil {
+		return fmt.Errorf("stress: %s: send config: %w", p.name, err)
 	}
-	return wp, nil
+	return nil
 }
 
-func (wp *workerProc) write(line []byte) error {
-	wp.mu.Lock()
-	defer wp.mu.Unlock()
-	if wp.closed {
+func (p *proc) write(line []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		return errors.New("input closed")
 	}
-	_, err := wp.stdin.Write(append(line, '\n'))
+	_, err := p.stdin.Write(append(line, '\n'))
 	return err
 }
 
-func (wp *workerProc) closeInput() {
-	wp.mu.Lock()
-	defer wp.mu.Unlock()
-	if !wp.closed {
-		wp.closed = true
-		_ = wp.stdin.Close()
-	}
-}
-
-func (c *coord) broadcast(cmd command) {
+func (p *proc) send(cmd any) error {
 	b, _ := json.Marshal(cmd)
-	c.mu.Lock()
-	ws := slices.Clone(c.workers)
-	c.mu.Unlock()
-	for _, wp := range ws {
-		_ = wp.write(b)
+	return p.write(b)
+}
+
+func (p *proc) closeInput() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		_ = p.stdin.Close()
 	}
 }
 
-// readWorker decodes a worker's lines until its output ends. A line that
-// does not decode is a broken worker: it is recorded and the worker killed.
-func (c *coord) readWorker(wp *workerProc, out io.ReadCloser) {
-	defer close(wp.read)
+// readProc decodes a child's lines until its output ends. A line that
+// does not decode is a broken child: it is recorded and the child killed.
+func (c *coord) readProc(p *proc, out io.ReadCloser) {
+	defer close(p.read)
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	line := 0
 	for sc.Scan() {
 		line++
-		w, err := decodeWire(sc.Bytes())
+		w, err := p.decode(sc.Bytes())
 		if err == nil {
-			err = c.onWire(wp, w)
+			err = p.handle(w)
 		}
 		if err != nil {
-			c.fail("worker %d line %d: %v", wp.cfg.Worker, line, err)
-			c.kill(wp)
+			c.fail("%s line %d: %v", p.name, line, err)
+			p.kill()
 			_, _ = io.Copy(io.Discard, out)
 			return
 		}
 	}
 	if err := sc.Err(); err != nil {
-		c.fail("worker %d: reading its output: %v", wp.cfg.Worker, err)
-		c.kill(wp)
+		c.fail("%s: reading its output: %v", p.name, err)
+		p.kill()
 		_, _ = io.Copy(io.Discard, out)
 	}
 }
 
-// kill ends a worker at once: its process group, or its goroutines.
-func (c *coord) kill(wp *workerProc) {
-	wp.mu.Lock()
-	wp.killed = true
-	wp.mu.Unlock()
-	if wp.cmd != nil && wp.cmd.Process != nil {
-		killGroup(wp.cmd.Process.Pid)
-		_ = wp.cmd.Process.Kill()
+// kill ends a child at once: its process group, or its goroutines.
+func (p *proc) kill() {
+	p.mu.Lock()
+	p.killed = true
+	p.mu.Unlock()
+	if p.cmd != nil && p.cmd.Process != nil {
+		killGroup(p.cmd.Process.Pid)
+		_ = p.cmd.Process.Kill()
 	}
-	if wp.cancel != nil {
-		wp.cancel()
+	if p.cancel != nil {
+		p.cancel()
 	}
-	wp.closeInput()
+	p.closeInput()
 }
 
-// stopWorkers asks every worker to stop, waits for them to say bye and
-// exit, and kills those that do not within the grace.
-func (c *coord) stopWorkers() {
-	c.mu.Lock()
-	ws := slices.Clone(c.workers)
-	c.mu.Unlock()
-	b, _ := json.Marshal(command{Cmd: cmdStop})
-	for _, wp := range ws {
-		_ = wp.write(b)
-		wp.closeInput()
+// stopProcs asks every child in ps to stop (the stop command, then the end
+// of its input), waits for them to say bye and exit, and kills those that
+// do not within grace.
+func (c *coord) stopProcs(ps []*proc, stop any, grace time.Duration) {
+	for _, p := range ps {
+		_ = p.send(stop)
+		p.closeInput()
 	}
-	grace := time.NewTimer(c.eff.CloseGrace + 15*time.Second)
-	defer grace.Stop()
-	for _, wp := range ws {
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	for _, p := range ps {
 		select {
-		case <-wp.read:
-		case <-grace.C:
-			c.fail("worker %d did not stop within the grace; killed", wp.cfg.Worker)
-			c.kill(wp)
-			<-wp.read
+		case <-p.read:
+		case <-timer.C:
+			c.fail("%s did not stop within the grace; killed", p.name)
+			p.kill()
+			<-p.read
 		}
 	}
-	for _, wp := range ws {
+	for _, p := range ps {
 		var err error
-		if wp.cmd != nil {
-			// The group goes too: nothing a worker started may outlive it.
-			err = wp.cmd.Wait()
-			killGroup(wp.cmd.Process.Pid)
+		if p.cmd != nil {
+			// The group goes too: nothing a child started may outlive it.
+			err = p.cmd.Wait()
+			killGroup(p.cmd.Process.Pid)
 		} else {
-			err = <-wp.inproc
-			wp.cancel()
+			err = <-p.inproc
+			p.cancel()
 		}
 		c.mu.Lock()
-		bye := wp.bye
+		bye := p.bye
 		c.mu.Unlock()
-		wp.mu.Lock()
-		killed := wp.killed
-		wp.mu.Unlock()
+		p.mu.Lock()
+		killed := p.killed
+		p.mu.Unlock()
 		switch {
 		case killed:
 		case err != nil:
-			c.fail("worker %d: %v %s", wp.cfg.Worker, err, strings.TrimSpace(wp.stderr.String()))
+			c.fail("%s: %v %s", p.name, err, strings.TrimSpace(p.stderr.String()))
 		case !bye:
-			c.fail("worker %d ended without its final report %s", wp.cfg.Worker, strings.TrimSpace(wp.stderr.String()))
+			c.fail("%s ended without its final report %s", p.name, strings.TrimSpace(p.stderr.String()))
 		}
 	}
 }

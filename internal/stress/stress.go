@@ -3,16 +3,16 @@ package stress
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/wschaos/wschaos/client"
-	"github.com/wschaos/wschaos/fakeserver"
 	h "github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/chaosnet"
 	"github.com/wschaos/wschaos/internal/wait"
@@ -32,17 +32,55 @@ const ClientsPerWorker = 2500
 // client compares timestamps, so only rounding needs a margin.
 const healthyMarginMS = 100
 
-// ClientsPerShard is how many clients share one fake server and one proxy
+// ClientsPerProxy is how many clients share one fake server and one proxy
 // by default. Toxiproxy accepts on one goroutine per proxy and dials the
 // upstream before it accepts the next connection; in a process running
 // tens of thousands of goroutines each of those dials waits its turn on the
 // run queue, which held one proxy to about 500 new connections a second on
 // a 2-core machine. Twenty proxies for 5,000 clients accept in parallel.
-const ClientsPerShard = 250
+const ClientsPerProxy = 250
+
+// chainFDsPerClient is what one client costs a chain shard in descriptors:
+// the proxy's two ends and the server's one. During a reconnect herd a
+// closed connection's descriptors can outlive the next one's setup for a
+// moment, so a shard is sized to fdShare of its limit.
+const (
+	chainFDsPerClient = 3
+	fdShare           = 0.6
+)
+
+// ChainShardsFor is how many chain shards clients need when each process
+// may hold fdLimit descriptors: enough that each holds at most fdShare of
+// its limit at chainFDsPerClient per client (4,000 clients a shard under a
+// limit of 20,000). An unknown limit counts as 1,024.
+func ChainShardsFor(clients int, fdLimit int64) int {
+	if fdLimit <= 0 {
+		fdLimit = 1024
+	}
+	per := max(1, int(float64(fdLimit)*fdShare)/chainFDsPerClient)
+	return max(1, (clients+per-1)/per)
+}
+
+// Split makes a run one shard of a run split over several machines: the
+// run takes its share of the clients, c1..cN cut into Of equal parts, and
+// starts its fault schedule at StartAt (if set), so that every shard's
+// faults fall at the same scheduled time.
+type Split struct {
+	Index, Of int
+	StartAt   time.Time
+}
+
+// share is the shard's clients of total: the first and how many.
+func (s Split) share(total int) (first, count int) {
+	per := (total + s.Of - 1) / s.Of
+	first = s.Index*per + 1
+	return first, min(per, total-s.Index*per)
+}
 
 // Options configure Run. The zero value of each field means its default.
 type Options struct {
-	// Clients is how many reference clients run. Required.
+	// Clients is how many reference clients run (with Split, in the whole
+	// split run). Required.
 	Clients int
 	// Duration is how long the fault schedule runs, from the moment every
 	// client is warm. Warm-up and the final drain come on top. Defaults to
@@ -55,22 +93,36 @@ type Options struct {
 	// fault schedule (not Duration). Defaults to 1.
 	Timescale float64
 	// Workers is how many worker processes run the clients. Defaults to
-	// ceil(Clients / ClientsPerWorker).
+	// ceil(clients / ClientsPerWorker).
 	Workers int
-	// InProcess runs the workers as goroutines in this process, speaking
-	// the same protocol over pipes: for tests and small runs.
+	// ChainShards is how many chain shard processes run the fake servers
+	// and proxies. Defaults to ChainShardsFor(clients, this process's
+	// descriptor limit).
+	ChainShards int
+	// InProcess runs the workers and chain shards as goroutines in this
+	// process, speaking the same protocol over pipes: for tests and small
+	// runs.
 	InProcess bool
 	// WorkerCommand starts a worker process: the program and its arguments.
 	// Defaults to this executable with the argument "worker".
 	WorkerCommand []string
-	// Shards is how many fake servers, each behind its own proxy, serve the
-	// clients; client i uses shard (i-1) mod Shards, and every fault hits
-	// every shard at once. Defaults to ceil(Clients / ClientsPerShard).
-	Shards int
-	// WorkerEnv is added to the workers' environment.
+	// ShardCommand starts a chain shard process. Defaults to this
+	// executable with the argument "shard".
+	ShardCommand []string
+	// Proxies is how many fake servers, each behind its own proxy, serve the
+	// clients over all chain shards; client i uses proxy (i-1) mod Proxies,
+	// and every fault hits every proxy at once. Defaults to
+	// ceil(Clients / ClientsPerProxy), at least one per chain shard.
+	Proxies int
+	// Proxy is ProxyRelay (the default) or ProxyToxiproxy.
+	Proxy string
+	// WorkerEnv is added to the workers' and shards' environment.
 	WorkerEnv []string
-	// ToxiproxyURL names an external toxiproxy-server. Empty embeds one.
+	// ToxiproxyURL names an external toxiproxy-server (with Proxy
+	// ProxyToxiproxy). Empty embeds one in each chain shard.
 	ToxiproxyURL string
+	// Split makes this run one shard of a run split over machines.
+	Split *Split
 	// Progress receives a progress line every ProgressEvery. Nil means none.
 	Progress io.Writer
 	// ProgressEvery defaults to 3s.
@@ -80,6 +132,14 @@ type Options struct {
 func (o *Options) defaults() error {
 	if o.Clients < 1 {
 		return fmt.Errorf("stress: clients %d: want 1 or more", o.Clients)
+	}
+	if sp := o.Split; sp != nil {
+		if sp.Of < 1 || sp.Index < 0 || sp.Index >= sp.Of {
+			return fmt.Errorf("stress: shard %d/%d: want an index from 0 to the shard count - 1", sp.Index, sp.Of)
+		}
+		if _, n := sp.share(o.Clients); n < 1 {
+			return fmt.Errorf("stress: shard %d/%d of %d clients has no clients: use fewer shards", sp.Index, sp.Of, o.Clients)
+		}
 	}
 	if o.Duration == 0 {
 		o.Duration = 60 * time.Second
@@ -93,28 +153,56 @@ func (o *Options) defaults() error {
 	if o.Timescale < 0 || math.IsNaN(o.Timescale) || math.IsInf(o.Timescale, 0) {
 		return fmt.Errorf("stress: timescale %g: want a positive number", o.Timescale)
 	}
-	if o.Shards < 0 {
-		return fmt.Errorf("stress: shards %d: want 0 (one per %d clients) or more", o.Shards, ClientsPerShard)
+	switch o.Proxy {
+	case "":
+		o.Proxy = ProxyRelay
+		if o.ToxiproxyURL != "" {
+			o.Proxy = ProxyToxiproxy
+		}
+	case ProxyRelay, ProxyToxiproxy:
+	default:
+		return fmt.Errorf("stress: proxy %q: want %s or %s", o.Proxy, ProxyRelay, ProxyToxiproxy)
 	}
-	if o.Shards == 0 {
-		o.Shards = (o.Clients + ClientsPerShard - 1) / ClientsPerShard
+	if o.ToxiproxyURL != "" && o.Proxy != ProxyToxiproxy {
+		return fmt.Errorf("stress: an external toxiproxy-server (%s) needs proxy %s, not %s", o.ToxiproxyURL, ProxyToxiproxy, o.Proxy)
 	}
-	if o.Workers < 0 {
-		return fmt.Errorf("stress: workers %d: want 0 (one per %d clients) or more", o.Workers, ClientsPerWorker)
+	n := o.Clients
+	if o.Split != nil {
+		_, n = o.Split.share(o.Clients)
 	}
-	if o.Workers == 0 {
-		o.Workers = (o.Clients + ClientsPerWorker - 1) / ClientsPerWorker
+	for _, f := range []struct {
+		name string
+		v    *int
+		auto int
+		per  string
+	}{
+		{"chain shards", &o.ChainShards, ChainShardsFor(n, fdLimit()), "sized to the descriptor limit"},
+		{"workers", &o.Workers, (n + ClientsPerWorker - 1) / ClientsPerWorker, fmt.Sprintf("one per %d clients", ClientsPerWorker)},
+		{"proxies", &o.Proxies, (n + ClientsPerProxy - 1) / ClientsPerProxy, fmt.Sprintf("one per %d clients", ClientsPerProxy)},
+	} {
+		if *f.v < 0 {
+			return fmt.Errorf("stress: %s %d: want 0 (%s) or more", f.name, *f.v, f.per)
+		}
+		if *f.v == 0 {
+			*f.v = f.auto
+		}
+		*f.v = min(*f.v, n)
 	}
-	o.Workers = min(o.Workers, o.Clients)
+	o.Proxies = max(o.Proxies, o.ChainShards)
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 3 * time.Second
 	}
-	if !o.InProcess && len(o.WorkerCommand) == 0 {
+	if !o.InProcess && (len(o.WorkerCommand) == 0 || len(o.ShardCommand) == 0) {
 		exe, err := os.Executable()
 		if err != nil {
-			return fmt.Errorf("stress: cannot find this executable to start workers: %w", err)
+			return fmt.Errorf("stress: cannot find this executable to start workers and shards: %w", err)
 		}
-		o.WorkerCommand = []string{exe, "worker"}
+		if len(o.WorkerCommand) == 0 {
+			o.WorkerCommand = []string{exe, "worker"}
+		}
+		if len(o.ShardCommand) == 0 {
+			o.ShardCommand = []string{exe, "shard"}
+		}
 	}
 	return nil
 }
@@ -122,17 +210,16 @@ func (o *Options) defaults() error {
 // Report is what Run returns: the stress run as one result scenario, whose
 // Stress (never nil) holds the full aggregates.
 type Report struct {
-	Scenario         result.Scenario
-	ToxiproxyMode    string
-	ToxiproxyVersion string
+	Scenario      result.Scenario
+	ToxiproxyMode string
 }
 
-// Run starts the fake server and Toxiproxy in this process and the clients
+// Run starts the chain shards (fake servers and proxies) and the clients
 // in workers, applies a seeded fault schedule for Duration and aggregates
 // the outcome. It returns an error only for bad options; a run that could
 // not be set up comes back failed with Scenario.Error set, and one cut
-// short by ctx comes back interrupted. Every worker and goroutine it starts
-// has stopped when it returns.
+// short by ctx comes back interrupted. Every process and goroutine it
+// starts has stopped when it returns.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
@@ -144,7 +231,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	started := time.Now()
 	c := newCoord(opts, sched)
 	rep := &Report{}
-	runErr := c.execute(ctx, rep)
+	switch {
+	case opts.ToxiproxyURL != "":
+		rep.ToxiproxyMode = chaosnet.ModeExternal
+	case opts.Proxy == ProxyToxiproxy:
+		rep.ToxiproxyMode = chaosnet.ModeEmbedded
+	}
+	runErr := c.execute(ctx)
 	rep.Scenario = c.results()
 	rep.Scenario.DurationMS = msOf(time.Since(started))
 	switch {
@@ -155,6 +248,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Scenario.Error = runErr.Error()
 		rep.Scenario.Verdict = result.Fail
 	}
+	if sp := rep.Scenario.Stress.Shard; sp != nil {
+		sp.Verdict = rep.Scenario.Verdict
+	}
 	return rep, nil
 }
 
@@ -164,9 +260,9 @@ type coord struct {
 	eff      client.Options
 	origin   time.Time
 	originNS int64
-
-	envs []*h.Env // one fake server and proxy per shard
-	toxi *chaosnet.Toxiproxy
+	// first is the global index of the run's first client; clients[k] is
+	// client first+k.
+	first int
 
 	srvMu sync.Mutex // clientState.srv; taken after mu when both are
 
@@ -174,16 +270,21 @@ type coord struct {
 	// changed is told, under mu, when a client's readiness changes: the
 	// waits for warm-up and for every client to be back check again.
 	changed *wait.Cond
-	clients []*clientState // index 1..N
+	clients []*clientState
 	harness []result.Event
 	windows []result.Fault
+	// timings[i] is each chain shard's timing of fault i.
+	timings [][]result.StressShardTiming
 	drainAt float64
-	// srvDrainAt is drainAt for the server's hook, under srvMu.
+	// srvDrainAt is drainAt for the servers' events, under srvMu.
 	srvDrainAt float64
-	workers    []*workerProc
-	res        map[int]result.ProcessResources
-	readyNow   int
-	fatals     int
+	workers    []*proc
+	shards     []*shardProc
+	// shardClients counts each chain shard's clients, by process name.
+	shardClients map[string]int
+	res          map[string]result.ProcessResources
+	readyNow     int
+	fatals       int
 	// lastReadyMS is the latest ready event of any client.
 	lastReadyMS float64
 	reconn      int
@@ -196,14 +297,27 @@ type coord struct {
 
 func newCoord(opts Options, sched Schedule) *coord {
 	c := &coord{opts: opts, sched: sched, eff: effective(opts.Timescale), origin: time.Now(),
-		drainAt: math.Inf(1), srvDrainAt: math.Inf(1), res: map[int]result.ProcessResources{}}
+		drainAt: math.Inf(1), srvDrainAt: math.Inf(1), res: map[string]result.ProcessResources{}, shardClients: map[string]int{}, first: 1}
 	c.changed = wait.NewCond(&c.mu)
 	c.originNS = c.origin.UnixNano()
-	c.clients = make([]*clientState, opts.Clients+1)
-	for i := 1; i <= opts.Clients; i++ {
+	n := opts.Clients
+	if opts.Split != nil {
+		c.first, n = opts.Split.share(opts.Clients)
+	}
+	c.clients = make([]*clientState, n)
+	for i := range c.clients {
 		c.clients[i] = &clientState{}
 	}
 	return c
+}
+
+// client is the state of the client with global index idx, or nil when it
+// is not one of the run's.
+func (c *coord) client(idx int) *clientState {
+	if k := idx - c.first; k >= 0 && k < len(c.clients) {
+		return c.clients[k]
+	}
+	return nil
 }
 
 func (c *coord) tms(ns int64) float64 { return float64(ns-c.originNS) / 1e6 }
@@ -228,20 +342,17 @@ func (c *coord) note(format string, args ...any) {
 	c.record(result.Event{Kind: result.KindNote, Text: fmt.Sprintf(format, args...)})
 }
 
-// execute runs the phases in order: the chain (servers and proxies), the
-// workers, warm-up, the schedule, and the drain.
-func (c *coord) execute(ctx context.Context, rep *Report) (err error) {
+// execute runs the phases in order: the chain shards, the workers,
+// warm-up, the schedule, and the drain.
+func (c *coord) execute(ctx context.Context) (err error) {
 	smp := startSampler("coordinator", 0, 500*time.Millisecond)
 	defer func() {
 		c.coordRes = smp.Snapshot()
 		smp.Close()
 	}()
-	defer func() {
-		if cerr := c.closeChain(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	urls, err := c.startChain(ctx, rep)
+	// Whatever happens from here, the shards are stopped on return.
+	defer c.stopShards()
+	urls, err := c.startShards(ctx)
 	if err != nil {
 		return err
 	}
@@ -253,7 +364,6 @@ func (c *coord) execute(ctx context.Context, rep *Report) (err error) {
 		}
 		faults = append(faults, f)
 	}
-	// Whatever happens from here, the workers are stopped on return.
 	defer c.stopWorkers()
 	ramp, err := c.startWorkers(urls)
 	if err != nil {
@@ -283,70 +393,26 @@ func (c *coord) execute(ctx context.Context, rep *Report) (err error) {
 	return ctx.Err()
 }
 
-// startChain starts Toxiproxy and the shards: a fake server and a proxy
-// each (see ClientsPerShard); every fault is applied to every shard at
-// once. It returns the URLs the clients dial.
-func (c *coord) startChain(ctx context.Context, rep *Report) (urls []string, err error) {
-	c.toxi, err = chaosnet.StartToxiproxy(ctx, c.opts.ToxiproxyURL)
-	if err != nil {
-		return nil, fmt.Errorf("stress: toxiproxy: %w", err)
-	}
-	rep.ToxiproxyMode = c.toxi.Mode()
-	if v, verr := c.toxi.Version(ctx); verr == nil {
-		rep.ToxiproxyVersion = v
-	}
-	for i := range c.opts.Shards {
-		srv, err := fakeserver.New(fakeserver.Options{PushInterval: time.Duration(float64(basePush) * c.opts.Timescale), OnEvent: c.onServer})
-		if err != nil {
-			return nil, fmt.Errorf("stress: fake server: %w", err)
-		}
-		env := &h.Env{Server: srv}
-		c.envs = append(c.envs, env)
-		env.Proxy, err = c.toxi.NewProxy(ctx, fmt.Sprintf("wschaos-stress-%d-%d-%d", os.Getpid(), time.Now().UnixNano(), i+1), srv.Addr())
-		if err != nil {
-			return nil, fmt.Errorf("stress: proxy: %w", err)
-		}
-		urls = append(urls, "ws://"+env.Proxy.Addr()+"/ws")
-	}
-	return urls, nil
-}
-
-// closeChain deletes the proxies and closes the servers (Env.Close), then
-// Toxiproxy.
-func (c *coord) closeChain() error {
-	if c.toxi == nil {
-		return nil
-	}
-	var errs []error
-	for _, env := range c.envs {
-		errs = append(errs, env.Close())
-	}
-	errs = append(errs, c.toxi.Close())
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("stress: teardown: %w", err)
-	}
-	return nil
-}
-
 // startWorkers starts the workers, each with its share of the clients,
 // and returns the ramp their first dials are spread over.
 func (c *coord) startWorkers(urls []string) (ramp time.Duration, err error) {
-	per := (c.opts.Clients + c.opts.Workers - 1) / c.opts.Workers
+	n := len(c.clients)
+	per := (n + c.opts.Workers - 1) / c.opts.Workers
 	// First dials at 500 a second over all workers (each spreads its own
 	// clients over the whole ramp): faster, and the listen backlogs of the
 	// proxy and the server (somaxconn, 4096 here) overflow while the
 	// machine is busy setting connections up, and dropped SYNs come back
 	// only after a 1s retransmit.
-	rampMS := float64(c.opts.Clients) * 2
-	for w := 0; w*per < c.opts.Clients; w++ {
-		cfg := WorkerConfig{Worker: w + 1, URLs: urls, First: w*per + 1, Count: min(per, c.opts.Clients-w*per), Seed: c.opts.Seed,
+	rampMS := float64(n) * 2
+	for w := 0; w*per < n; w++ {
+		cfg := WorkerConfig{Worker: w + 1, URLs: urls, First: c.first + w*per, Count: min(per, n-w*per), Seed: c.opts.Seed,
 			Timescale: c.opts.Timescale, RampMS: rampMS}
-		wp, err := c.startWorker(cfg)
-		if wp != nil {
-			c.mu.Lock()
-			c.workers = append(c.workers, wp)
-			c.mu.Unlock()
-		}
+		wp := &proc{name: "worker " + strconv.Itoa(cfg.Worker), decode: func(b []byte) (wire, error) { return decodeWire(b, fromWorker) }}
+		wp.handle = func(w wire) error { return c.onWire(wp, cfg, w) }
+		err := c.startProc(wp, c.opts.WorkerCommand, RunWorker, cfg)
+		c.mu.Lock()
+		c.workers = append(c.workers, wp)
+		c.mu.Unlock()
 		if err != nil {
 			return 0, err
 		}
@@ -354,19 +420,31 @@ func (c *coord) startWorkers(urls []string) (ramp time.Duration, err error) {
 	return time.Duration(rampMS * float64(time.Millisecond)), nil
 }
 
+// stopWorkers asks every worker to stop and waits for it.
+func (c *coord) stopWorkers() {
+	c.mu.Lock()
+	ws := slices.Clone(c.workers)
+	c.mu.Unlock()
+	c.stopProcs(ws, command{Cmd: cmdStop}, c.eff.CloseGrace+15*time.Second)
+}
+
 // waitFor waits, as the harness's runner does, until cond (called with
 // c.mu held) holds, ctx ends or the deadline passes. It polls too: the
-// server's hook changes state under srvMu, which must not wait on the busy
-// mu to say so.
+// servers' events change state under srvMu, which must not wait on the
+// busy mu to say so.
 func (c *coord) waitFor(ctx context.Context, deadline time.Time, cond func() bool) bool {
 	return c.changed.Wait(ctx, deadline, 100*time.Millisecond, cond)
 }
 
 // warmUp waits until every client is ready with traffic both ways, and
-// starts the schedule's clock.
+// starts the schedule's clock: at once, or at the split run's scheduled
+// start.
 func (c *coord) warmUp(ctx context.Context, ramp time.Duration) (time.Time, error) {
 	o := c.eff
 	warmBy := time.Now().Add(ramp + 2*(o.HandshakeTimeout+o.Backoff.Max) + 10*time.Second)
+	if sp := c.opts.Split; sp != nil && sp.StartAt.After(warmBy) {
+		warmBy = sp.StartAt
+	}
 	if !c.waitFor(ctx, warmBy, c.allWarm) {
 		if ctx.Err() != nil {
 			return time.Time{}, ctx.Err()
@@ -376,7 +454,17 @@ func (c *coord) warmUp(ctx context.Context, ramp time.Duration) (time.Time, erro
 	c.mu.Lock()
 	c.warmOK = true
 	c.mu.Unlock()
-	c.record(result.Event{Kind: result.KindWarm, Count: uint64(c.opts.Clients)})
+	c.record(result.Event{Kind: result.KindWarm, Count: uint64(len(c.clients))})
+	if sp := c.opts.Split; sp != nil && !sp.StartAt.IsZero() {
+		if late := time.Since(sp.StartAt); late > 0 {
+			c.note("warm %v after the scheduled start %s: this shard's schedule runs that much late", late.Round(time.Millisecond), sp.StartAt.UTC().Format(time.RFC3339Nano))
+			return time.Now(), nil
+		}
+		if !wait.SleepUntil(ctx, sp.StartAt) {
+			return time.Time{}, ctx.Err()
+		}
+		return sp.StartAt, nil
+	}
 	return time.Now(), nil
 }
 
@@ -437,30 +525,55 @@ func (c *coord) waitHealthy(ctx context.Context, i int) (time.Duration, error) {
 	return waited, nil
 }
 
-// runFault applies fault i to every shard, and ends it after its duration.
+// runFault applies fault i on every chain shard at once, and ends it after
+// its duration. The window runs from the first shard beginning the fault
+// to the last one done starting it, and on to the last one done ending
+// it.
 func (c *coord) runFault(ctx context.Context, i int, f h.Fault) error {
-	issued := c.now()
-	if err := c.onEvery(ctx, f.Start); err != nil {
+	p := c.sched.Faults[i]
+	at := time.Now().Add(stepLead)
+	if err := c.sendStep(i, p, stepStart, at); err != nil {
 		return fmt.Errorf("stress: start %s: %w", f.Kind, err)
 	}
-	start := c.now()
+	reps, err := c.collectStep(i, stepStart, at)
+	if err != nil {
+		return fmt.Errorf("stress: start %s: %w", f.Kind, err)
+	}
+	timings := make([]result.StressShardTiming, len(reps))
+	began, start := math.Inf(1), math.Inf(-1)
+	var doneNS int64
+	for k, r := range reps {
+		timings[k] = result.StressShardTiming{Shard: c.shardIndex(), Chain: k + 1, BeganMS: c.tms(r.BeganNS), StartMS: c.tms(r.DoneNS)}
+		began, start = math.Min(began, timings[k].BeganMS), math.Max(start, timings[k].StartMS)
+		doneNS = max(doneNS, r.DoneNS)
+	}
 	c.mu.Lock()
 	c.windows = append(c.windows, result.Fault{Index: i + 1, Kind: f.Kind, Layer: cmp.Or(f.Layer, result.LayerNetwork), Text: f.Text,
-		IssuedMS: issued, StartMS: start, EndMS: start})
+		IssuedMS: began, StartMS: start, EndMS: start})
+	c.timings = append(c.timings, timings)
 	c.harness = append(c.harness, result.Event{TMS: start, Source: result.SourceHarness, Kind: result.KindFaultStart, Fault: i + 1, Text: f.Kind + ": " + f.Text})
 	c.faultsOn = f.Kind
 	c.mu.Unlock()
+	end := start
 	if f.Stop != nil {
-		wait.Sleep(ctx, f.For)
-		// Stop even when ctx ended, so no toxic outlives the run.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err := c.onEvery(sctx, f.Stop)
-		cancel()
+		// The end is sent now, for when it is due, and stopped even when
+		// ctx ends (at once then), so no fault outlives the run.
+		stopAt := time.Unix(0, doneNS).Add(f.For)
+		if err := c.sendStep(i, p, stepStop, stopAt); err != nil {
+			return fmt.Errorf("stress: stop %s: %w", f.Kind, err)
+		}
+		if !wait.SleepUntil(ctx, stopAt) {
+			c.hurry()
+		}
+		reps, err := c.collectStep(i, stepStop, stopAt)
 		if err != nil {
 			return fmt.Errorf("stress: stop %s: %w", f.Kind, err)
 		}
+		for k, r := range reps {
+			timings[k].StopMS, timings[k].EndMS = c.tms(r.BeganNS), c.tms(r.DoneNS)
+			end = math.Max(end, timings[k].EndMS)
+		}
 	}
-	end := c.now()
 	c.mu.Lock()
 	c.windows[len(c.windows)-1].EndMS = end
 	c.harness = append(c.harness, result.Event{TMS: end, Source: result.SourceHarness, Kind: result.KindFaultEnd, Fault: i + 1})
@@ -470,15 +583,12 @@ func (c *coord) runFault(ctx context.Context, i int, f h.Fault) error {
 	return ctx.Err()
 }
 
-// onEvery applies a fault step to every server and proxy at once.
-func (c *coord) onEvery(ctx context.Context, step func(context.Context, *h.Env) error) error {
-	errs := make([]error, len(c.envs))
-	var wg sync.WaitGroup
-	for i, env := range c.envs {
-		wg.Go(func() { errs[i] = step(ctx, env) })
+// shardIndex is the run's index in a split run, 0 otherwise.
+func (c *coord) shardIndex() int {
+	if c.opts.Split != nil {
+		return c.opts.Split.Index
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return 0
 }
 
 // drain stops producing, then gives what is in flight the harness's drain
@@ -490,10 +600,13 @@ func (c *coord) drain(ctx context.Context) {
 	c.drainAt = c.now()
 	c.srvDrainAt = c.drainAt
 	c.srvMu.Unlock()
+	ws := slices.Clone(c.workers)
 	c.mu.Unlock()
-	c.broadcast(command{Cmd: cmdDrain})
-	for _, env := range c.envs {
-		env.Server.SetPush(0)
+	for _, wp := range ws {
+		_ = wp.send(command{Cmd: cmdDrain})
+	}
+	for _, sp := range c.shards {
+		_ = sp.send(shardCommand{Cmd: cmdDrain})
 	}
 	c.record(result.Event{Kind: result.KindDrain, Text: "workload and push stopped; waiting for messages in flight"})
 	drain := h.DrainTime(c.eff)
@@ -520,8 +633,8 @@ func (c *coord) progress(ctx context.Context) {
 		for _, r := range c.res {
 			cpu += r.CPUSeconds
 		}
-		line := fmt.Sprintf("stress %5.0fs: ready %d/%d, faults %d/%d%s, reconnects %d, workers %d, worker cpu %.1fs\n",
-			c.now()/1000, c.readyNow, c.opts.Clients, c.faultsRun, len(c.sched.Faults), on, c.reconn, len(c.workers), cpu)
+		line := fmt.Sprintf("stress %5.0fs: ready %d/%d, faults %d/%d%s, reconnects %d, shards %d, workers %d, their cpu %.1fs\n",
+			c.now()/1000, c.readyNow, len(c.clients), c.faultsRun, len(c.sched.Faults), on, c.reconn, len(c.shards), len(c.workers), cpu)
 		c.mu.Unlock()
 		fmt.Fprint(c.opts.Progress, line)
 	}

@@ -77,7 +77,7 @@ func TestWorkerRejectsBadConfig(t *testing.T) {
 			var out bytes.Buffer
 			err := RunWorker(t.Context(), strings.NewReader(in), &out)
 			require.Error(t, err)
-			w, derr := decodeWire(bytes.TrimSpace(out.Bytes()))
+			w, derr := decodeWire(bytes.TrimSpace(out.Bytes()), fromWorker)
 			require.NoError(t, derr, "the worker reports its error as a wire line")
 			assert.Equal(t, wireError, w.Type)
 			assert.NotEmpty(t, w.Message)
@@ -91,7 +91,12 @@ func TestOptionsValidation(t *testing.T) {
 		"negative dur":   {Clients: 1, Duration: -time.Second},
 		"bad scale":      {Clients: 1, Timescale: -2},
 		"negative works": {Clients: 1, Workers: -1},
-		"negative shard": {Clients: 1, Shards: -1},
+		"negative proxy": {Clients: 1, Proxies: -1},
+		"negative chain": {Clients: 1, ChainShards: -1},
+		"unknown proxy":  {Clients: 1, Proxy: "nginx"},
+		"relay external": {Clients: 1, Proxy: ProxyRelay, ToxiproxyURL: "http://127.0.0.1:1"},
+		"shard past":     {Clients: 4, Split: &Split{Index: 2, Of: 2}},
+		"empty shard":    {Clients: 2, Split: &Split{Index: 2, Of: 3}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Run(t.Context(), o)
@@ -101,7 +106,8 @@ func TestOptionsValidation(t *testing.T) {
 	o := Options{Clients: 5001, InProcess: true}
 	require.NoError(t, o.defaults())
 	assert.Equal(t, 3, o.Workers, "one worker per ClientsPerWorker, rounded up")
-	assert.Equal(t, 21, o.Shards, "one shard per ClientsPerShard, rounded up")
+	assert.Equal(t, 21, o.Proxies, "one proxy per ClientsPerProxy, rounded up")
+	assert.Equal(t, ProxyRelay, o.Proxy)
 }
 
 // TestRunSmall is the end-to-end run: 40 clients over 2 in-process workers
@@ -111,7 +117,7 @@ func TestRunSmall(t *testing.T) {
 		t.Skip("end-to-end run takes about 15s")
 	}
 	var progress bytes.Buffer
-	rep, err := Run(t.Context(), Options{Clients: 40, Workers: 2, Shards: 3, InProcess: true, Duration: 12 * time.Second, Seed: 3,
+	rep, err := Run(t.Context(), Options{Clients: 40, Workers: 2, Proxies: 3, ChainShards: 2, InProcess: true, Duration: 12 * time.Second, Seed: 3,
 		Timescale: 0.5, Progress: &progress, ProgressEvery: time.Second})
 	require.NoError(t, err)
 	sc := rep.Scenario
@@ -141,7 +147,17 @@ func TestRunSmall(t *testing.T) {
 	assert.NotEmpty(t, f.ReconnectsPer100ms)
 	assert.Positive(t, st.Up.Delivered)
 	assert.Positive(t, st.Down.Delivered)
-	require.Len(t, st.Resources, 3, "the coordinator and two workers")
+	require.Len(t, st.Resources, 5, "the coordinator, two chain shards and two workers")
+	assert.Equal(t, []string{"coordinator", "shard 1", "shard 2", "worker 1", "worker 2"}, processNames(st.Resources))
+	assert.Equal(t, 2, st.ChainShards)
+	for _, f := range st.Faults {
+		require.Len(t, f.Shards, 2, "each chain shard's timing of %s", f.Kind)
+		assert.GreaterOrEqual(t, f.StartSkewMS, 0.0)
+		assert.Less(t, f.StartSkewMS, 1000.0, "the shards begin a fault together, to within scheduling")
+		for _, tm := range f.Shards {
+			assert.LessOrEqual(t, tm.BeganMS, tm.StartMS)
+		}
+	}
 	require.NotNil(t, sc.Profile)
 	assert.Equal(t, msOf(effective(0.5).Backoff.Max), sc.Profile.Backoff.MaxMS)
 	assert.Positive(t, st.Resources[0].CPUSeconds)
@@ -241,12 +257,14 @@ func TestInstantFaultRunsFromEachLoss(t *testing.T) {
 	ev := func(id string, ms float64, kind client.EventKind) result.Event {
 		return result.Event{TMS: ms, Source: result.SourceClient, Client: id, Kind: kind}
 	}
-	c.clients[1].events = []result.Event{ev("c1", 1100, client.EventDisconnected), ev("c1", 1700, client.EventDialing),
+	c.clients[0].events = []result.Event{ev("c1", 1100, client.EventDisconnected), ev("c1", 1700, client.EventDialing),
 		ev("c1", 1800, client.EventConnected), ev("c1", 1810, client.EventReady)}
-	c.clients[2].events = []result.Event{ev("c2", 2500, client.EventDisconnected), ev("c2", 3200, client.EventDialing),
+	c.clients[1].events = []result.Event{ev("c2", 2500, client.EventDisconnected), ev("c2", 3200, client.EventDialing),
 		ev("c2", 3290, client.EventConnected), ev("c2", 3300, client.EventReady)}
 	w := result.Fault{Kind: KindClose1001, IssuedMS: 1000, StartMS: 2400, EndMS: 2400}
-	fs, _ := c.faultStats(w, math.Inf(1), true)
+	raw, disc, rec := c.faultRaw(w, math.Inf(1), true)
+	fs := result.StressFault{Raw: &raw, Disconnected: disc, Recovered: rec}
+	Aggregate(&fs, 2)
 	require.Equal(t, 2, fs.Recover.N)
 	assert.InDelta(t, 710, fs.Recover.P50, 1e-9, "c1 recovered 710 ms after its own loss, not 590 ms before the step returned")
 	assert.InDelta(t, 900, fs.Recover.Max, 1e-9, "c2, hit after the step returned, counts from the end")
@@ -258,4 +276,32 @@ func TestInstantFaultRunsFromEachLoss(t *testing.T) {
 	assert.Equal(t, 5*time.Second, p.asApplied(result.Fault{IssuedMS: 1000, StartMS: 4000, EndMS: 6000}).For,
 		"clients were cut off from the issue at 1 s to the end at 6 s")
 	assert.Equal(t, 2*time.Second, p.asApplied(result.Fault{StartMS: 1000, EndMS: 2500}).For, "never shorter than planned")
+}
+
+func processNames(rs []result.ProcessResources) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Process)
+	}
+	return out
+}
+
+// TestRunToxiproxyChain: the chain as it was, Toxiproxy embedded in each
+// chain shard, still runs the schedule and passes.
+func TestRunToxiproxyChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run takes about 15s")
+	}
+	rep, err := Run(t.Context(), Options{Clients: 20, Workers: 1, ChainShards: 2, Proxy: ProxyToxiproxy, InProcess: true,
+		Duration: 12 * time.Second, Seed: 4, Timescale: 0.5})
+	require.NoError(t, err)
+	sc := rep.Scenario
+	require.Empty(t, sc.Error)
+	for _, c := range sc.Checks {
+		assert.Equal(t, result.Pass, c.Verdict, "check %s: got %s, want %s (%s)", c.Name, c.Got, c.Want, c.Margin)
+	}
+	assert.Equal(t, ProxyToxiproxy, sc.Stress.Proxy)
+	assert.Equal(t, "embedded", rep.ToxiproxyMode)
+	require.NotEmpty(t, sc.Stress.Faults)
+	assert.Len(t, sc.Stress.Faults[0].Shards, 2)
 }

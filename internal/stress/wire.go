@@ -1,14 +1,17 @@
 package stress
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wschaos/wschaos/result"
 )
@@ -35,6 +38,17 @@ import (
 // every figure in its typed field; its t_ms is 0 on the wire, as only the
 // coordinator knows the run's time origin, and it sets t_ms from "t".
 // "stats" comes every second and "bye", last, with the final figures.
+//
+// A chain shard (shard.go) speaks the same way. Its input is one
+// ShardConfig line, then commands: {"cmd":"fault","fault":2,"step":"start",
+// "planned":{…},"at_ns":…} (apply fault 2's start step at that wall-clock
+// time), {"cmd":"drain"} (stop the servers' push) and {"cmd":"stop"}. Its
+// output is wire lines as above, with its proxy URLs on "hello"; the fake
+// servers' message events on "ev" lines (server source, recv and send
+// only); and a "step" line for every fault step it applied:
+//
+//	{"type":"hello","t":…,"chain":1,"urls":["ws://127.3.4.5:41234/ws",…],"stats":{…}}
+//	{"type":"step","t":…,"chain":1,"step":{"fault":2,"step":"start","began_ns":…,"done_ns":…}}
 
 // Wire line types.
 const (
@@ -43,6 +57,7 @@ const (
 	wireStats = "stats"
 	wireBye   = "bye"
 	wireError = "error"
+	wireStep  = "step"
 )
 
 // Commands.
@@ -55,18 +70,43 @@ type command struct {
 	Cmd string `json:"cmd"`
 }
 
-// wire is one line from a worker.
+// wire is one line from a worker or a chain shard.
 type wire struct {
 	Type string `json:"type"`
 	T    int64  `json:"t"`
-	// Ev is the client event of an "ev" line.
+	// Ev is the client event of an "ev" line from a worker, or the fake
+	// server's message event of one from a chain shard.
 	Ev *result.Event `json:"ev,omitempty"`
 	// Hello, stats, bye, error.
 	Worker  int                      `json:"worker,omitempty"`
+	Chain   int                      `json:"chain,omitempty"`
 	Ready   int                      `json:"ready,omitempty"`
 	Stats   *result.ProcessResources `json:"stats,omitempty"`
 	Message string                   `json:"message,omitempty"`
+	// URLs are a chain shard's proxies, on its hello.
+	URLs []string `json:"urls,omitempty"`
+	// Step is a chain shard's account of one fault step.
+	Step *stepReport `json:"step,omitempty"`
 }
+
+// stepReport is how a chain shard applied one step of one fault: when it
+// began (at the time the coordinator asked for, to within the shard's
+// scheduling) and when the step had returned, in Unix nanoseconds.
+type stepReport struct {
+	Fault   int    `json:"fault"`
+	Step    string `json:"step"`
+	BeganNS int64  `json:"began_ns"`
+	DoneNS  int64  `json:"done_ns"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Who writes the lines decodeWire reads.
+type role int
+
+const (
+	fromWorker role = iota
+	fromShard
+)
 
 // ErrWireLine is wrapped by every error decodeWire and decodeStrict return.
 var ErrWireLine = errors.New("stress: bad worker line")
@@ -89,10 +129,11 @@ func decodeStrict(line []byte, v any) error {
 	return nil
 }
 
-// decodeWire parses one line from a worker. A line that is not one JSON
-// object of a known type with the fields that type needs is an error
-// wrapping ErrWireLine that says what is wrong and quotes the line.
-func decodeWire(line []byte) (wire, error) {
+// decodeWire parses one line from a worker or a chain shard. A line that
+// is not one JSON object of a known type with the fields that type needs
+// is an error wrapping ErrWireLine that says what is wrong and quotes the
+// line.
+func decodeWire(line []byte, from role) (wire, error) {
 	var w wire
 	if err := decodeStrict(line, &w); err != nil {
 		return wire{}, err
@@ -110,20 +151,45 @@ func decodeWire(line []byte) (wire, error) {
 			return bad("error without a message")
 		}
 	case wireEvent:
+	case wireStep:
+		if from != fromShard || w.Step == nil || (w.Step.Step != stepStart && w.Step.Step != stepStop) || w.Step.Fault < 1 {
+			return bad("a step line comes from a chain shard and says which step of which fault")
+		}
 	default:
-		return bad("unknown type %q (want hello, ev, stats, bye or error)", w.Type)
+		return bad("unknown type %q (want hello, ev, stats, bye, step or error)", w.Type)
 	}
 	switch {
 	case w.T <= 0:
 		return bad("no time")
 	case (w.Type == wireEvent) != (w.Ev != nil):
 		return bad("an event belongs on an ev line, and every ev line has one")
+	case from == fromShard && w.Type == wireHello && (len(w.URLs) == 0 || slices.Contains(w.URLs, "")):
+		return bad("a chain shard's hello lists its proxy URLs")
 	case w.Ev != nil:
-		if err := checkEvent(w.Ev); err != "" {
+		check := checkEvent
+		if from == fromShard {
+			check = checkServerEvent
+		}
+		if err := check(w.Ev); err != "" {
 			return bad("%s", err)
 		}
 	}
 	return w, nil
+}
+
+// checkServerEvent says what is wrong with a fake server's event from a
+// chain shard, or "": only message events are sent.
+func checkServerEvent(e *result.Event) string {
+	switch {
+	case e.Source != result.SourceServer || (e.Kind != result.KindRecv && e.Kind != result.KindSend):
+		return fmt.Sprintf("event of source %q and kind %q: want a server recv or send", e.Source, e.Kind)
+	case e.TMS != 0:
+		return fmt.Sprintf("event with t_ms %g: the shard leaves it 0", e.TMS)
+	}
+	if _, ok := clientIndex(e.Client); !ok {
+		return fmt.Sprintf("event of client %q: want c1, c2, ...", e.Client)
+	}
+	return ""
 }
 
 // checkEvent says what is wrong with a client event from the wire, or "".
@@ -194,6 +260,39 @@ func (lw *lineWriter) send(w wire) {
 		default:
 		}
 	}
+}
+
+// fail sends err as an error line, flushes and returns err.
+func (lw *lineWriter) fail(err error) error {
+	lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: err.Error()})
+	_ = lw.flush()
+	return err
+}
+
+// configError joins a configuration's problems into one error, or nil.
+func configError(role string, errs []error) error {
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stress: %s config: %w", role, err)
+	}
+	return nil
+}
+
+// readConfig reads a worker's or a chain shard's first input line into a
+// T, strictly, and validates it; an error is also reported on lw. It
+// returns the scanner positioned after the line, for the commands.
+func readConfig[T interface{ validate() error }](role string, in io.Reader, lw *lineWriter) (cfg T, sc *bufio.Scanner, err error) {
+	sc = bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	if !sc.Scan() {
+		return cfg, nil, lw.fail(fmt.Errorf("stress: %s: no config line on input: %v", role, sc.Err()))
+	}
+	if err := decodeStrict(sc.Bytes(), &cfg); err != nil {
+		return cfg, nil, lw.fail(fmt.Errorf("stress: %s: config line: %w", role, err))
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, nil, lw.fail(err)
+	}
+	return cfg, sc, nil
 }
 
 // flush writes what is buffered; it reports the first write error.

@@ -19,11 +19,11 @@ import (
 
 func TestDecodeWire(t *testing.T) {
 	good := `{"type":"ev","t":123,"ev":{"t_ms":0,"source":"client","kind":"disconnected","client":"c4","conn":2,"cause":"close-frame","class":"retry","code":1012,"reason":"service restart","attempt":1}}`
-	w, err := decodeWire([]byte(good))
+	w, err := decodeWire([]byte(good), fromWorker)
 	require.NoError(t, err)
 	assert.Equal(t, wire{Type: wireEvent, T: 123, Ev: &result.Event{Source: result.SourceClient, Kind: result.KindDisconnected, Client: "c4", Conn: 2,
 		Cause: result.CauseCloseFrame, Class: result.ClassRetry, Code: 1012, Reason: "service restart", Attempt: 1}}, w)
-	_, err = decodeWire([]byte(`{"type":"bye","t":9,"worker":1,"stats":{"process":"worker 1"}}`))
+	_, err = decodeWire([]byte(`{"type":"bye","t":9,"worker":1,"stats":{"process":"worker 1"}}`), fromWorker)
 	require.NoError(t, err)
 
 	for name, line := range map[string]string{
@@ -58,7 +58,7 @@ func TestDecodeWire(t *testing.T) {
 		"binary":           "\x00\xff\xfe{",
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := decodeWire([]byte(line))
+			_, err := decodeWire([]byte(line), fromWorker)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, ErrWireLine), "got %v, want it to wrap ErrWireLine", err)
 		})
@@ -70,7 +70,7 @@ func FuzzDecodeWire(f *testing.F) {
 	f.Add([]byte(`{"type":"bye","t":1,"stats":{"process":"worker 1"}}`))
 	f.Add([]byte(`{"type":"error","t":1,"message":"boom"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		w, err := decodeWire(line)
+		w, err := decodeWire(line, fromWorker)
 		if err != nil {
 			return
 		}
@@ -119,29 +119,29 @@ func TestEventOverTheWire(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 3, "pings and pongs are not sent")
 	c := newCoord(Options{Clients: 4}, Schedule{})
-	wp := &workerProc{cfg: w.cfg}
+	wp := &proc{name: "worker 1"}
 	for i, line := range lines {
 		assert.NotContains(t, line, "detail")
-		wl, err := decodeWire([]byte(line))
+		wl, err := decodeWire([]byte(line), fromWorker)
 		require.NoError(t, err, line)
-		require.NoError(t, c.onWire(wp, wl))
+		require.NoError(t, c.onWire(wp, w.cfg, wl))
 		want := h.ClientEvent("c4", evs[i])
 		want.Reason = clip(want.Reason, 80)
-		got := c.clients[4].events[i]
+		got := c.clients[3].events[i]
 		assert.InDelta(t, c.tms(at.UnixNano()), got.TMS, 1e-6)
 		got.TMS = 0
 		assert.Equal(t, want, got)
 	}
-	assert.EqualValues(t, 4, c.clients[4].events[2].Count, "a gap's size is a typed count")
+	assert.EqualValues(t, 4, c.clients[3].events[2].Count, "a gap's size is a typed count")
 
 	// A client of another worker is a broken worker.
 	var other bytes.Buffer
 	lw := newLineWriter(&other)
 	lw.send(wire{Type: wireEvent, T: at.UnixNano(), Ev: &result.Event{Source: result.SourceClient, Kind: result.KindReady, Client: "c1"}})
 	require.NoError(t, lw.flush())
-	wl, err := decodeWire(bytes.TrimSpace(other.Bytes()))
+	wl, err := decodeWire(bytes.TrimSpace(other.Bytes()), fromWorker)
 	require.NoError(t, err)
-	err = c.onWire(wp, wl)
+	err = c.onWire(wp, w.cfg, wl)
 	require.ErrorIs(t, err, ErrWireLine)
 	assert.Contains(t, err.Error(), "not one of worker 1's (c3..c4)")
 }
@@ -158,7 +158,7 @@ func TestWorkerCommands(t *testing.T) {
 	assert.True(t, drained)
 	var errs []string
 	for line := range strings.SplitSeq(strings.TrimSpace(out.String()), "\n") {
-		wl, err := decodeWire([]byte(line))
+		wl, err := decodeWire([]byte(line), fromWorker)
 		require.NoError(t, err)
 		assert.Equal(t, wireError, wl.Type)
 		errs = append(errs, wl.Message)

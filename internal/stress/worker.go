@@ -48,10 +48,7 @@ func (c WorkerConfig) validate() error {
 	if c.RampMS < 0 {
 		errs = append(errs, fmt.Errorf("ramp_ms %g must be 0 or more", c.RampMS))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("stress: worker config: %w", err)
-	}
-	return nil
+	return configError("worker", errs)
 }
 
 // worker is one worker's state: its clients' readiness, for the stats
@@ -70,29 +67,16 @@ type worker struct {
 // every client has stopped and the last line ("bye") is written.
 func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 	lw := newLineWriter(out)
-	fail := func(err error) error {
-		lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: err.Error()})
-		_ = lw.flush()
+	cfg, sc, err := readConfig[WorkerConfig]("worker", in, lw)
+	if err != nil {
 		return err
-	}
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	if !sc.Scan() {
-		return fail(fmt.Errorf("stress: worker: no config line on input: %v", sc.Err()))
-	}
-	var cfg WorkerConfig
-	if err := decodeStrict(sc.Bytes(), &cfg); err != nil {
-		return fail(fmt.Errorf("stress: worker: config line: %w", err))
-	}
-	if err := cfg.validate(); err != nil {
-		return fail(err)
 	}
 	w := &worker{cfg: cfg, lw: lw, ready: map[int]bool{}}
 	smp := startSampler("worker "+strconv.Itoa(cfg.Worker), cfg.Count, 500*time.Millisecond)
 	defer smp.Close()
 	clients, err := w.newClients()
 	if err != nil {
-		return fail(err)
+		return lw.fail(err)
 	}
 	lw.send(wire{Type: wireHello, T: time.Now().UnixNano(), Worker: cfg.Worker, Stats: ptrTo(smp.Snapshot())})
 
@@ -105,7 +89,9 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 		defer stopClients()
 		w.readCommands(sc, stopWork)
 	})
-	stopWriter := w.startWriter(smp, stopClients)
+	stopWriter := startWriter(lw, func() wire {
+		return wire{Type: wireStats, T: time.Now().UnixNano(), Worker: cfg.Worker, Ready: w.readyNow(), Stats: ptrTo(smp.Snapshot())}
+	}, stopClients)
 	w.runClients(runCtx, workCtx, clients)
 	stopClients()
 	stopWriter()
@@ -199,28 +185,29 @@ func (w *worker) readCommands(sc *bufio.Scanner, stopWork context.CancelFunc) {
 	}
 }
 
-// startWriter flushes the lines every 25 ms (or when many are waiting) and
-// sends the stats every second, until the returned function is called. A
-// write that fails means the coordinator is gone: the clients are stopped.
-func (w *worker) startWriter(smp *sampler, stopClients context.CancelFunc) (stop func()) {
+// startWriter flushes lw's lines every 25 ms (or when many are waiting)
+// and sends the stats line every second, until the returned function is
+// called. A write that fails means the coordinator is gone: onGone is
+// called.
+func startWriter(lw *lineWriter, stats func() wire, onGone func()) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		flush := time.NewTicker(25 * time.Millisecond)
-		stats := time.NewTicker(time.Second)
+		statsT := time.NewTicker(time.Second)
 		defer flush.Stop()
-		defer stats.Stop()
+		defer statsT.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-w.lw.wake:
+			case <-lw.wake:
 			case <-flush.C:
-			case <-stats.C:
-				w.lw.send(wire{Type: wireStats, T: time.Now().UnixNano(), Worker: w.cfg.Worker, Ready: w.readyNow(), Stats: ptrTo(smp.Snapshot())})
+			case <-statsT.C:
+				lw.send(stats())
 			}
-			if w.lw.flush() != nil {
-				stopClients()
+			if lw.flush() != nil {
+				onGone()
 			}
 		}
 	})
