@@ -21,18 +21,26 @@ import (
 func BenchmarkSegmentRoundTrip(b *testing.B) {
 	up := newServer(b, echo)
 	s := newSegment(b, up.Addr(), Options{})
-	msg, got := make([]byte, 64), make([]byte, 64)
+	againstDirect(b, up.Addr(), s, 0, make([]byte, 64), make([]byte, 64))
+}
+
+// againstDirect runs the sub-benchmarks direct, segment and entry: each
+// iteration writes out and reads len(in) bytes back, on a connection to
+// upstream, through s's Dial, and through its entry relay. bytes, if not
+// 0, is the throughput an iteration counts (testing.B.SetBytes).
+func againstDirect(b *testing.B, upstream string, s *Segment, bytes int64, out, in []byte) {
 	run := func(b *testing.B, c net.Conn) {
+		b.SetBytes(bytes)
 		for b.Loop() {
-			if _, err := c.Write(msg); err != nil {
+			if _, err := c.Write(out); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := io.ReadFull(c, got); err != nil {
+			if _, err := io.ReadFull(c, in); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	b.Run("direct", func(b *testing.B) { run(b, dialKernel(b, up.Addr())) })
+	b.Run("direct", func(b *testing.B) { run(b, dialKernel(b, upstream)) })
 	b.Run("segment", func(b *testing.B) { run(b, dialSegment(b, s)) })
 	b.Run("entry", func(b *testing.B) { run(b, dialKernel(b, s.Addr())) })
 }
@@ -60,21 +68,7 @@ func BenchmarkSegmentThroughput(b *testing.B) {
 		}
 	})
 	s := newSegment(b, up.Addr(), Options{})
-	data, ack := payload(throughputChunk, 12), make([]byte, 1)
-	run := func(b *testing.B, c net.Conn) {
-		b.SetBytes(throughputChunk)
-		for b.Loop() {
-			if _, err := c.Write(data); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := io.ReadFull(c, ack); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	b.Run("direct", func(b *testing.B) { run(b, dialKernel(b, up.Addr())) })
-	b.Run("segment", func(b *testing.B) { run(b, dialSegment(b, s)) })
-	b.Run("entry", func(b *testing.B) { run(b, dialKernel(b, s.Addr())) })
+	againstDirect(b, up.Addr(), s, throughputChunk, payload(throughputChunk, 12), make([]byte, 1))
 }
 
 func dialKernel(tb testing.TB, addr string) net.Conn {

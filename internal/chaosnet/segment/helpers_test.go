@@ -154,6 +154,19 @@ func echoTransfer(tb testing.TB, c net.Conn, data []byte) {
 	require.True(tb, bytes.Equal(data, got), "echo of %d bytes differs from what was sent", len(data))
 }
 
+// echoThrough sends n bytes of payload(n, seed) to an echo server through
+// a new segment with the same faults both ways, checks the echo, and
+// returns the segment.
+func echoThrough(t *testing.T, f Faults, seed uint64, n int) *Segment {
+	t.Helper()
+	up := newServer(t, echo)
+	s := newSegment(t, up.Addr(), Options{Seed: seed, Up: f, Down: f})
+	echoTransfer(t, dialSegment(t, s), payload(n, seed))
+	st := s.Stats()
+	t.Logf("up %+v\ndown %+v", st.Up, st.Down)
+	return s
+}
+
 // waitFor polls cond until it holds or ioTimeout passes.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
