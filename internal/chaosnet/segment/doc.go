@@ -69,23 +69,22 @@
 //
 // # Cost
 //
-// Measured on a 2-core amd64 machine, Go 1.26 (BenchmarkSegmentFootprint,
-// BenchmarkSegmentRoundTrip, BenchmarkSegmentThroughput; `make bench`):
+// Measured with `make bench` (medians of 5 runs) on a 2-core amd64
+// machine that other jobs were loading, Go 1.26:
 //
 //   - A segment: 10 goroutines with GOMAXPROCS 2 (the link's reader and
 //     deliverer per direction, two accept loops, and each stack's
 //     GOMAXPROCS TCP processors), about 100 KiB of heap, one descriptor.
-//   - A connection through Dial, idle: 2 goroutines (the server stack's
-//     relay upstream), about 76 KiB of heap (both stacks' TCP endpoints,
-//     most of it) and 10 KiB of goroutine stack, one descriptor (the
-//     relay's kernel socket upstream).
+//   - A connection through Dial, idle: 2 goroutines (the relay upstream),
+//     about 28 KiB of heap (16 KiB of it the relay's copy buffers, most of
+//     the rest the two stacks' TCP endpoints) and 10 KiB of goroutine
+//     stack, one descriptor (the relay's socket upstream).
 //   - A connection through the entry relay, idle: 4 goroutines, about
-//     142 KiB of heap and 21 KiB of stack, two descriptors.
-//   - A 64-byte echo round trip with no faults takes about 3x as long as
-//     over direct kernel loopback (about 55µs against 18µs) through Dial,
-//     about 4x through the entry relay. Bulk throughput is about 0.12x
-//     direct loopback (some 230 MB/s, 160,000 full packets a second each
-//     way): every packet is copied once and handed from one stack to the
-//     other by the link goroutine. Ample for WebSocket clients under test;
-//     a Bandwidth fault far below it is exact.
+//     46 KiB of heap and 21 KiB of stack, two descriptors.
+//   - A 64-byte echo round trip with no faults: 2.5x direct kernel loopback
+//     through Dial (about 48µs against 17-30µs), 3.9x through the entry
+//     relay. Bulk throughput: about 0.08x direct loopback, some 140 MB/s,
+//     100,000 full packets a second: each packet is copied once and handed
+//     from stack to stack by the link goroutine. Ample for WebSocket
+//     clients under test; a Bandwidth fault below it is exact.
 package segment
