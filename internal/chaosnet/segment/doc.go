@@ -62,10 +62,12 @@
 // # Tunables
 //
 // MTU 1500 by default (Ethernet). SACK on and CUBIC congestion control, as
-// on Linux; gvisor's TCP buffers (1 MiB send and receive, receive
-// moderation up to 4 MiB) and its 200ms minimum RTO, as Linux's. TIME_WAIT
-// is 5s instead of 60s, to keep a reconnecting herd from piling up
-// endpoints. Each NIC queues up to 1024 packets before the stack drops.
+// on Linux, and gvisor's 200ms minimum RTO, Linux's too. TCP buffers are
+// gvisor's defaults, 1 MiB each way with receive auto-tuning up to 4 MiB.
+// TIME_WAIT is 5s instead of 60s, to keep a reconnecting herd from piling
+// up endpoints. Each NIC queues up to 1024 packets before its stack drops
+// (the link reads them as fast as it can, so only a starved process gets
+// there).
 //
 // # Cost
 //

@@ -145,8 +145,8 @@ func (s *Segment) Addr() string { return s.entry.Addr().String() }
 // be "tcp" or "tcp4"; addr is ignored, every connection goes upstream. Its
 // signature is that of net.Dialer.DialContext, for a client's dial hook.
 //
-// The connection is a gonet TCP connection of the client stack; Close
-// aborts it with the stack.
+// The connection is a gonet TCP connection of the client stack;
+// [Segment.Close] aborts it, with the stack.
 func (s *Segment) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if network != "tcp" && network != "tcp4" {
 		return nil, fmt.Errorf("segment: dial: network %q is not tcp", network)

@@ -28,11 +28,11 @@ const (
 	nicID = 1
 	// serverPort is where the server stack listens.
 	serverPort = 80
-	// linkQueue is how many packets a stack's channel endpoint holds before
-	// it drops (a lost packet TCP recovers from, but not one of ours). The
-	// link reads it without ever blocking on faults, so it only fills if
-	// the reader is starved; 1024 full packets are 1.5 MB, more than the
-	// send window of a connection.
+	// linkQueue is how many packets a stack's channel endpoint holds for
+	// the link's reader. The reader takes them without waiting on any
+	// fault, so the queue only fills when the reader is starved of CPU;
+	// then the stack drops the packet, as a NIC with a full ring does, and
+	// TCP recovers. 1024 is a common NIC ring size.
 	linkQueue = 1024
 	// timeWait is the stacks' TIME_WAIT. Linux keeps 60s; a harness that
 	// reconnects thousands of clients would keep that many endpoints for a
@@ -66,10 +66,11 @@ func configure(s *stack.Stack, ep *channel.Endpoint, addr tcpip.Address) error {
 	// under loss as they do for a kernel client (gvisor defaults to Reno).
 	cc := tcpip.CongestionControlOption("cubic")
 	tw := tcpip.TCPTimeWaitTimeoutOption(timeWait)
-	// Buffers: gvisor's defaults (1 MiB send and receive, growing to 4 MiB
-	// with receive-buffer moderation on), close to Linux's, so a bulk
-	// transfer is window-limited as a kernel one is. They are limits, not
-	// allocations: an idle connection holds none of it.
+	// Buffers: gvisor's defaults, 1 MiB send and receive, the receive side
+	// auto-tuned up to 4 MiB, the range Linux's auto-tuning reaches on a
+	// fast path, so windows are not what limits a transfer here unless a
+	// fault makes them. They are limits, not allocations: an idle
+	// connection holds none of it.
 	for _, opt := range []tcpip.SettableTransportProtocolOption{&sack, &cc, &tw} {
 		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, opt); err != nil {
 			return fmt.Errorf("segment: tcp option %T: %s", opt, err)
