@@ -34,7 +34,8 @@ type Options struct {
 
 const (
 	defaultMTU = 1500
-	// minMTU is IPv4's minimum: no smaller link can carry TCP.
+	// minMTU is the datagram size every IPv4 host must accept (RFC 791);
+	// no real path a client meets is narrower.
 	minMTU = 576
 	// dialTimeout bounds the relays' dials: the kernel dial upstream, and
 	// the dial through the client stack for an entry connection (whose SYN
