@@ -99,6 +99,11 @@ const (
 	minQueueBytes      = 64 << 10
 )
 
+// Validate reports what is wrong with f, if anything: a probability
+// outside 0..1, a negative duration or size. New and SetFaults refuse such
+// faults; Validate lets a caller refuse them before it gets that far.
+func (f Faults) Validate() error { return f.validate() }
+
 func (f *Faults) validate() error {
 	probs := []struct {
 		name string
