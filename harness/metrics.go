@@ -23,6 +23,13 @@ type Timeline struct {
 	HerdWindow float64
 }
 
+// Linked reports whether the run went over the packet link: its counters
+// are on the timeline. The tap then sits behind the link and sees the
+// client's connections only as the link lets them through.
+func (tl *Timeline) Linked() bool {
+	return slices.ContainsFunc(tl.Events, func(e result.Event) bool { return e.Kind == result.KindLinkStats })
+}
+
 // FaultStart is when the first fault took effect, in ms; NaN without faults.
 func (tl *Timeline) FaultStart() float64 {
 	if len(tl.Faults) == 0 {
@@ -231,7 +238,16 @@ var inboundKinds = []result.Kind{result.KindReceived, result.KindPong, result.Ki
 // frame arrive: the later of the wire's account (the tap's last bytes
 // towards the client, on its connections' close events, when the tap can
 // tell the client's connections apart) and the client's own events.
+//
+// Behind a packet link the tap's last bytes were handed to the link, not
+// delivered: a lossy link can hold them for seconds, so the tap would date
+// the silence too late and make a slow detector look fast. There only the
+// client's own account counts; an outside client has none (its frames are
+// known from the tap alone), so its silence is unknown and nil.
 func (tl *Timeline) lastInbound(id string, evs []result.Event, before float64) *float64 {
+	if tl.Linked() && tl.Outside(id) {
+		return nil
+	}
 	var last *float64
 	later := func(t float64) {
 		if t <= before && (last == nil || t > *last) {
@@ -242,6 +258,9 @@ func (tl *Timeline) lastInbound(id string, evs []result.Event, before float64) *
 		if slices.Contains(inboundKinds, e.Kind) {
 			later(e.TMS)
 		}
+	}
+	if tl.Linked() {
+		return last
 	}
 	owned := tl.tapConnsOf(id)
 	for _, e := range tl.Events {
