@@ -15,16 +15,21 @@ import (
 
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/internal/chaosnet"
+	"github.com/wschaos/wschaos/internal/chaosnet/segment"
 )
 
 // Env is the world one scenario runs in: the fake server, one Toxiproxy proxy
-// in front of it, and the wire tap in front of the proxy. Clients dial the tap.
+// in front of it, and the wire tap in front of the proxy. Clients dial the tap,
+// or the packet link in front of it when EnvOptions.Link asks for one.
 //
-//	client ──> tap ──> Toxiproxy proxy ──> fake server
+//	client ──> [packet link ──>] tap ──> Toxiproxy proxy ──> fake server
 type Env struct {
 	Server *fakeserver.Server
 	Proxy  *chaosnet.Proxy
 	Tap    *chaosnet.Tap
+	// Link is the userspace packet link in front of the tap (link.go); nil
+	// unless EnvOptions.Link asked for it.
+	Link *segment.Segment
 
 	toxi *chaosnet.Toxiproxy
 	tls  bool
@@ -43,6 +48,8 @@ type EnvOptions struct {
 	Server fakeserver.Options
 	// OnTap receives the wire tap's events.
 	OnTap func(chaosnet.TapEvent)
+	// Link, if set, puts the packet link in front of the tap.
+	Link *LinkOptions
 }
 
 // NewEnv starts the fake server, the proxy and the tap. Close stops them.
@@ -81,16 +88,26 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: wire tap: %w", err)
 	}
+	if opts.Link != nil {
+		if err := env.startLink(*opts.Link); err != nil {
+			return nil, err
+		}
+	}
 	return env, nil
 }
 
-// ClientURL is the address clients dial: the wire tap.
+// ClientURL is the address clients dial: the wire tap, or the packet link's
+// entry relay when there is a link.
 func (e *Env) ClientURL() string {
 	scheme := "ws"
 	if e.tls {
 		scheme = "wss"
 	}
-	u := url.URL{Scheme: scheme, Host: e.Tap.Addr(), Path: "/ws"}
+	host := e.Tap.Addr()
+	if e.Link != nil {
+		host = e.Link.Addr()
+	}
+	u := url.URL{Scheme: scheme, Host: host, Path: "/ws"}
 	return u.String()
 }
 
@@ -128,10 +145,13 @@ func (e *Env) DisableProxy(ctx context.Context) error { return e.Proxy.Disable(c
 // EnableProxy lets connections through the proxy again.
 func (e *Env) EnableProxy(ctx context.Context) error { return e.Proxy.Enable(ctx) }
 
-// Close stops the tap, deletes the proxy, and stops Toxiproxy (embedded) and
+// Close stops the packet link and the tap, deletes the proxy, and stops Toxiproxy (embedded) and
 // the fake server, waiting for their goroutines.
 func (e *Env) Close() error {
 	var errs []error
+	if e.Link != nil {
+		errs = append(errs, e.Link.Close())
+	}
 	if e.Tap != nil {
 		errs = append(errs, e.Tap.Close())
 	}
