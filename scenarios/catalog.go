@@ -208,7 +208,7 @@ func CatalogAt(scale float64) []h.Scenario {
 }
 
 func (c cat) base() []h.Scenario {
-	return slices.Concat(c.drops(), c.cuts(), c.slowLinks(), c.serverCloses(), c.refusals(), c.sessions())
+	return slices.Concat(c.drops(), c.cuts(), c.slowLinks(), c.serverCloses(), c.refusals(), c.sessions(), c.packet())
 }
 
 // drops: connections dropped or black-holed.
