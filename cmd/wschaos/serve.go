@@ -27,14 +27,19 @@ var chattyServerKinds = map[result.Kind]bool{
 // Toxiproxy API and proxy to add toxics with, then streams what the server
 // and the tap see until ctx ends (Ctrl-C).
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	fs := newFlagSet("serve", stderr, "serve [--tls] [--push D] [--toxiproxy URL | --listen ADDR] [-v]")
+	fs := newFlagSet("serve", stderr, "serve [--tls] [--push D] [--toxiproxy URL | --listen ADDR] [--packet-loss PCT ...] [-v]")
 	useTLS := fs.Bool("tls", false, "serve wss:// with a generated certificate; its PEM is written to a file and the path printed")
 	push := fs.Duration("push", time.Second, "how often the server pushes a sequenced message to each session (0: never)")
 	toxi := fs.String("toxiproxy", os.Getenv("TOXIPROXY_URL"), "API URL of an external toxiproxy-server (default $TOXIPROXY_URL; empty embeds Toxiproxy, its API on a free loopback port)")
 	listen := fs.String("listen", "127.0.0.1:0", "where the embedded Toxiproxy's API listens (127.0.0.1:8474 is toxiproxy-cli's default); it has no authentication, keep it on loopback")
 	verbose := fs.Bool("v", false, "also print every message, echo, ping and ack")
+	packets := addPacketFlags(fs)
 	if code, ok := parse(fs, args, 0); !ok {
 		return code
+	}
+	if _, err := packets.parsed(fs); err != nil {
+		fmt.Fprintln(stderr, "wschaos serve:", err)
+		return exitUsage
 	}
 	if *push < 0 {
 		fmt.Fprintf(stderr, "wschaos serve: --push %v must be 0 or more\n", *push)
@@ -46,6 +51,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 		ToxiproxyListen: *listen,
 		Server:          fakeserver.Options{TLS: *useTLS, PushInterval: *push, OnEvent: out.onServer},
 		OnTap:           out.onTap,
+		Link:            packets.linkOptions(),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos serve:", err)
@@ -65,7 +71,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	if caFile != "" {
 		defer os.Remove(caFile)
 	}
-	out.banner(bannerText(env, caFile))
+	if env.Link != nil {
+		if err := env.SetPacketFaults(packets.up, packets.down); err != nil {
+			fmt.Fprintln(stderr, "wschaos serve:", err)
+			return exitUsage
+		}
+		defer packets.streamStats(env, out)()
+	}
+	out.banner(bannerText(env, caFile, packets.banner(env)))
 	<-ctx.Done()
 	out.printf("%.1f ms stopping", out.since(time.Now()))
 	return exitOK
@@ -150,8 +163,9 @@ func writeCA(env *harness.Env) (string, error) {
 	return f.Name(), nil
 }
 
-// bannerText says where to point a client and how to break things.
-func bannerText(env *harness.Env, caFile string) string {
+// bannerText says where to point a client and how to break things; extra
+// (the packet link's part) goes before the last line.
+func bannerText(env *harness.Env, caFile, extra string) string {
 	api, proxy := env.ToxiproxyURL(), env.Proxy.Name()
 	var b strings.Builder
 	fmt.Fprintf(&b, "client URL:     %s\n", env.ClientURL())
@@ -164,6 +178,7 @@ func bannerText(env *harness.Env, caFile string) string {
 	fmt.Fprintf(&b, "remove it:      curl -sX DELETE %s/proxies/%s/toxics/lag\n", api, proxy)
 	fmt.Fprintf(&b, "black hole:     curl -sX POST %s/proxies/%s/toxics -d '{\"name\":\"hole\",\"type\":\"timeout\",\"attributes\":{\"timeout\":0}}'\n", api, proxy)
 	fmt.Fprintf(&b, "proxy down/up:  curl -sX POST %s/proxies/%s -d '{\"enabled\":false}'   (true to bring it back)\n", api, proxy)
+	b.WriteString(extra)
 	b.WriteString("Streaming what the server and the wire tap see; Ctrl-C stops.\n")
 	return b.String()
 }
