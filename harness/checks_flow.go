@@ -126,3 +126,9 @@ func NoFalseDetection(o client.Options) Check {
 		return judgedIf(fmt.Sprintf("%d heartbeat losses", n), abbrev(bad), len(bad) == 0)
 	})
 }
+
+// WorkloadOnly makes c not applicable to outside clients, for the reason
+// why: a check about what the harness's workload makes the client do (send
+// messages larger than an MTU, say), which an outside program, sending what
+// it likes, does not run.
+func WorkloadOnly(why string, c Check) Check { return outsideNA(why, c) }

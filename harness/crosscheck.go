@@ -81,7 +81,7 @@ type crossing struct {
 }
 
 func newCrossing(tl *Timeline, tol float64) *crossing {
-	x := &crossing{tol: tol, grace: ms(tl.Options.CloseGrace), linked: tl.Linked(),
+	x := &crossing{tol: tol, grace: ms(tl.Options.CloseGrace), linked: tl.tapBehindLink(tl.Clients[0]),
 		conns: map[uint64]*tapConn{}, byConn: map[uint64]*tapConn{}, endOf: map[uint64]float64{}}
 	for _, e := range tl.Events {
 		if e.Source != result.SourceTap {

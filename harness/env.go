@@ -33,6 +33,8 @@ type Env struct {
 
 	toxi *chaosnet.Toxiproxy
 	tls  bool
+	// linkBehindTap: the link sits between the tap and the proxy.
+	linkBehindTap bool
 }
 
 // EnvOptions configure NewEnv.
@@ -84,27 +86,21 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: proxy: %w", err)
 	}
-	env.Tap, err = chaosnet.NewTap(env.Proxy.Addr(), opts.OnTap)
-	if err != nil {
-		return nil, fmt.Errorf("harness: wire tap: %w", err)
-	}
-	if opts.Link != nil {
-		if err := env.startLink(*opts.Link); err != nil {
-			return nil, err
-		}
+	if err := env.startTapAndLink(opts); err != nil {
+		return nil, err
 	}
 	return env, nil
 }
 
 // ClientURL is the address clients dial: the wire tap, or the packet link's
-// entry relay when there is a link.
+// entry relay when the link is in front of the tap.
 func (e *Env) ClientURL() string {
 	scheme := "ws"
 	if e.tls {
 		scheme = "wss"
 	}
 	host := e.Tap.Addr()
-	if e.Link != nil {
+	if e.Link != nil && !e.linkBehindTap {
 		host = e.Link.Addr()
 	}
 	u := url.URL{Scheme: scheme, Host: host, Path: "/ws"}
@@ -145,15 +141,19 @@ func (e *Env) DisableProxy(ctx context.Context) error { return e.Proxy.Disable(c
 // EnableProxy lets connections through the proxy again.
 func (e *Env) EnableProxy(ctx context.Context) error { return e.Proxy.Enable(ctx) }
 
-// Close stops the packet link and the tap, deletes the proxy, and stops Toxiproxy (embedded) and
+// Close stops the packet link and the tap (the one clients dial first),
+// deletes the proxy, and stops Toxiproxy (embedded) and
 // the fake server, waiting for their goroutines.
 func (e *Env) Close() error {
 	var errs []error
-	if e.Link != nil {
+	if e.Link != nil && !e.linkBehindTap {
 		errs = append(errs, e.Link.Close())
 	}
 	if e.Tap != nil {
 		errs = append(errs, e.Tap.Close())
+	}
+	if e.Link != nil && e.linkBehindTap {
+		errs = append(errs, e.Link.Close())
 	}
 	if e.Proxy != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)

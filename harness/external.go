@@ -199,6 +199,7 @@ type wireObserver struct {
 
 	mu       sync.Mutex
 	minUp    float64 // MinHealthyUptime, ms
+	linked   bool    // a packet link sits between the tap and the server
 	stopping bool
 	cur      uint64 // the latest tap connection, 0 before the first
 	conns    map[uint64]*wireConn
@@ -339,10 +340,11 @@ func (o *wireObserver) declare(n uint64, t float64, cause result.Cause, why stri
 }
 
 // cause is a connection's end as the wire shows it: a handshake timeout if
-// it never became ready while the server stalled its upgrade, otherwise
-// what the tap saw.
+// it never became ready while the server stalled its upgrade, or, behind a
+// packet link, if the client closed it before the server ever saw it (its
+// handshake was held up on the link); otherwise what the tap saw.
 func (o *wireObserver) cause(c *wireConn, seen result.Cause) result.Cause {
-	if math.IsNaN(c.readyAt) && c.stalled {
+	if math.IsNaN(c.readyAt) && (c.stalled || o.linked && c.srv == 0 && seen == result.CauseSocketClosed) {
 		return result.CauseHandshakeTimeout
 	}
 	return seen

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wschaos/wschaos/internal/chaosnet"
 	"github.com/wschaos/wschaos/internal/chaosnet/segment"
 	"github.com/wschaos/wschaos/result"
 )
@@ -21,10 +22,16 @@ import (
 //
 // The reference client dials through the link's client stack, so its own
 // TCP meets the faults: it retransmits with RTO backoff and sees stalls,
-// never corruption. An outside client connects to the link's entry relay
-// on loopback instead; its kernel TCP ends there, and the relay's
-// connection through the link meets the faults, so it sees their effects
-// (stalls, delays, the closes the relay passes on) but not the loss itself.
+// never corruption. An outside client dials the tap on loopback as ever;
+// the link then sits behind the tap (LinkOptions.BehindTap), whose
+// connection goes through the link's entry relay. The outside client's
+// kernel TCP ends at the tap, and the relay's connection through the link
+// meets the faults, so it sees their effects (stalls, delays, the closes
+// the relay passes on) but not the loss itself, and the tap still sees
+// what reached its own socket:
+//
+//	outside client ──> tap ──> packet link ──> Toxiproxy proxy ──> fake server
+//
 // Toxiproxy's faults act on the byte stream behind the link, so packet
 // faults compose with every other fault.
 
@@ -53,6 +60,12 @@ type LinkOptions struct {
 	// Listen is where the entry relay for outside clients listens. Defaults
 	// to a free 127.0.0.1 port.
 	Listen string
+	// BehindTap puts the link between the wire tap and the proxy instead
+	// of in front of the tap, for clients that dial over the kernel: the
+	// tap then sees what reached their own socket, and the link's entry
+	// relay takes the tap's connections through the link. Run sets it for
+	// outside clients.
+	BehindTap bool
 	// Trace, if set, receives every decision of the link, in order per
 	// direction, on the link's own goroutines: it must not block. The same
 	// seed gives the n-th packet of a direction the same fate under the
@@ -77,13 +90,33 @@ const (
 
 var errNoLink = errors.New("harness: the scenario runs without the packet link (a packet fault or Scenario.Link puts it in front of the chain)")
 
-// startLink puts the packet link in front of the tap.
-func (e *Env) startLink(o LinkOptions) error {
-	s, err := segment.New(e.Tap.Addr(), segment.Options{Seed: o.Seed, MTU: o.MTU, Listen: o.Listen, Trace: o.Trace})
-	if err != nil {
-		return fmt.Errorf("harness: packet link: %w", err)
+// startTapAndLink starts the wire tap in front of the proxy and, when asked
+// for, the packet link: in front of the tap, or between it and the proxy
+// (LinkOptions.BehindTap).
+func (e *Env) startTapAndLink(opts EnvOptions) error {
+	link := func(upstream string) error {
+		o := opts.Link
+		s, err := segment.New(upstream, segment.Options{Seed: o.Seed, MTU: o.MTU, Listen: o.Listen, Trace: o.Trace})
+		if err != nil {
+			return fmt.Errorf("harness: packet link: %w", err)
+		}
+		e.Link = s
+		return nil
 	}
-	e.Link = s
+	upstream := e.Proxy.Addr()
+	if opts.Link != nil && opts.Link.BehindTap {
+		if err := link(upstream); err != nil {
+			return err
+		}
+		e.linkBehindTap, upstream = true, e.Link.Addr()
+	}
+	var err error
+	if e.Tap, err = chaosnet.NewTap(upstream, opts.OnTap); err != nil {
+		return fmt.Errorf("harness: wire tap: %w", err)
+	}
+	if opts.Link != nil && !opts.Link.BehindTap {
+		return link(e.Tap.Addr())
+	}
 	return nil
 }
 
@@ -259,7 +292,7 @@ func (r *run) linkOptions() *LinkOptions {
 	if r.sc.Link != nil {
 		o = *r.sc.Link
 	}
-	o.Seed, o.Listen = uint64(r.opts.Seed), ""
+	o.Seed, o.Listen, o.BehindTap = uint64(r.opts.Seed), "", r.wire != nil
 	return &o
 }
 
@@ -270,9 +303,12 @@ func (r *run) noteLink() {
 		return
 	}
 	if r.wire != nil {
-		r.harnessNote("packet link in front of the tap; the outside client dials its entry relay (" + r.env.Link.Addr() +
-			"): its kernel TCP ends there, on loopback, and the relay's connection through the link meets the packet faults, " +
-			"so the client sees their effects (stalls, delays, closes passed on), not the loss itself")
+		r.wire.mu.Lock()
+		r.wire.linked = true
+		r.wire.mu.Unlock()
+		r.harnessNote("packet link between the wire tap and the proxy; the outside client dials the tap: its kernel TCP ends there, on loopback, " +
+			"and the tap's connection through the link's entry relay (" + r.env.Link.Addr() + ") meets the packet faults, " +
+			"so the client sees their effects (stalls, delays, closes passed on), not the loss itself; the tap sees what reached the client's own socket")
 		return
 	}
 	r.harnessNote("packet link in front of the tap; the client dials through its client stack, so its own TCP meets the packet faults")

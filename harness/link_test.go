@@ -205,3 +205,28 @@ func TestOutsideClientOverLink(t *testing.T) {
 	require.NotNil(t, res.Link)
 	assert.NotZero(t, res.Link.Up.Duplicated+res.Link.Down.Duplicated)
 }
+
+// An outside client dials the tap, in front of the link: when every
+// SYN-ACK towards it is lost, its connect still ends at the tap at once and
+// its upgrade waits on the link; the tap sees it give up, before the server
+// ever saw the connection, as a handshake timeout.
+func TestOutsideClientOverLossyHalfOpen(t *testing.T) {
+	sc := Scenario{
+		Name: "OutsideLossyHalfOpen", Client: quickProfile(),
+		Server:       fakeserver.Options{PushInterval: 20 * time.Millisecond},
+		SendInterval: -1,
+		Faults:       []Fault{PacketBlackHole(200*time.Millisecond, 1500*time.Millisecond, false)},
+		Checks: func(o client.Options) []Check {
+			return []Check{
+				// The wire sees the socket close, within CloseGrace of the loss.
+				DetectSilenceWithin(HeartbeatBound(o).Plus(NewBound(o.CloseGrace, "CloseGrace"))),
+				GivesUpWithin(result.CauseHandshakeTimeout, NewBound(o.HandshakeTimeout, "HandshakeTimeout")),
+			}
+		},
+	}
+	res := Run(t.Context(), sc, RunOptions{Seed: 1, Command: helperCommand("reference")})
+	require.Empty(t, res.Error)
+	assert.Equal(t, result.Pass, res.Verdict, "%+v", res.Checks)
+	gives := checkNamed(t, res, "gives-up")
+	assert.Equal(t, result.ViaWire, gives.Via)
+}

@@ -30,6 +30,11 @@ func (tl *Timeline) Linked() bool {
 	return slices.ContainsFunc(tl.Events, func(e result.Event) bool { return e.Kind == result.KindLinkStats })
 }
 
+// tapBehindLink reports whether client id reached the tap through the
+// packet link: the reference client dials through the link, which sits in
+// front of the tap; an outside client dials the tap, in front of the link.
+func (tl *Timeline) tapBehindLink(id string) bool { return tl.Linked() && !tl.Outside(id) }
+
 // FaultStart is when the first fault took effect, in ms; NaN without faults.
 func (tl *Timeline) FaultStart() float64 {
 	if len(tl.Faults) == 0 {
@@ -239,15 +244,13 @@ var inboundKinds = []result.Kind{result.KindReceived, result.KindPong, result.Ki
 // towards the client, on its connections' close events, when the tap can
 // tell the client's connections apart) and the client's own events.
 //
-// Behind a packet link the tap's last bytes were handed to the link, not
+// When the reference client dials through a packet link, the tap sits
+// behind the link and its last bytes were handed to the link, not
 // delivered: a lossy link can hold them for seconds, so the tap would date
 // the silence too late and make a slow detector look fast. There only the
-// client's own account counts; an outside client has none (its frames are
-// known from the tap alone), so its silence is unknown and nil.
+// client's own account counts. (An outside client dials the tap in front of
+// the link, which sees what reached its socket.)
 func (tl *Timeline) lastInbound(id string, evs []result.Event, before float64) *float64 {
-	if tl.Linked() && tl.Outside(id) {
-		return nil
-	}
 	var last *float64
 	later := func(t float64) {
 		if t <= before && (last == nil || t > *last) {
@@ -259,7 +262,7 @@ func (tl *Timeline) lastInbound(id string, evs []result.Event, before float64) *
 			later(e.TMS)
 		}
 	}
-	if tl.Linked() {
+	if tl.tapBehindLink(id) {
 		return last
 	}
 	owned := tl.tapConnsOf(id)

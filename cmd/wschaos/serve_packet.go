@@ -32,7 +32,7 @@ type packetFlags struct {
 
 func addPacketFlags(fs *flag.FlagSet) *packetFlags {
 	return &packetFlags{
-		loss:         fs.Float64("packet-loss", 0, "lose this percentage of packets on a userspace packet link in front of the chain (TCP retransmits; the client sees stalls, not corruption)"),
+		loss:         fs.Float64("packet-loss", 0, "lose this percentage of packets on a userspace packet link behind the wire tap (TCP retransmits: the client sees stalls, not corruption)"),
 		delay:        fs.Duration("packet-delay", 0, "delay every packet on the packet link by this much"),
 		jitter:       fs.Duration("packet-jitter", 0, "add up to this much random delay, more or less, to each packet (packets overtake one another)"),
 		reorder:      fs.Float64("packet-reorder", 0, "hold back this percentage of packets and deliver each behind the next one"),
@@ -96,7 +96,9 @@ func (p *packetFlags) linkOptions() *harness.LinkOptions {
 	if !p.requested {
 		return nil
 	}
-	return &harness.LinkOptions{Seed: *p.seed}
+	// Behind the tap: the tap stays next to the client's socket, so what
+	// serve prints of it is what reached the client.
+	return &harness.LinkOptions{Seed: *p.seed, BehindTap: true}
 }
 
 // banner says where the link is, what it does, and how to replay it.
@@ -110,9 +112,9 @@ func (p *packetFlags) banner(env *harness.Env) string {
 		picked = ", picked at random"
 	}
 	fmt.Fprintf(&b, "packet link:    %s; seed %d%s (replay: --packet-seed %d)\n", harness.DescribePackets(p.up, p.down), *p.seed, picked, *p.seed)
-	fmt.Fprintf(&b, "                the client URL is the link's entry relay: a client's kernel TCP ends there, on loopback, and the relay's\n")
-	fmt.Fprintf(&b, "                connection through the link meets the faults; the client sees stalls and delays, not the loss itself.\n")
-	fmt.Fprintf(&b, "                Without the link: %s\n", strings.Replace(env.ClientURL(), env.Link.Addr(), env.Tap.Addr(), 1))
+	fmt.Fprintf(&b, "                between the wire tap and the proxy: a client's kernel TCP ends at the tap, on loopback, and the tap's\n")
+	fmt.Fprintf(&b, "                connection goes through the link's entry relay (%s) and meets the faults; the client sees\n", env.Link.Addr())
+	fmt.Fprintf(&b, "                stalls and delays, not the loss itself.\n")
 	return b.String()
 }
 
