@@ -92,3 +92,21 @@ func TestReportPairs(t *testing.T) {
 	assert.NotContains(t, got, "MB/s", "paired metrics are not repeated as other metrics")
 	assert.NotContains(t, got, "harness chain", "the segment is not part of the chain total")
 }
+
+// The segment's sub-benchmarks report separately; their ratio is taken run
+// by run, and the round trips it divides follow it.
+func TestReportSegmentRows(t *testing.T) {
+	const seg = `BenchmarkSegmentRoundTrip/direct-2   	 100	 20000 ns/op
+BenchmarkSegmentRoundTrip/segment-2  	 100	 60000 ns/op
+BenchmarkSegmentRoundTrip/entry-2    	 100	 80000 ns/op
+BenchmarkSegmentRoundTrip/direct-2   	 100	 10000 ns/op
+BenchmarkSegmentRoundTrip/segment-2  	 100	 50000 ns/op
+BenchmarkSegmentRoundTrip/entry-2    	 100	 60000 ns/op
+`
+	var out bytes.Buffer
+	report(&out, parse([]byte(seg)))
+	got := out.String()
+	assert.Regexp(t, `packet segment \(Dial\) / direct loopback\s+4x\s+\[3x – 5x\]`, got, "ratios of each run: 3x and 5x, median of two their mean")
+	assert.Regexp(t, `packet segment \(entry relay\) / direct loopback\s+5x\s+\[4x – 6x\]\n\s+direct\s+15\.0 µs[^\n]*\n\s+through the segment \(Dial\)\s+55\.0 µs[^\n]*\n\s+through the segment \(entry relay\)\s+70\.0 µs`, got)
+	assert.NotContains(t, got, "throughput", "no row for a benchmark that did not run")
+}

@@ -91,13 +91,23 @@ var rows = []row{
 // one benchmark report separately, in the same run.
 type pairRow struct {
 	label, num, den, unit string
+	// then are rows printed after this one: the figures it divides.
+	then []row
 }
 
 var pairRows = []pairRow{
-	{"round trip, TCP echo: packet segment (Dial) / direct loopback", "SegmentRoundTrip/segment", "SegmentRoundTrip/direct", "ns/op"},
-	{"round trip, TCP echo: packet segment (entry relay) / direct loopback", "SegmentRoundTrip/entry", "SegmentRoundTrip/direct", "ns/op"},
-	{"throughput, 1 MiB writes: packet segment (Dial) / direct loopback", "SegmentThroughput/segment", "SegmentThroughput/direct", "MB/s"},
-	{"throughput, 1 MiB writes: packet segment (entry relay) / direct loopback", "SegmentThroughput/entry", "SegmentThroughput/direct", "MB/s"},
+	{"round trip, TCP echo: packet segment (Dial) / direct loopback", "SegmentRoundTrip/segment", "SegmentRoundTrip/direct", "ns/op", nil},
+	{"round trip, TCP echo: packet segment (entry relay) / direct loopback", "SegmentRoundTrip/entry", "SegmentRoundTrip/direct", "ns/op", []row{
+		{"  direct", "SegmentRoundTrip/direct", "ns/op", 1e-3, "%.1f µs"},
+		{"  through the segment (Dial)", "SegmentRoundTrip/segment", "ns/op", 1e-3, "%.1f µs"},
+		{"  through the segment (entry relay)", "SegmentRoundTrip/entry", "ns/op", 1e-3, "%.1f µs"},
+	}},
+	{"throughput, 1 MiB writes: packet segment (Dial) / direct loopback", "SegmentThroughput/segment", "SegmentThroughput/direct", "MB/s", nil},
+	{"throughput, 1 MiB writes: packet segment (entry relay) / direct loopback", "SegmentThroughput/entry", "SegmentThroughput/direct", "MB/s", []row{
+		{"  direct", "SegmentThroughput/direct", "MB/s", 1, "%.0f MB/s"},
+		{"  through the segment (Dial)", "SegmentThroughput/segment", "MB/s", 1, "%.0f MB/s"},
+		{"  through the segment (entry relay)", "SegmentThroughput/entry", "MB/s", 1, "%.0f MB/s"},
+	}},
 }
 
 // pairStat is the median and range of num/den over the runs both have,
@@ -143,16 +153,20 @@ func report(w io.Writer, s samples) {
 	line := func(label string, st stat, f func(float64) string) {
 		fmt.Fprintf(tw, "%s\t%s\t[%s – %s]\n", label, f(st.median), f(st.lo), f(st.hi))
 	}
-	for _, r := range rows {
-		if st, ok := s.stat(r.bench, r.unit); ok {
-			shown[key{r.bench, r.unit}] = true
-			line(r.label, st, func(v float64) string { return fmt.Sprintf(r.format, v*r.scale) })
+	single := func(rs []row) {
+		for _, r := range rs {
+			if st, ok := s.stat(r.bench, r.unit); ok {
+				shown[key{r.bench, r.unit}] = true
+				line(r.label, st, func(v float64) string { return fmt.Sprintf(r.format, v*r.scale) })
+			}
 		}
 	}
+	single(rows)
 	for _, r := range pairRows {
 		if st, ok := s.pairStat(r); ok {
 			shown[key{r.num, r.unit}], shown[key{r.den, r.unit}] = true, true
 			line(r.label, st, func(v float64) string { return fmt.Sprintf("%.3gx", v) })
+			single(r.then)
 		}
 	}
 	tw.Flush()
