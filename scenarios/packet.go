@@ -38,9 +38,13 @@ func (c cat) packet() []h.Scenario {
 	return []h.Scenario{c.packetLoss5(), c.packetLoss30(), c.burstLoss(), c.reorder(), c.duplicate(), c.mtuBlackHole(), c.lossyHalfOpen()}
 }
 
+// workloadEvery is the harness's default SendInterval, which the packet
+// scenarios keep: a message every 50 ms from the client.
+const workloadEvery = 50 * time.Millisecond
+
 // interval is the longest gap between two messages of the workload and
 // the push: the most a message in either direction waits for the next.
-func (c cat) interval() time.Duration { return max(c.push(), 50*time.Millisecond) }
+func (c cat) interval() time.Duration { return max(c.push(), workloadEvery) }
 
 func (c cat) packetLoss5() h.Scenario {
 	d := c.d(3 * time.Second)
@@ -92,10 +96,10 @@ func (c cat) packetLoss30() h.Scenario {
 	}
 }
 
-// burst is BurstLoss's Gilbert-Elliott model: the link turns bad for 2% of
-// packets and good again for 10%, so a burst loses 10 packets in a row on
-// average (some 100 ms of traffic) and 17% of all packets.
-var burst = h.PacketBurst{ToBad: 0.02, ToGood: 0.10}
+// burstModel is BurstLoss's Gilbert-Elliott model: the link turns bad for
+// 2% of packets and good again for 10%, so a burst loses 10 packets in a
+// row on average (some 100 ms of traffic) and 17% of all packets.
+var burstModel = h.PacketBurst{ToBad: 0.02, ToGood: 0.10}
 
 func (c cat) burstLoss() h.Scenario {
 	d := c.d(2 * time.Second)
@@ -107,7 +111,7 @@ func (c cat) burstLoss() h.Scenario {
 			"and once the bursts end messages must flow again, none lost.",
 		Client: c.profile(),
 		Server: c.server(),
-		Faults: []h.Fault{h.BurstLoss(c.warm(), d, burst)},
+		Faults: []h.Fault{h.BurstLoss(c.warm(), d, burstModel)},
 		Checks: func(o client.Options) []h.Check { return c.lossyChecks(o, d) },
 	}
 }
