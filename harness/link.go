@@ -154,37 +154,37 @@ func PacketFault(kind string, at, d time.Duration, up, down PacketFaults) Fault 
 	}
 }
 
+// bothWays is a packet fault that does f in both directions.
+func bothWays(kind string, at, d time.Duration, f PacketFaults) Fault {
+	return PacketFault(kind, at, d, f, f)
+}
+
 // PacketLoss loses each packet with probability p, both ways.
 func PacketLoss(at, d time.Duration, p float64) Fault {
-	f := PacketFaults{Loss: p}
-	return PacketFault(FaultPacketLoss, at, d, f, f)
+	return bothWays(FaultPacketLoss, at, d, PacketFaults{Loss: p})
 }
 
 // BurstLoss loses packets in bursts (the Gilbert-Elliott model), both ways.
 func BurstLoss(at, d time.Duration, b PacketBurst) Fault {
-	f := PacketFaults{Burst: b}
-	return PacketFault(FaultBurstLoss, at, d, f, f)
+	return bothWays(FaultBurstLoss, at, d, PacketFaults{Burst: b})
 }
 
 // Reorder holds each packet back with probability p, both ways, and
 // delivers it right behind the next one.
 func Reorder(at, d time.Duration, p float64) Fault {
-	f := PacketFaults{Reorder: p}
-	return PacketFault(FaultPacketReorder, at, d, f, f)
+	return bothWays(FaultPacketReorder, at, d, PacketFaults{Reorder: p})
 }
 
 // Duplicate delivers each packet twice with probability p, both ways.
 func Duplicate(at, d time.Duration, p float64) Fault {
-	f := PacketFaults{Duplicate: p}
-	return PacketFault(FaultPacketDuplicate, at, d, f, f)
+	return bothWays(FaultPacketDuplicate, at, d, PacketFaults{Duplicate: p})
 }
 
 // MTUBlackHole drops every packet larger than size bytes (IP header
 // included), both ways, silently: a path whose ICMP "fragmentation needed"
 // is filtered.
 func MTUBlackHole(at, d time.Duration, size int) Fault {
-	f := PacketFaults{MTUBlackhole: size}
-	return PacketFault(FaultMTUBlackHole, at, d, f, f)
+	return bothWays(FaultMTUBlackHole, at, d, PacketFaults{MTUBlackhole: size})
 }
 
 // PacketBlackHole loses every packet of one direction, client to server

@@ -116,36 +116,32 @@ func (c cat) burstLoss() h.Scenario {
 	}
 }
 
-func (c cat) reorder() h.Scenario {
+// hiddenByTCP is a scenario whose packet fault TCP repairs entirely: the
+// client must not notice it at all.
+func (c cat) hiddenByTCP(name, description string, f h.Fault, why string) h.Scenario {
 	return h.Scenario{
-		Name:        "Reorder",
-		Description: "The link holds back a quarter of the packets both ways for 2 s and delivers each behind the next one. TCP puts the bytes back in order; the client must not notice: no reconnect, every message intact and in order.",
-		Client:      c.profile(),
-		Server:      c.server(),
-		Faults:      []h.Fault{h.Reorder(c.warm(), c.d(2*time.Second), 0.25)},
+		Name: name, Description: description,
+		Client: c.profile(),
+		Server: c.server(),
+		Faults: []h.Fault{f},
 		Checks: func(o client.Options) []h.Check {
-			return []h.Check{
-				h.Defining(h.NoReconnect("reordered segments are put back in order by TCP's sequence numbers; at worst one is retransmitted at once when three later ones arrive first")),
-				c.noLoss(),
-			}
+			return []h.Check{h.Defining(h.NoReconnect(why)), c.noLoss()}
 		},
 	}
 }
 
+func (c cat) reorder() h.Scenario {
+	return c.hiddenByTCP("Reorder",
+		"The link holds back a quarter of the packets both ways for 2 s and delivers each behind the next one. TCP puts the bytes back in order; the client must not notice: no reconnect, every message intact and in order.",
+		h.Reorder(c.warm(), c.d(2*time.Second), 0.25),
+		"reordered segments are put back in order by TCP's sequence numbers; at worst one is retransmitted at once when three later ones arrive first")
+}
+
 func (c cat) duplicate() h.Scenario {
-	return h.Scenario{
-		Name:        "Duplicate",
-		Description: "The link delivers a quarter of the packets twice, both ways, for 2 s. TCP discards the copies; the client must not notice: no reconnect, no message twice.",
-		Client:      c.profile(),
-		Server:      c.server(),
-		Faults:      []h.Fault{h.Duplicate(c.warm(), c.d(2*time.Second), 0.25)},
-		Checks: func(o client.Options) []h.Check {
-			return []h.Check{
-				h.Defining(h.NoReconnect("a duplicated segment carries sequence numbers TCP already has, so it is acknowledged and dropped")),
-				c.noLoss(),
-			}
-		},
-	}
+	return c.hiddenByTCP("Duplicate",
+		"The link delivers a quarter of the packets twice, both ways, for 2 s. TCP discards the copies; the client must not notice: no reconnect, no message twice.",
+		h.Duplicate(c.warm(), c.d(2*time.Second), 0.25),
+		"a duplicated segment carries sequence numbers TCP already has, so it is acknowledged and dropped")
 }
 
 func (c cat) mtuBlackHole() h.Scenario {

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/wschaos/wschaos/protocol"
 )
 
 // A person points a client at a lossy link by hand: the banner says what
@@ -26,12 +22,7 @@ func TestServePacketLoss(t *testing.T) {
 	assert.Contains(t, link, "loss 10% both ways; seed 7 (replay: --packet-seed 7)")
 	s.waitLine(t, "kernel TCP ends at the tap")
 
-	c, _, err := websocket.Dial(ctx, url, nil)
-	require.NoError(t, err)
-	defer c.CloseNow()
-	hello, err := json.Marshal(protocol.Envelope{Type: protocol.TypeHello, ClientID: "by-hand"})
-	require.NoError(t, err)
-	require.NoError(t, c.Write(ctx, websocket.MessageText, hello))
+	c := dialHello(t, ctx, url, "by-hand")
 	s.waitLine(t, "server welcome by-hand conn 1")
 	// Pushes every 20 ms keep the link busy: its counters change and are
 	// printed once a second, both ways.
