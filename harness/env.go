@@ -20,9 +20,10 @@ import (
 
 // Env is the world one scenario runs in: the fake server, one Toxiproxy proxy
 // in front of it, and the wire tap in front of the proxy. Clients dial the tap,
-// or the packet link in front of it when EnvOptions.Link asks for one.
+// or the packet link in front of it when EnvOptions.Link asks for one (with
+// LinkOptions.BehindTap the link sits between the tap and the proxy).
 //
-//	client ──> [packet link ──>] tap ──> Toxiproxy proxy ──> fake server
+//	client ──> [packet link ──>] tap ──> [packet link ──>] Toxiproxy proxy ──> fake server
 type Env struct {
 	Server *fakeserver.Server
 	Proxy  *chaosnet.Proxy
@@ -50,7 +51,8 @@ type EnvOptions struct {
 	Server fakeserver.Options
 	// OnTap receives the wire tap's events.
 	OnTap func(chaosnet.TapEvent)
-	// Link, if set, puts the packet link in front of the tap.
+	// Link, if set, puts the packet link in front of the tap, or behind it
+	// (LinkOptions.BehindTap).
 	Link *LinkOptions
 }
 

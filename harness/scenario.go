@@ -39,9 +39,10 @@ type Scenario struct {
 	// a scenario can send frames larger than a link's MTU. Defaults to the
 	// bare body ("c1-m17", a few bytes); at most MaxMessageSize.
 	MessageSize int
-	// Link puts the packet link (link.go) in front of the chain; a packet
+	// Link puts the packet link (link.go) into the chain: in front of the
+	// tap for the reference client, behind it for an outside one. A packet
 	// fault puts it there with the defaults when Link is nil. The harness
-	// sets its Seed and Listen.
+	// sets its Seed, Listen and BehindTap.
 	Link *LinkOptions
 	// Faults is the schedule. Each fault's At counts from the moment every
 	// client is warm (ready, with traffic in both directions), except faults
