@@ -38,6 +38,9 @@ type conn struct {
 
 	rawMu sync.Mutex
 	raw   []net.Conn // every transport connection the dial opened
+	// pre is a connection opened before the handshake (the UnboundedConnect
+	// defect), handed to the transport's first dial.
+	pre net.Conn
 
 	ctx    context.Context // ends after teardown closed the socket: stops writes and pings
 	cancel context.CancelFunc
@@ -87,6 +90,9 @@ func (cc *conn) closeRaw() {
 func (c *Client) transport(cc *conn) *http.Transport {
 	return &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if nc := cc.takePre(); nc != nil {
+				return nc, nil
+			}
 			nc, err := c.opts.Dial(ctx, network, addr)
 			if err != nil {
 				return nil, err
@@ -119,6 +125,13 @@ func (c *Client) runConn(ctx context.Context) connEnd {
 		wwake:   make(chan struct{}, 1),
 	}
 	cc.touch()
+	if o.quirks.UnboundedConnect {
+		var end connEnd
+		if start, end = c.connectUnbounded(ctx, cc); end.cause != "" {
+			c.disconnected(cc, end)
+			return end
+		}
+	}
 	hsCtx, hsCancel := context.WithDeadline(ctx, start.Add(o.HandshakeTimeout))
 	defer hsCancel()
 	tr := c.transport(cc)

@@ -139,6 +139,9 @@ const (
 	needsSeqs   = "counts messages by the session protocol's sequence numbers, against the fake server's record of them"
 	needsRecord = "holds what the client reports against the fake server's record of what it received"
 	needsAcks   = "counts from the first message the fake server never received, and only the session protocol acknowledges messages"
+	// needsServerRecv is not session-only: a plain client's messages are
+	// recorded by the fake server too.
+	needsServerRecv = "reads the fake server's record of when the client's messages arrived"
 )
 
 // sessionOnly marks c as reading what only the session protocol and the

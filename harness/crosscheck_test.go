@@ -102,3 +102,45 @@ func TestCrossCheckOnRealRuns(t *testing.T) {
 		})
 	}
 }
+
+// linkedTimeline is crossTimeline behind a packet link: the close of conn 1
+// crossed the link 400 ms late, a fourth dial at 1600 never crossed it
+// (handshake timeout at 2600), and the link's counters are on the timeline.
+func linkedTimeline() *Timeline {
+	tl := crossTimeline()
+	tl.Events[4].TMS, tl.Events[5].TMS = 1700, 1701
+	dial, lost := ce(1600, result.KindDialing), ce(2600, result.KindDisconnected)
+	dial.Conn, lost.Conn = 4, 4
+	tl.Events = append(tl.Events, dial, lost,
+		result.Event{TMS: 5, Source: result.SourceLink, Kind: result.KindLinkStats, Packets: &result.LinkPackets{}})
+	return tl
+}
+
+func TestCrossCheckAcrossLink(t *testing.T) {
+	b := Bound{D: 10 * time.Millisecond}
+	c := CrossCheck(b).Eval(linkedTimeline())
+	assert.Equal(t, result.Pass, c.Verdict, "%+v", c)
+	assert.Contains(t, c.Got, "4 dials, 2 losses, in order across the packet link (1 dials never crossed it")
+	assert.Contains(t, c.Want, "same order across the packet link")
+	assert.Contains(t, CrossCheck(b).Eval(crossTimeline()).Want, "socket closed within CloseGrace", "the target of a run without a link is unchanged")
+
+	for name, doctor := range map[string]func(tl *Timeline){
+		"socket closed before the loss was declared": func(tl *Timeline) { tl.Events[3].TMS = 1750 },
+		"loss declared before the network ended it":  func(tl *Timeline) { tl.Events[10].TMS = 1300 },
+		"upgraded with no tap connect": func(tl *Timeline) {
+			ev := ce(1700, result.KindConnected)
+			ev.Conn = 4
+			tl.Events = append(tl.Events, ev)
+		},
+		"connection the client never reported": func(tl *Timeline) {
+			tl.Events = append(tl.Events, tapEv(2700, result.KindTapConnect, 5))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tl := linkedTimeline()
+			doctor(tl)
+			c := CrossCheck(b).Eval(tl)
+			assert.Equal(t, result.Fail, c.Verdict, "got %+v, want a failed cross-check", c)
+		})
+	}
+}

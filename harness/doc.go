@@ -8,6 +8,13 @@
 // Toxiproxy runs embedded in-process unless RunOptions.ToxiproxyURL (the
 // wschaos command reads TOXIPROXY_URL) names an external toxiproxy-server.
 //
+// A scenario with packet faults (PacketLoss, BurstLoss, MTUBlackHole...)
+// runs over the packet link as well (link.go): a userspace network segment,
+// seeded with the run's seed, whose client stack the reference client dials
+// through, so its own TCP loses and retransmits packets, as on a real link.
+// An outside client dials the tap, with the link behind it. The link's
+// counters are on the timeline (link-stats) and in the result.
+//
 // # A run
 //
 // Run executes one Scenario in named phases: build the environment and the

@@ -15,24 +15,32 @@ import (
 
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/internal/chaosnet"
+	"github.com/wschaos/wschaos/internal/chaosnet/segment"
 )
 
 // Env is the world one scenario runs in: the fake server (or a real one,
 // EnvOptions.Upstream), one Toxiproxy proxy in front of it, and the wire
-// tap in front of the proxy. Clients dial the tap.
+// tap in front of the proxy. Clients dial the tap, or the packet link in
+// front of it when EnvOptions.Link asks for one (with LinkOptions.BehindTap
+// the link sits between the tap and the proxy).
 //
-//	client ──> tap ──> Toxiproxy proxy ──> fake server, or your server
+//	client ──> [packet link ──>] tap ──> [packet link ──>] Toxiproxy proxy ──> fake server, or your server
 type Env struct {
 	// Server is the fake server; nil when the chain stands in front of a
 	// real one.
 	Server *fakeserver.Server
 	Proxy  *chaosnet.Proxy
 	Tap    *chaosnet.Tap
+	// Link is the userspace packet link in front of the tap (link.go); nil
+	// unless EnvOptions.Link asked for it.
+	Link *segment.Segment
 
 	toxi     *chaosnet.Toxiproxy
 	tls      bool
 	path     string
 	upstream UpstreamServer
+	// linkBehindTap: the link sits between the tap and the proxy.
+	linkBehindTap bool
 }
 
 // EnvOptions configure NewEnv.
@@ -65,6 +73,9 @@ type EnvOptions struct {
 	// address that is not loopback. Default false: such requests get HTTP
 	// 400, since the API has no authentication.
 	AllowRemoteProxies bool
+	// Link, if set, puts the packet link in front of the tap, or behind it
+	// (LinkOptions.BehindTap).
+	Link *LinkOptions
 }
 
 // NewEnv starts the fake server (unless opts.Upstream names a real one),
@@ -108,23 +119,25 @@ func NewEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: proxy: %w", err)
 	}
-	env.Tap, err = chaosnet.NewTapWith(env.Proxy.Addr(), chaosnet.TapOptions{
-		OnEvent: opts.OnTap, MaxConns: opts.MaxConns, MaxConnsPerAddr: opts.MaxConnsPerAddr,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("harness: wire tap: %w", err)
+	if err := env.startTapAndLink(opts); err != nil {
+		return nil, err
 	}
 	return env, nil
 }
 
-// ClientURL is the address clients dial: the wire tap, with the server's
-// path ("/ws" for the fake server).
+// ClientURL is the address clients dial: the wire tap, or the packet
+// link's entry relay when the link is in front of the tap, with the
+// server's path ("/ws" for the fake server).
 func (e *Env) ClientURL() string {
 	scheme := "ws"
 	if e.tls {
 		scheme = "wss"
 	}
-	u := url.URL{Scheme: scheme, Host: e.Tap.Addr(), Path: e.path}
+	host := e.Tap.Addr()
+	if e.Link != nil && !e.linkBehindTap {
+		host = e.Link.Addr()
+	}
+	u := url.URL{Scheme: scheme, Host: host, Path: e.path}
 	return u.String()
 }
 
@@ -175,12 +188,19 @@ func (e *Env) DisableProxy(ctx context.Context) error { return e.Proxy.Disable(c
 // EnableProxy lets connections through the proxy again.
 func (e *Env) EnableProxy(ctx context.Context) error { return e.Proxy.Enable(ctx) }
 
-// Close stops the tap, deletes the proxy, and stops Toxiproxy (embedded) and
+// Close stops the packet link and the tap (the one clients dial first),
+// deletes the proxy, and stops Toxiproxy (embedded) and
 // the fake server, waiting for their goroutines.
 func (e *Env) Close() error {
 	var errs []error
+	if e.Link != nil && !e.linkBehindTap {
+		errs = append(errs, e.Link.Close())
+	}
 	if e.Tap != nil {
 		errs = append(errs, e.Tap.Close())
+	}
+	if e.Link != nil && e.linkBehindTap {
+		errs = append(errs, e.Link.Close())
 	}
 	if e.Proxy != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)

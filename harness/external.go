@@ -95,7 +95,7 @@ func (r *run) openTaps() error {
 	}
 	for _, id := range r.ids {
 		ct := &clientTap{id: id, conns: map[uint64]uint64{}}
-		tap, err := chaosnet.NewTap(r.env.Proxy.Addr(), func(ev chaosnet.TapEvent) { r.onClientTap(ct, ev) })
+		tap, err := chaosnet.NewTap(r.env.tapUpstream(), func(ev chaosnet.TapEvent) { r.onClientTap(ct, ev) })
 		if err != nil {
 			return fmt.Errorf("harness: wire tap for %s: %w", id, err)
 		}
@@ -307,6 +307,7 @@ type wireObserver struct {
 
 	mu       sync.Mutex
 	minUp    float64 // MinHealthyUptime, ms
+	linked   bool    // a packet link sits between the tap and the server
 	stopping bool
 	plain    speaks
 	cur      uint64 // the latest tap connection, 0 before the first
@@ -484,10 +485,11 @@ func (o *wireObserver) declare(n uint64, t float64, cause result.Cause, why stri
 
 // cause is a connection's end as the wire shows it: a handshake timeout if
 // it never became ready while the server stalled its upgrade and the
-// client closed it (not the server letting the stalled upgrade go),
-// otherwise what the tap saw.
+// client closed it (not the server letting the stalled upgrade go), or,
+// behind a packet link, if the client closed it before the server ever saw
+// it (its handshake was held up on the link); otherwise what the tap saw.
 func (o *wireObserver) cause(c *wireConn, seen result.Cause) result.Cause {
-	if math.IsNaN(c.readyAt) && c.stalled && !c.upstreamGone {
+	if math.IsNaN(c.readyAt) && (c.stalled && !c.upstreamGone || o.linked && c.srv == 0 && seen == result.CauseSocketClosed) {
 		return result.CauseHandshakeTimeout
 	}
 	return seen

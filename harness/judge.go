@@ -18,6 +18,9 @@ func (r *run) judge(ctx context.Context, err error) result.Scenario {
 		Faults: r.faultWindows(), Targets: []result.Target{}, Checks: []result.Check{}, Timeline: r.rec.snapshot(),
 	}
 	res.DurationMS = ms(time.Since(r.started))
+	r.mu.Lock()
+	res.Link = r.link
+	r.mu.Unlock()
 	if r.effective != nil {
 		checks := r.sc.Checks(*r.effective)
 		tl := &Timeline{Events: res.Timeline, Faults: res.Faults, Clients: r.ids, Options: *r.effective, Plain: r.plain()}

@@ -30,6 +30,18 @@ type Timeline struct {
 	HerdWindow float64
 }
 
+// Linked reports whether the run went over the packet link: its counters
+// are on the timeline. The tap then sits behind the link and sees the
+// client's connections only as the link lets them through.
+func (tl *Timeline) Linked() bool {
+	return slices.ContainsFunc(tl.Events, func(e result.Event) bool { return e.Kind == result.KindLinkStats })
+}
+
+// tapBehindLink reports whether client id reached the tap through the
+// packet link: the reference client dials through the link, which sits in
+// front of the tap; an outside client dials the tap, in front of the link.
+func (tl *Timeline) tapBehindLink(id string) bool { return tl.Linked() && !tl.Outside(id) }
+
 // FaultStart is when the first fault took effect, in ms; NaN without faults.
 func (tl *Timeline) FaultStart() float64 {
 	if len(tl.Faults) == 0 {
@@ -252,6 +264,13 @@ var inboundKinds = []result.Kind{result.KindReceived, result.KindPong, result.Ki
 // frame arrive: the later of the wire's account (the tap's last bytes
 // towards the client, on its connections' close events, when the tap can
 // tell the client's connections apart) and the client's own events.
+//
+// When the reference client dials through a packet link, the tap sits
+// behind the link and its last bytes were handed to the link, not
+// delivered: a lossy link can hold them for seconds, so the tap would date
+// the silence too late and make a slow detector look fast. There only the
+// client's own account counts. (An outside client dials the tap in front of
+// the link, which sees what reached its socket.)
 func (tl *Timeline) lastInbound(id string, evs []result.Event, before float64) *float64 {
 	var last *float64
 	later := func(t float64) {
@@ -263,6 +282,9 @@ func (tl *Timeline) lastInbound(id string, evs []result.Event, before float64) *
 		if slices.Contains(inboundKinds, e.Kind) {
 			later(e.TMS)
 		}
+	}
+	if tl.tapBehindLink(id) {
+		return last
 	}
 	owned := tl.tapConnsOf(id)
 	for _, e := range tl.Events {

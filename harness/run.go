@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,8 @@ type run struct {
 	windows                                      []result.Fault
 	windowOf                                     map[int]int // schedule index -> index in windows
 	invalids                                     []string
+	// link is the packet link's final counters; nil without a link.
+	link *result.LinkPackets
 }
 
 func newRun(sc Scenario, opts RunOptions) *run {
@@ -149,6 +152,10 @@ func (r *run) execute(ctx context.Context) (err error) {
 			err = fmt.Errorf("harness: teardown: %w", cerr)
 		}
 	}()
+	if env.Link != nil {
+		stopLink := r.sampleLink()
+		defer func() { r.setLink(stopLink()) }()
+	}
 	if err := r.buildClients(); err != nil {
 		return err
 	}
@@ -196,7 +203,7 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 		}
 		srvOpts.PlainAfter = plainAfter
 	}
-	env, err := NewEnv(ctx, EnvOptions{ToxiproxyURL: r.opts.ToxiproxyURL, Server: srvOpts, OnTap: r.onTap, Upstream: r.opts.Upstream,
+	env, err := NewEnv(ctx, EnvOptions{ToxiproxyURL: r.opts.ToxiproxyURL, Server: srvOpts, OnTap: r.onTap, Upstream: r.opts.Upstream, Link: r.linkOptions(),
 		OnRestore: func(proxy string, err error) {
 			r.harnessNote(fmt.Sprintf("the watchdog restored proxy %s, whose accept loop had died (error: %v)", proxy, err))
 		}})
@@ -204,6 +211,7 @@ func (r *run) buildEnv(ctx context.Context) (*Env, error) {
 		return nil, err
 	}
 	r.env = env
+	r.noteLink()
 	if err := r.openTaps(); err != nil {
 		return env, err
 	}
@@ -265,6 +273,9 @@ func (r *run) buildClients() error {
 			o.TLSConfig, o.Host = u.TLSConfig(), u.hostHeader()
 		case r.sc.TLS:
 			o.TLSConfig = &tls.Config{RootCAs: r.env.Server.CertPool(), MinVersion: tls.VersionTLS12}
+		}
+		if r.env.Link != nil {
+			o.Dial = r.env.Link.Dial // its TCP runs in the link's client stack
 		}
 		c, err := client.New(r.env.ClientURL(), o)
 		if err != nil {
@@ -415,7 +426,7 @@ func (r *run) workload(ctx context.Context, id string, c *client.Client, every t
 		if done {
 			return
 		}
-		seq, err := c.Send(ctx, fmt.Sprintf("%s-m%d", id, n))
+		seq, err := c.Send(ctx, padded(fmt.Sprintf("%s-m%d", id, n), r.sc.MessageSize))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -524,6 +535,14 @@ func (r *run) invalid(why string) {
 	r.mu.Lock()
 	r.invalids = append(r.invalids, why)
 	r.mu.Unlock()
+}
+
+// padded pads body with dots to size bytes; a longer body is left alone.
+func padded(body string, size int) string {
+	if len(body) >= size {
+		return body
+	}
+	return body + strings.Repeat(".", size-len(body))
 }
 
 func errText(err error) string {

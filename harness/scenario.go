@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
+	"github.com/wschaos/wschaos/protocol"
 	"github.com/wschaos/wschaos/result"
 )
 
@@ -38,6 +40,15 @@ type Scenario struct {
 	// SendInterval is how often each client's workload sends a message.
 	// Defaults to 50ms; negative means no workload.
 	SendInterval time.Duration
+	// MessageSize pads each workload message's body to this many bytes, so
+	// a scenario can send frames larger than a link's MTU. Defaults to the
+	// bare body ("c1-m17", a few bytes); at most MaxMessageSize.
+	MessageSize int
+	// Link puts the packet link (link.go) into the chain: in front of the
+	// tap for the reference client, behind it for an outside one. A packet
+	// fault puts it there with the defaults when Link is nil. The harness
+	// sets its Seed, Listen and BehindTap.
+	Link *LinkOptions
 	// Faults is the schedule. Each fault's At counts from the moment every
 	// client is warm (ready, with traffic in both directions), except faults
 	// marked Initial, which are in force before the clients start.
@@ -77,6 +88,10 @@ type Fault struct {
 	Start func(ctx context.Context, env *Env) error
 	// Stop ends the fault; nil for instant faults.
 	Stop func(ctx context.Context, env *Env) error
+
+	// validate, if set, checks the fault's settings before the run starts
+	// (a packet fault's probabilities, say).
+	validate func() error
 }
 
 // Check is one target and the pure function that holds a recorded timeline
@@ -109,6 +124,16 @@ func Defining(c Check) Check {
 
 var nameRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
 
+// MaxMessageSize bounds Scenario.MessageSize: a quarter of the protocol's
+// largest frame, which leaves room for the envelope.
+const MaxMessageSize = protocol.MaxFrameSize / 4
+
+// UsesLink reports whether the scenario runs over the packet link: it asks
+// for one, or one of its faults acts on packets.
+func (s *Scenario) UsesLink() bool {
+	return s.Link != nil || slices.ContainsFunc(s.Faults, func(f Fault) bool { return f.Layer == result.LayerPacket })
+}
+
 // Validate reports what is wrong with a scenario, if anything.
 func (s *Scenario) Validate() error {
 	var errs []error
@@ -121,12 +146,21 @@ func (s *Scenario) Validate() error {
 	if s.Checks == nil {
 		errs = append(errs, errors.New("no checks: a scenario must state its targets"))
 	}
+	if s.MessageSize < 0 || s.MessageSize > MaxMessageSize {
+		errs = append(errs, fmt.Errorf("message size %d outside 0..%d", s.MessageSize, MaxMessageSize))
+	}
+	errs = append(errs, overlappingPacketFaults(s.Faults)...)
 	for i, f := range s.Faults {
 		if f.Kind == "" || f.Start == nil {
 			errs = append(errs, fmt.Errorf("fault %d needs a kind and a start", i+1))
 		}
 		if f.At < 0 || f.For < 0 {
 			errs = append(errs, fmt.Errorf("fault %d (%s): negative offset or duration", i+1, f.Kind))
+		}
+		if f.validate != nil {
+			if err := f.validate(); err != nil {
+				errs = append(errs, fmt.Errorf("fault %d (%s): %w", i+1, f.Kind, err))
+			}
 		}
 		if f.For > 0 && f.Stop == nil {
 			errs = append(errs, fmt.Errorf("fault %d (%s): lasts %v but has no stop", i+1, f.Kind, f.For))
@@ -141,6 +175,40 @@ func (s *Scenario) Validate() error {
 		return fmt.Errorf("harness: scenario %q: %w", s.Name, err)
 	}
 	return nil
+}
+
+// overlappingPacketFaults refuses packet faults whose windows overlap:
+// each sets the whole link, so the later would silently replace the
+// earlier, and the earlier's end would clear the later.
+func overlappingPacketFaults(faults []Fault) []error {
+	type window struct {
+		i          int
+		start, end time.Duration
+	}
+	var ws []window
+	for i, f := range faults {
+		if f.Layer != result.LayerPacket {
+			continue
+		}
+		// An initial fault counts from the start of the run, which is
+		// warm-up too: a run with one does not wait to warm up.
+		at := f.At
+		if f.Initial {
+			at = 0
+		}
+		ws = append(ws, window{i, at, at + f.For})
+	}
+	var errs []error
+	for a := range ws {
+		for b := a + 1; b < len(ws); b++ {
+			x, y := ws[a], ws[b]
+			if x.start < y.end && y.start < x.end {
+				errs = append(errs, fmt.Errorf("packet faults %d (%s) and %d (%s) overlap: each sets the whole link; combine them into one",
+					x.i+1, faults[x.i].Kind, y.i+1, faults[y.i].Kind))
+			}
+		}
+	}
+	return errs
 }
 
 // FaultKinds lists the kinds of the scenario's faults, in schedule order,

@@ -374,3 +374,19 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+// An MTU black hole drops packets for their size, not by loss: the link's
+// drop line counts them too.
+func TestLinkDropsCountTooBig(t *testing.T) {
+	sc := lossyLink()
+	for i, e := range sc.Timeline {
+		if e.Kind == result.KindLinkStats {
+			p := *e.Packets
+			p.Up.TooBig, p.Up.Dropped, p.Down.Dropped = p.Up.Dropped, 0, 0
+			sc.Timeline[i].Packets = &p
+		}
+	}
+	html := render(t, &result.Result{Scenarios: []result.Scenario{sc}})
+	contains(t, html, "64 dropped")
+	contains(t, html, "too big for its MTU): 64 up, 0 down")
+}

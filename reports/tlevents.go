@@ -173,14 +173,14 @@ func (d *eventDrawer) finish() {
 
 // drawLink draws the packets the link dropped so far, both directions, as
 // a step line in the link lane, from the counters its link-stats events
-// carry.
+// carry. A packet too big for an MTU black hole is dropped too.
 func (tl *timeline) drawLink(events []*result.Event, lanes *lanePlan) {
 	var stats []*result.Event
 	top := uint64(0)
 	for _, e := range events {
 		if e.Kind == result.KindLinkStats && e.Packets != nil {
 			stats = append(stats, e)
-			top = max(top, e.Packets.Up.Dropped+e.Packets.Down.Dropped)
+			top = max(top, linkDropped(e.Packets.Up)+linkDropped(e.Packets.Down))
 		}
 	}
 	if len(stats) == 0 {
@@ -196,12 +196,17 @@ func (tl *timeline) drawLink(events []*result.Event, lanes *lanePlan) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "M%s %s", f1(tl.x(stats[0].TMS)), f1(y(0)))
 	for _, e := range stats {
-		fmt.Fprintf(&b, "H%sV%s", f1(tl.x(e.TMS)), f1(y(e.Packets.Up.Dropped+e.Packets.Down.Dropped)))
+		fmt.Fprintf(&b, "H%sV%s", f1(tl.x(e.TMS)), f1(y(linkDropped(e.Packets.Up)+linkDropped(e.Packets.Down))))
 	}
 	last := stats[len(stats)-1].Packets
+	up, down := linkDropped(last.Up), linkDropped(last.Down)
 	l := &stepLine{D: b.String(), LY: f1(mid + 4),
-		Label: fmt.Sprintf("%d dropped", last.Up.Dropped+last.Down.Dropped),
-		Title: fmt.Sprintf("packets the link dropped so far: %d up, %d down", last.Up.Dropped, last.Down.Dropped)}
+		Label: fmt.Sprintf("%d dropped", up+down),
+		Title: fmt.Sprintf("packets the link dropped so far (lost, and too big for its MTU): %d up, %d down", up, down)}
 	l.LX = f1(min(tl.x(stats[len(stats)-1].TMS)+4, tlWidth-70))
 	tl.Link = l
 }
+
+// linkDropped is what the link dropped in one direction: lost, and too big
+// for an MTU black hole.
+func linkDropped(p result.Packets) uint64 { return p.Dropped + p.TooBig }

@@ -349,7 +349,7 @@ func CatalogFor(opts Options) ([]h.Scenario, error) {
 }
 
 func (c cat) base() []h.Scenario {
-	return slices.Concat(c.drops(), c.cuts(), c.slowLinks(), c.serverCloses(), c.refusals(), c.sessions())
+	return slices.Concat(c.drops(), c.cuts(), c.slowLinks(), c.serverCloses(), c.refusals(), c.sessions(), c.packet())
 }
 
 // drops: connections dropped or black-holed.

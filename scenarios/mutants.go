@@ -27,7 +27,20 @@ func quirk(q quirks.Set) func(*client.Options) {
 
 // Mutants returns the built-in mutant clients.
 func Mutants() []Mutant {
-	return append(classicMutants(), tightMutants()...)
+	return append(append(classicMutants(), tightMutants()...), packetMutants()...)
+}
+
+// packetMutants are defects only a lossy packet link reveals: Toxiproxy
+// and the wire tap accept every TCP connection on loopback at once (or
+// refuse it), so no byte-stream fault makes a connect wait on TCP itself.
+func packetMutants() []Mutant {
+	return []Mutant{
+		{
+			Name: "NoConnectTimeout", Description: "bounds its handshake only once TCP is connected: a connect whose SYN-ACK is lost waits on TCP's own retries (1 s, 3 s, 7 s...)",
+			Mutate:   quirk(quirks.Set{UnboundedConnect: true}),
+			CaughtBy: harness.Expect{"LossyHalfOpen": "gives-up"},
+		},
+	}
 }
 
 // tightMutants are off their own configuration by a little (a fifth) or

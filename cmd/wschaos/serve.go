@@ -27,7 +27,7 @@ var chattyServerKinds = map[result.Kind]bool{
 // Toxiproxy API and proxy to add toxics with, then streams what the server
 // and the tap see until ctx ends (Ctrl-C).
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	fs := newFlagSet("serve", stderr, "serve [--tls] [--push D] [--toxiproxy URL | --listen ADDR] [-v]")
+	fs := newFlagSet("serve", stderr, "serve [--tls] [--push D] [--toxiproxy URL | --listen ADDR] [--packet-loss PCT ...] [-v]")
 	useTLS := fs.Bool("tls", false, "serve wss:// with a generated certificate; its PEM is written to a file and the path printed")
 	push := fs.Duration("push", time.Second, "how often the server pushes a sequenced message to each session (0: never)")
 	toxi := fs.String("toxiproxy", os.Getenv("TOXIPROXY_URL"), "API URL of an external toxiproxy-server (default $TOXIPROXY_URL; empty embeds Toxiproxy, its API on a free loopback port)")
@@ -37,11 +37,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	maxConns := fs.Int("max-conns", 0, fmt.Sprintf("connections the wire tap holds in all; beyond it the oldest silent one is shed with a 503 (0: from the open-file limit, (limit - max(256, limit/10)) / 5: %d here)", total))
 	maxPerAddr := fs.Int("max-conns-per-addr", 0, fmt.Sprintf("connections the wire tap holds per client address (0: 3/4 of --max-conns: %d here)", perAddr))
 	remote := fs.Bool("allow-remote-proxies", false, "let the Toxiproxy API put a proxy on an address that is not loopback; refused with HTTP 400 by default, since the API has no authentication")
+	packets := addPacketFlags(fs)
 	if code, ok := parse(fs, args, 0); !ok {
 		return code
 	}
 	if *maxConns < 0 || *maxPerAddr < 0 {
 		fmt.Fprintln(stderr, "wschaos serve: --max-conns and --max-conns-per-addr must be 0 (from the open-file limit) or more")
+		return exitUsage
+	}
+	if _, err := packets.parsed(fs); err != nil {
+		fmt.Fprintln(stderr, "wschaos serve:", err)
 		return exitUsage
 	}
 	if *push < 0 {
@@ -58,6 +63,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 		OnRestore: func(proxy string, err error) {
 			out.printf("%.1f ms harness note · the watchdog restored proxy %s, whose accept loop had died (error: %v)", out.since(time.Now()), proxy, err)
 		},
+		Link: packets.linkOptions(),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "wschaos serve:", err)
@@ -77,7 +83,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	if caFile != "" {
 		defer os.Remove(caFile)
 	}
-	out.banner(bannerText(env, caFile))
+	if env.Link != nil {
+		if err := env.SetPacketFaults(packets.up, packets.down); err != nil {
+			fmt.Fprintln(stderr, "wschaos serve:", err)
+			return exitUsage
+		}
+		defer packets.streamStats(env, out)()
+	}
+	out.banner(bannerText(env, caFile, packets.banner(env)))
 	<-ctx.Done()
 	out.printf("%.1f ms stopping", out.since(time.Now()))
 	return exitOK
@@ -162,8 +175,9 @@ func writeCA(env *harness.Env) (string, error) {
 	return f.Name(), nil
 }
 
-// bannerText says where to point a client and how to break things.
-func bannerText(env *harness.Env, caFile string) string {
+// bannerText says where to point a client and how to break things; extra
+// (the packet link's part) goes before the last line.
+func bannerText(env *harness.Env, caFile, extra string) string {
 	api, proxy := env.ToxiproxyURL(), env.Proxy.Name()
 	var b strings.Builder
 	fmt.Fprintf(&b, "client URL:     %s\n", env.ClientURL())
@@ -176,6 +190,7 @@ func bannerText(env *harness.Env, caFile string) string {
 	fmt.Fprintf(&b, "remove it:      curl -sX DELETE %s/proxies/%s/toxics/lag\n", api, proxy)
 	fmt.Fprintf(&b, "black hole:     curl -sX POST %s/proxies/%s/toxics -d '{\"name\":\"hole\",\"type\":\"timeout\",\"attributes\":{\"timeout\":0}}'\n", api, proxy)
 	fmt.Fprintf(&b, "proxy down/up:  curl -sX POST %s/proxies/%s -d '{\"enabled\":false}'   (true to bring it back)\n", api, proxy)
+	b.WriteString(extra)
 	b.WriteString("Streaming what the server and the wire tap see; Ctrl-C stops.\n")
 	return b.String()
 }

@@ -73,6 +73,18 @@ func field(t *testing.T, line, label string) string {
 	return strings.Fields(v)[0]
 }
 
+// dialHello connects to url and says hello as id; the test closes it.
+func dialHello(t *testing.T, ctx context.Context, url, id string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.CloseNow() })
+	hello, err := json.Marshal(protocol.Envelope{Type: protocol.TypeHello, ClientID: id})
+	require.NoError(t, err)
+	require.NoError(t, c.Write(ctx, websocket.MessageText, hello))
+	return c
+}
+
 func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -84,12 +96,7 @@ func TestServe(t *testing.T) {
 	assert.True(t, strings.HasPrefix(url, "ws://"), "got %q", url)
 	assert.True(t, strings.HasPrefix(api, "http://127.0.0.1:"), "embedded API on loopback, got %q", api)
 
-	c, _, err := websocket.Dial(ctx, url, nil)
-	require.NoError(t, err)
-	defer c.CloseNow()
-	hello, err := json.Marshal(protocol.Envelope{Type: protocol.TypeHello, ClientID: "by-hand"})
-	require.NoError(t, err)
-	require.NoError(t, c.Write(ctx, websocket.MessageText, hello))
+	c := dialHello(t, ctx, url, "by-hand")
 	s.waitLine(t, "tap tap-connect conn 1")
 	s.waitLine(t, "server welcome by-hand conn 1")
 

@@ -25,7 +25,7 @@ import (
 var networkScenarios = []string{
 	"ProxyDownFIN", "DialRefused", "BlackHoleHalfOpen", "ResetMidStream", "LimitDataMidFrame", "SlowClose",
 	"Slicer", "LowBandwidth", "LatencySpike", "LatencyAboveDeadline", "Flapping", "LongOutage",
-	"OutboxBackpressure", "MassDrop",
+	"OutboxBackpressure", "MassDrop", "PacketLoss5", "Reorder", "Duplicate", "LossyHalfOpen",
 }
 
 // The README's "bring your own server": the echo example on 127.0.0.1 and
@@ -41,7 +41,7 @@ func TestRunUpstreamEchoExample(t *testing.T) {
 	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Contains(t, stderr, "upstream ws://"+addr+"/ answers")
 	assert.Contains(t, stdout, "--upstream "+addr)
-	assert.Contains(t, stdout, "21 not run")
+	assert.Contains(t, stdout, "24 not run")
 
 	b, err := os.ReadFile(filepath.Join(out, "result.json"))
 	require.NoError(t, err)

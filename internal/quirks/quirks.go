@@ -54,6 +54,10 @@ type Set struct {
 	// SilentFatal: on a fatal close, drop the unacknowledged messages
 	// without telling the application.
 	SilentFatal bool
+	// UnboundedConnect: open the TCP connection with no deadline and start
+	// the handshake timeout only once it is connected, so a connect whose
+	// SYN or SYN-ACK is lost waits on TCP's own retransmissions.
+	UnboundedConnect bool
 }
 
 // Attach sets the defects of the client options target points to (a

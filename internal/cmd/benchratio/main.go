@@ -1,6 +1,7 @@
 // Command benchratio runs the performance benchmarks of internal/bench and
-// prints the figures the README quotes: ratios measured side by side
-// (through Toxiproxy against direct), per-connection footprints, the
+// internal/chaosnet/segment and prints the figures the README quotes:
+// ratios measured side by side (through Toxiproxy, or the packet segment,
+// against direct), per-connection footprints, the
 // harness's measurement error and the mass-recovery rate, each as the median
 // over the runs with the range beside it. `make bench` calls it.
 //
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 )
 
 func main() {
@@ -31,7 +33,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	count := fs.Int("count", 5, "runs of each benchmark (go test -count)")
 	goTool := fs.String("go", "go", "the go command")
-	pkg := fs.String("pkg", "./internal/bench/...", "the benchmark packages")
+	pkg := fs.String("pkg", "./internal/bench/... ./internal/chaosnet/segment", "the benchmark packages, separated by spaces")
 	in := fs.String("in", "", `read stored "go test -bench" output from this file ("-" for stdin) instead of running it`)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -46,7 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch *in {
 	case "":
 		var buf bytes.Buffer
-		cmd := exec.Command(*goTool, "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", strconv.Itoa(*count), *pkg)
+		args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", strconv.Itoa(*count)}, strings.Fields(*pkg)...)
+		cmd := exec.Command(*goTool, args...)
 		cmd.Stdout = io.MultiWriter(stdout, &buf)
 		cmd.Stderr = stderr
 		runErr = cmd.Run()

@@ -69,3 +69,44 @@ func TestRunFromFile(t *testing.T) {
 
 	assert.Equal(t, 2, run([]string{"extra"}, &out, &errOut))
 }
+
+const segmentSample = `pkg: github.com/wschaos/wschaos/internal/chaosnet/segment
+BenchmarkSegmentRoundTrip/direct-2         	   58950	     20000 ns/op	       0 B/op	       0 allocs/op
+BenchmarkSegmentRoundTrip/direct-2         	   60843	     10000 ns/op	       0 B/op	       0 allocs/op
+BenchmarkSegmentRoundTrip/segment-2        	   21560	     60000 ns/op	     961 B/op	      17 allocs/op
+BenchmarkSegmentRoundTrip/segment-2        	   17953	     40000 ns/op	     950 B/op	      17 allocs/op
+BenchmarkSegmentThroughput/direct-2        	    2450	    444939 ns/op	2000.00 MB/s	      28 B/op	       1 allocs/op
+BenchmarkSegmentThroughput/segment-2       	     204	   6265059 ns/op	 100.00 MB/s	  110068 B/op	    1631 allocs/op
+BenchmarkSegmentFootprint/segment-2        	      15	  73803649 ns/op	         2.000 fds/conn	         2.000 goroutines/conn	     77678 heap-B/conn	      9841 stack-B/conn
+`
+
+func TestReportPairs(t *testing.T) {
+	var out bytes.Buffer
+	report(&out, parse([]byte(segmentSample)))
+	got := out.String()
+	// Paired run by run: 60000/20000 and 40000/10000, median 3.5.
+	assert.Regexp(t, `round trip, TCP echo: packet segment \(Dial\) / direct loopback\s+3\.5x\s+\[3x – 4x\]`, got)
+	assert.Regexp(t, `throughput, 1 MiB writes: packet segment \(Dial\) / direct loopback\s+0\.05x`, got)
+	assert.NotContains(t, got, "entry relay) / direct", "no row for a benchmark that did not run")
+	assert.Regexp(t, `packet segment \(Dial\)\s+75\.9 KiB\s+9\.6 KiB\s+2\.0\s+2\.0`, got)
+	assert.NotContains(t, got, "MB/s", "paired metrics are not repeated as other metrics")
+	assert.NotContains(t, got, "harness chain", "the segment is not part of the chain total")
+}
+
+// The segment's sub-benchmarks report separately; their ratio is taken run
+// by run, and the round trips it divides follow it.
+func TestReportSegmentRows(t *testing.T) {
+	const seg = `BenchmarkSegmentRoundTrip/direct-2   	 100	 20000 ns/op
+BenchmarkSegmentRoundTrip/segment-2  	 100	 60000 ns/op
+BenchmarkSegmentRoundTrip/entry-2    	 100	 80000 ns/op
+BenchmarkSegmentRoundTrip/direct-2   	 100	 10000 ns/op
+BenchmarkSegmentRoundTrip/segment-2  	 100	 50000 ns/op
+BenchmarkSegmentRoundTrip/entry-2    	 100	 60000 ns/op
+`
+	var out bytes.Buffer
+	report(&out, parse([]byte(seg)))
+	got := out.String()
+	assert.Regexp(t, `packet segment \(Dial\) / direct loopback\s+4x\s+\[3x – 5x\]`, got, "ratios of each run: 3x and 5x, median of two their mean")
+	assert.Regexp(t, `packet segment \(entry relay\) / direct loopback\s+5x\s+\[4x – 6x\]\n\s+direct\s+15\.0 µs[^\n]*\n\s+through the segment \(Dial\)\s+55\.0 µs[^\n]*\n\s+through the segment \(entry relay\)\s+70\.0 µs`, got)
+	assert.NotContains(t, got, "throughput", "no row for a benchmark that did not run")
+}

@@ -94,12 +94,60 @@ var rows = []row{
 	{"  slowest recovery after the network returned", "MassRecovery", "recover-max-ms", 1, "%.0f ms"},
 }
 
-// footprint lists the components BenchmarkFootprint measures, in order.
-var footprint = []struct{ bench, label string }{
-	{"Footprint/Client", "reference client"},
-	{"Footprint/FakeServer", "fake server"},
-	{"Footprint/Toxiproxy", "Toxiproxy proxy"},
-	{"Footprint/Tap", "wire tap"},
+// pairRow is a line of the table that divides one benchmark's metric by
+// another's, run by run: sub-benchmarks such as "segment" and "direct" of
+// one benchmark report separately, in the same run.
+type pairRow struct {
+	label, num, den, unit string
+	// then are rows printed after this one: the figures it divides.
+	then []row
+}
+
+var pairRows = []pairRow{
+	{"round trip, TCP echo: packet segment (Dial) / direct loopback", "SegmentRoundTrip/segment", "SegmentRoundTrip/direct", "ns/op", nil},
+	{"round trip, TCP echo: packet segment (entry relay) / direct loopback", "SegmentRoundTrip/entry", "SegmentRoundTrip/direct", "ns/op", []row{
+		{"  direct", "SegmentRoundTrip/direct", "ns/op", 1e-3, "%.1f µs"},
+		{"  through the segment (Dial)", "SegmentRoundTrip/segment", "ns/op", 1e-3, "%.1f µs"},
+		{"  through the segment (entry relay)", "SegmentRoundTrip/entry", "ns/op", 1e-3, "%.1f µs"},
+	}},
+	{"throughput, 1 MiB writes: packet segment (Dial) / direct loopback", "SegmentThroughput/segment", "SegmentThroughput/direct", "MB/s", nil},
+	{"throughput, 1 MiB writes: packet segment (entry relay) / direct loopback", "SegmentThroughput/entry", "SegmentThroughput/direct", "MB/s", []row{
+		{"  direct", "SegmentThroughput/direct", "MB/s", 1, "%.0f MB/s"},
+		{"  through the segment (Dial)", "SegmentThroughput/segment", "MB/s", 1, "%.0f MB/s"},
+		{"  through the segment (entry relay)", "SegmentThroughput/entry", "MB/s", 1, "%.0f MB/s"},
+	}},
+}
+
+// pairStat is the median and range of num/den over the runs both have,
+// paired in the order they ran.
+func (s samples) pairStat(r pairRow) (stat, bool) {
+	num, den := s[key{r.num, r.unit}], s[key{r.den, r.unit}]
+	n := min(len(num), len(den))
+	if n == 0 {
+		return stat{}, false
+	}
+	q := samples{}
+	for i := range n {
+		if den[i] != 0 {
+			q[key{}] = append(q[key{}], num[i]/den[i])
+		}
+	}
+	return q.stat("", "")
+}
+
+// footprint lists the components BenchmarkFootprint and
+// BenchmarkSegmentFootprint measure, in order; chain marks the parts of
+// the harness chain every connection goes through.
+var footprint = []struct {
+	bench, label string
+	chain        bool
+}{
+	{"Footprint/Client", "reference client", false},
+	{"Footprint/FakeServer", "fake server", true},
+	{"Footprint/Toxiproxy", "Toxiproxy proxy", true},
+	{"Footprint/Tap", "wire tap", true},
+	{"SegmentFootprint/segment", "packet segment (Dial)", false},
+	{"SegmentFootprint/entry", "packet segment (entry relay)", false},
 }
 
 func report(w io.Writer, s samples) {
@@ -110,14 +158,24 @@ func report(w io.Writer, s samples) {
 	fmt.Fprintf(w, "Performance figures: median of %d runs [min – max]\n\n", runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	shown := map[key]bool{}
-	for _, r := range rows {
-		st, ok := s.stat(r.bench, r.unit)
-		if !ok {
-			continue
+	line := func(label string, st stat, f func(float64) string) {
+		fmt.Fprintf(tw, "%s\t%s\t[%s – %s]\n", label, f(st.median), f(st.lo), f(st.hi))
+	}
+	single := func(rs []row) {
+		for _, r := range rs {
+			if st, ok := s.stat(r.bench, r.unit); ok {
+				shown[key{r.bench, r.unit}] = true
+				line(r.label, st, func(v float64) string { return fmt.Sprintf(r.format, v*r.scale) })
+			}
 		}
-		shown[key{r.bench, r.unit}] = true
-		f := func(v float64) string { return fmt.Sprintf(r.format, v*r.scale) }
-		fmt.Fprintf(tw, "%s\t%s\t[%s – %s]\n", r.label, f(st.median), f(st.lo), f(st.hi))
+	}
+	single(rows)
+	for _, r := range pairRows {
+		if st, ok := s.pairStat(r); ok {
+			shown[key{r.num, r.unit}], shown[key{r.den, r.unit}] = true, true
+			line(r.label, st, func(v float64) string { return fmt.Sprintf("%.3gx", v) })
+			single(r.then)
+		}
 	}
 	tw.Flush()
 
@@ -125,8 +183,11 @@ func report(w io.Writer, s samples) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "per connection\theap\tstack\tgoroutines\tfile descriptors\n")
 	var client, chain float64
-	parts := 0
+	parts, chainParts := 0, 0
 	for _, c := range footprint {
+		if c.chain {
+			chainParts++
+		}
 		heap, ok := s.stat(c.bench, "heap-B/conn")
 		if !ok {
 			continue
@@ -138,15 +199,16 @@ func report(w io.Writer, s samples) {
 			shown[key{c.bench, u}] = true
 		}
 		fmt.Fprintf(tw, "%s\t%.1f KiB\t%.1f KiB\t%.1f\t%.1f\n", c.label, heap.median/1024, stack.median/1024, gor.median, fds.median)
-		if c.bench == "Footprint/Client" {
+		switch {
+		case c.bench == "Footprint/Client":
 			client = heap.median + stack.median
-		} else {
+		case c.chain:
 			chain += heap.median + stack.median
 			parts++
 		}
 	}
 	tw.Flush()
-	if client > 0 && parts == len(footprint)-1 {
+	if client > 0 && parts == chainParts {
 		fmt.Fprintf(w, "harness chain (fake server + Toxiproxy + tap) / reference client, heap + stack per connection: %.1fx\n", chain/client)
 	}
 
