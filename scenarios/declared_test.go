@@ -80,7 +80,7 @@ func TestCatalogForNoHeartbeat(t *testing.T) {
 	for _, sc := range list {
 		assert.True(t, sc.NoHeartbeat, sc.Name)
 	}
-	for _, name := range []string{"BlackHoleHalfOpen", "MutedPongs", "BlackHoleUpstream", "LatencyAboveDeadline"} {
+	for _, name := range []string{"BlackHoleHalfOpen", "MutedPongs", "BlackHoleUpstream", "LatencyAboveDeadline", "LossyHalfOpen"} {
 		sc := byName(t, list, name)
 		detect := targets(t, sc)["detect"]
 		assert.Contains(t, detect.Why, "no heartbeat declared", name)

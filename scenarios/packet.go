@@ -180,7 +180,7 @@ func (c cat) lossyHalfOpen() h.Scenario {
 		Faults:       []h.Fault{h.PacketBlackHole(c.warm(), d, false)},
 		Checks: func(o client.Options) []h.Check {
 			return []h.Check{
-				h.Defining(h.DetectSilenceWithin(h.HeartbeatBound(o))),
+				h.Defining(h.DetectSilenceWithin(c.heartbeat(o, d))),
 				h.GivesUpWithin(result.CauseHandshakeTimeout, h.NewBound(o.HandshakeTimeout,
 					fmt.Sprintf("HandshakeTimeout %v bounds the TCP connect too: TCP would retry a lost SYN only after %v, then 2 s, 4 s... for minutes", o.HandshakeTimeout, synRTO))),
 				c.recoverIn(c.slowLinkPending(o, d)),
