@@ -182,7 +182,7 @@ func buildPage(r *result.Result) page {
 }
 
 func buildRun(ri result.RunInfo) runView {
-	v := runView{RunInfo: ri, Scale: "none", Server: "fake server"}
+	v := runView{RunInfo: ri, Scale: "×1 (none)", Server: "fake server"}
 	if finite(ri.Timescale) && ri.Timescale != 0 && ri.Timescale != 1 {
 		v.Scale = "×" + num(ri.Timescale)
 	}
