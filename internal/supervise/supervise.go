@@ -83,3 +83,9 @@ func exitStatus(err error) int {
 	}
 	return 1
 }
+
+// proc is a process the supervisor ended: its pid and command line.
+type proc struct {
+	pid     int
+	cmdline string
+}

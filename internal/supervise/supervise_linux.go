@@ -2,7 +2,6 @@ package supervise
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,27 +22,6 @@ func groupAttrs() *syscall.SysProcAttr {
 	// The client dies with the supervisor too, should the supervisor be
 	// killed outright.
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
-
-func signalGroup(pgid int, sig syscall.Signal) { _ = syscall.Kill(-pgid, sig) }
-
-func signalNumber(s os.Signal) int {
-	if n, ok := s.(syscall.Signal); ok {
-		return int(n)
-	}
-	return 15
-}
-
-func signalOf(ee *exec.ExitError) int {
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return int(ws.Signal())
-	}
-	return 9
-}
-
-type proc struct {
-	pid     int
-	cmdline string
 }
 
 // endDescendants kills every process descended from this one, reaps them,

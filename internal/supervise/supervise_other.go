@@ -20,9 +20,4 @@ func signalNumber(os.Signal) int { return 15 }
 
 func signalOf(*exec.ExitError) int { return 9 }
 
-type proc struct {
-	pid     int
-	cmdline string
-}
-
 func endDescendants() []proc { return nil }

@@ -1,4 +1,4 @@
-//go:build unix && !linux
+//go:build unix
 
 package supervise
 
@@ -7,11 +7,6 @@ import (
 	"os/exec"
 	"syscall"
 )
-
-// Without a subreaper, orphans go to init and are out of reach.
-func becomeSubreaper() {}
-
-func groupAttrs() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
 func signalGroup(pgid int, sig syscall.Signal) { _ = syscall.Kill(-pgid, sig) }
 
@@ -28,11 +23,3 @@ func signalOf(ee *exec.ExitError) int {
 	}
 	return 9
 }
-
-type proc struct {
-	pid     int
-	cmdline string
-}
-
-// endDescendants cannot find processes that left the group here.
-func endDescendants() []proc { return nil }
