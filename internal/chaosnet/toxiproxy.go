@@ -78,6 +78,11 @@ type ToxiproxyOptions struct {
 	// Watch configures the watchdog that restores a proxy whose accept loop
 	// died (see WatchOptions). Default: on, probing every second.
 	Watch WatchOptions
+
+	// log receives the embedded server's warnings as zerolog JSON lines
+	// (an accept loop's death among them); nil, outside tests, logs
+	// nothing.
+	log io.Writer
 }
 
 // StartToxiproxy connects to a Toxiproxy server. With url "" it starts one in
@@ -146,7 +151,11 @@ func StartToxiproxyWith(ctx context.Context, opts ToxiproxyOptions) (*Toxiproxy,
 
 // startEmbeddedOn serves the API on ln.
 func startEmbeddedOn(ln net.Listener, opts ToxiproxyOptions) *Toxiproxy {
-	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	logger := zerolog.Nop()
+	if opts.log != nil {
+		logger = zerolog.New(opts.log).Level(zerolog.WarnLevel)
+	}
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), logger)
 	var api http.Handler = srv.Routes()
 	if !opts.AllowRemoteProxies {
 		api = loopbackOnly(api)

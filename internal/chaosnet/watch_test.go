@@ -3,6 +3,7 @@
 package chaosnet
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/netip"
@@ -15,10 +16,25 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// acceptDeaths is an embedded Toxiproxy's log, reduced to the names of
+// the proxies whose accept loop returned with an error.
+type acceptDeaths chan string
+
+func (d acceptDeaths) Write(b []byte) (int, error) {
+	var line struct{ Name, Message string }
+	if json.Unmarshal(b, &line) == nil && line.Message == "Error while accepting client" {
+		select {
+		case d <- line.Name:
+		default:
+		}
+	}
+	return len(b), nil
+}
+
 // killAcceptLoop makes the proxy's accept fail with EMFILE, which ends
 // Toxiproxy's accept loop for good (proxy.go, Proxy.server), and returns
-// the connection left waiting in its queue.
-func killAcceptLoop(t *testing.T, p *Proxy) *net.TCPConn {
+// the connection left waiting in its queue. deaths is the Toxiproxy's log.
+func killAcceptLoop(t *testing.T, p *Proxy, deaths acceptDeaths) *net.TCPConn {
 	t.Helper()
 	roundTrip(t, dial(t, p.Addr()), "warm") // every accept loop waits in accept
 	var lim syscall.Rlimit
@@ -27,10 +43,16 @@ func killAcceptLoop(t *testing.T, p *Proxy) *net.TCPConn {
 	low.Cur = uint64(limitForOneFree(t))
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low))
 	c, err := net.DialTimeout("tcp", p.Addr(), ioTimeout)
-	// Give Toxiproxy's accept its EMFILE before the limit goes back up.
-	time.Sleep(50 * time.Millisecond)
+	// The limit goes back up once Toxiproxy's accept has had its EMFILE,
+	// which it logs as it leaves the loop.
+	var died string
+	select {
+	case died = <-deaths:
+	case <-time.After(ioTimeout):
+	}
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
 	require.NoError(t, err)
+	require.Equal(t, p.Name(), died, "no accept error logged within %v of a dial at the descriptor limit", ioTimeout)
 	t.Cleanup(func() { c.Close() })
 	return c.(*net.TCPConn)
 }
@@ -45,13 +67,14 @@ func accepted(t *testing.T, c net.Conn) bool {
 // A proxy whose accept loop died accepts nothing while its API says
 // enabled; the watchdog finds it and restores it.
 func TestWatchRestoresDeadAcceptLoop(t *testing.T) {
-	tp := newEmbedded(t)
+	deaths := make(acceptDeaths, 1)
+	tp := newEmbeddedWith(t, ToxiproxyOptions{Watch: WatchOptions{Interval: -1}, log: deaths})
 	p := newProxy(t, tp, newEchoServer(t).Addr())
-	stuck := killAcceptLoop(t, p)
+	stuck := killAcceptLoop(t, p, deaths)
 
-	const grace = 300 * time.Millisecond
-	time.Sleep(grace)
-	require.False(t, accepted(t, stuck), "the proxy accepted within %v: its accept loop did not die", grace)
+	// Its accept loop has returned (Toxiproxy logged it): the connection
+	// waiting in the queue stays there.
+	require.False(t, accepted(t, stuck), "the proxy accepted a connection after its accept loop died")
 	status, body := apiRequest(t, tp, http.MethodGet, "/proxies/"+p.Name(), "")
 	require.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, `"enabled":true`, "Toxiproxy still says enabled")
