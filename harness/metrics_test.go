@@ -295,3 +295,27 @@ func TestUndeliveredReported(t *testing.T) {
 	assert.Equal(t, result.Fail, wrong.Verdict)
 	assert.Contains(t, wrong.Margin, "1 reported that the server had (seq [1])")
 }
+
+// A delay read off the wire may look up to AtOnce shorter than the client's
+// own (its timer starts before the tap sees its socket close) and
+// wireSlack longer; past those it is out of policy.
+func TestWireDelaysAgainstTheirEnvelope(t *testing.T) {
+	tl := sampleTimeline()
+	tl.Options = quickProfile() // attempt 2: [50 ms, 100 ms]
+	lo, hi := 50.0, 100.0
+	for _, c := range []struct {
+		delay float64
+		in    bool
+	}{
+		{lo - ms(AtOnce) + 1, true},
+		{lo - ms(AtOnce) - 1, false},
+		{hi + ms(wireSlack) - 1, true},
+		{hi + ms(wireSlack) + 1, false},
+	} {
+		e := result.Event{Client: "c1", Kind: result.KindBackoff, Attempt: 2, DelayMS: c.delay, Via: result.ViaWire}
+		d := tl.delayOf(e)
+		assert.Equal(t, c.in, d.InPolicy, "%v ms read off the wire against [%v, %v]", c.delay, lo, hi)
+		e.Via = ""
+		assert.False(t, tl.delayOf(e).InPolicy, "%v ms from the client's own events against [%v, %v]", c.delay, lo, hi)
+	}
+}

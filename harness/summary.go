@@ -79,7 +79,9 @@ const delaySlackMS = 0.5
 // wireSlack is how much later than the policy an outside client's delay may
 // look: the tap measures from the socket's close to the next connect, which
 // adds the client's teardown and its dial's start (in a runtime we cannot
-// see into, such as Node.js's event loop) to the delay it chose.
+// see into, such as Node.js's event loop) to the delay it chose. It may
+// also look up to AtOnce shorter (wireTeardown): the client's timer may
+// start a moment before the tap sees its socket close.
 const wireSlack = 100 * time.Millisecond
 
 // delayOf holds one backoff event against the envelope of its attempt, or
@@ -88,14 +90,14 @@ func (tl *Timeline) delayOf(e result.Event) result.Delay {
 	lo, hi := tl.Options.Backoff.Envelope(max(e.Attempt, 1))
 	d := result.Delay{Client: e.Client, AtMS: e.TMS, Attempt: e.Attempt, DelayMS: e.DelayMS,
 		LoMS: ms(lo), HiMS: ms(hi), HintMS: e.HintMS, Via: e.Via}
-	over := delaySlackMS
+	over, under := delaySlackMS, delaySlackMS+wireTeardown(e)
 	if e.Via == result.ViaWire {
 		over += ms(wireSlack)
 	}
 	if e.HintMS > 0 {
-		d.InPolicy = e.DelayMS+delaySlackMS >= e.HintMS
+		d.InPolicy = e.DelayMS+under >= e.HintMS
 	} else {
-		d.InPolicy = e.DelayMS > 0 && e.DelayMS+delaySlackMS >= d.LoMS && e.DelayMS-over <= d.HiMS
+		d.InPolicy = e.DelayMS > 0 && e.DelayMS+under >= d.LoMS && e.DelayMS-over <= d.HiMS
 	}
 	return d
 }
