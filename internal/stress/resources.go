@@ -7,14 +7,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wschaos/wschaos/internal/fdlimit"
 	"github.com/wschaos/wschaos/result"
 )
 
 // sampler tracks this process's resource use. The peak of goroutines is
 // sampled every interval and the peak of descriptors every fdEvery
-// intervals (listing /proc/self/fd costs the kernel time in proportion to
-// the descriptors open: with 15,000 open, sampling them every 500 ms took 5%
-// of the coordinator's CPU); CPU and peak RSS come from getrusage when read.
+// intervals (before Linux 6.2, counting them lists /proc/self/fd, which
+// costs the kernel time in proportion to the descriptors open: with 15,000
+// open, sampling them every 500 ms took 5% of the coordinator's CPU); CPU
+// and peak RSS come from getrusage when read.
 type sampler struct {
 	mu   sync.Mutex
 	res  result.ProcessResources
@@ -70,14 +72,22 @@ func (s *sampler) sample() {
 	s.mu.Unlock()
 }
 
-// Snapshot returns the figures so far.
+// Snapshot returns the figures so far: the descriptors as of the last
+// count (see fdEvery), the goroutines as of now.
 func (s *sampler) Snapshot() result.ProcessResources {
-	s.sample()
+	s.sampleGoroutines()
 	s.mu.Lock()
 	r := s.res
 	s.mu.Unlock()
 	r.CPUSeconds, r.PeakRSSBytes = cpuAndRSS()
 	return r
+}
+
+// Final counts the descriptors now and returns the figures: the last
+// snapshot of a process.
+func (s *sampler) Final() result.ProcessResources {
+	s.sample()
+	return s.Snapshot()
 }
 
 // Close stops sampling and waits for the sampling goroutine to exit.
@@ -89,18 +99,9 @@ func (s *sampler) Close() {
 // countFDs counts this process's open descriptors, or returns -1 without
 // /proc.
 func countFDs() int {
-	f, err := os.Open("/proc/self/fd")
-	if err != nil {
+	n, ok := fdlimit.Open()
+	if !ok {
 		return -1
 	}
-	defer f.Close()
-	n := 0
-	for {
-		names, err := f.Readdirnames(4096)
-		n += len(names)
-		if err != nil || len(names) == 0 {
-			break
-		}
-	}
-	return n - 1 // the descriptor reading the directory
+	return n
 }

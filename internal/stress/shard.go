@@ -174,7 +174,7 @@ func RunShard(ctx context.Context, in io.Reader, out io.Writer) error {
 	if cerr := s.close(); cerr != nil {
 		lw.send(wire{Type: wireError, T: time.Now().UnixNano(), Message: cerr.Error()})
 	}
-	lw.send(wire{Type: wireBye, T: time.Now().UnixNano(), Chain: cfg.Chain, Stats: ptrTo(smp.Snapshot())})
+	lw.send(wire{Type: wireBye, T: time.Now().UnixNano(), Chain: cfg.Chain, Stats: ptrTo(smp.Final())})
 	err = lw.flush()
 	// The input reader ends at "stop" or the end of the input; closing
 	// the input ends it otherwise.

@@ -347,7 +347,7 @@ func (c *coord) note(format string, args ...any) {
 func (c *coord) execute(ctx context.Context) (err error) {
 	smp := startSampler("coordinator", 0, 500*time.Millisecond)
 	defer func() {
-		c.coordRes = smp.Snapshot()
+		c.coordRes = smp.Final()
 		smp.Close()
 	}()
 	// Whatever happens from here, the shards are stopped on return.

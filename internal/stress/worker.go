@@ -95,7 +95,7 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 	w.runClients(runCtx, workCtx, clients)
 	stopClients()
 	stopWriter()
-	lw.send(wire{Type: wireBye, T: time.Now().UnixNano(), Worker: cfg.Worker, Ready: w.readyNow(), Stats: ptrTo(smp.Snapshot())})
+	lw.send(wire{Type: wireBye, T: time.Now().UnixNano(), Worker: cfg.Worker, Ready: w.readyNow(), Stats: ptrTo(smp.Final())})
 	err = lw.flush()
 	// The command reader ends when the coordinator closes our input; a
 	// worker process exits without waiting for it.
