@@ -282,8 +282,10 @@ func TestFloodChainSurvives(t *testing.T) {
 	}
 	// Every connection has ended, and of the flood's only those the tap
 	// held when the flood let go ended without a 503.
-	require.Eventually(t, func() bool { return closes.Load() == connects.Load() }, fdSettle, 10*time.Millisecond,
-		"%d connections accepted, %d closed", connects.Load(), closes.Load())
+	if !assert.Eventually(t, func() bool { return closes.Load() == connects.Load() }, fdSettle, 10*time.Millisecond,
+		"not every accepted connection closed") {
+		t.Fatalf("%d connections accepted, %d closed", connects.Load(), closes.Load())
+	}
 	mu.Lock()
 	assert.LessOrEqual(t, silentUnshed, perAddr, "silent connections that ended without a 503")
 	mu.Unlock()
