@@ -21,7 +21,8 @@ import (
 // TapEvent is one observation of a [Tap].
 type TapEvent struct {
 	Time time.Time
-	// Conn numbers the client connections the tap accepted, from 1.
+	// Conn numbers the client connections the tap accepted, from 1, in the
+	// order it accepted them.
 	Conn uint64
 	// Kind is one of the result vocabulary's tap kinds, in the order they
 	// occur for one connection: tap-connect, tap-upstream-refused,
@@ -40,8 +41,9 @@ type TapEvent struct {
 	// did.
 	Reset bool
 	// LastDown is, on the close events, when the tap last wrote bytes to
-	// the client; zero if it never did. What the client could observe of
-	// the connection ends there.
+	// the client (as the write began, so it is set before the client can
+	// react to them); zero if it never did. What the client could observe
+	// of the connection ends there.
 	LastDown time.Time
 	// Stopped reports, on tap-closed, that the tap itself closed the
 	// connection (Close), so its end is no one else's doing.
@@ -319,7 +321,7 @@ func (t *Tap) accept() {
 			backoff = 0
 			t.reserve.acquire()
 			t.wg.Add(1)
-			go t.serve(c, at)
+			go t.serve(c, at, t.nextID.Add(1))
 			continue
 		}
 		if errors.Is(err, net.ErrClosed) {
@@ -333,9 +335,9 @@ func (t *Tap) accept() {
 				full := t.reserve.acquire()
 				t.wg.Add(1)
 				if full {
-					go t.serve(c, time.Now())
+					go t.serve(c, time.Now(), t.nextID.Add(1))
 				} else {
-					go t.shedNew(c, "the tap is out of file descriptors")
+					go t.shedNew(c, t.nextID.Add(1), "the tap is out of file descriptors")
 				}
 				continue
 			}
@@ -383,8 +385,9 @@ type relay struct {
 	addr   string          // the client's IP, for the per-address limit
 	conns  [2]*net.TCPConn // by side; conns[upstreamSide] is nil until dialled
 	bytes  [2]atomic.Int64 // bytes written to side: [upstreamSide] is BytesUp
-	// lastDown is when bytes were last written to the client, in
-	// nanoseconds since the tap's epoch; 0 if never.
+	// lastDown is when the tap last wrote bytes to the client (the start
+	// of the write: see write), in nanoseconds since the tap's epoch; 0 if
+	// never.
 	lastDown atomic.Int64
 
 	answered   atomic.Bool  // upstream sent something
@@ -424,9 +427,9 @@ func (r *relay) event(kind result.Kind) TapEvent {
 	return ev
 }
 
-func (t *Tap) newRelay(c *net.TCPConn, acceptedAt time.Time) *relay {
+func (t *Tap) newRelay(c *net.TCPConn, acceptedAt time.Time, id uint64) *relay {
 	t.live.Add(1)
-	r := &relay{t: t, id: t.nextID.Add(1), client: c.RemoteAddr().String()}
+	r := &relay{t: t, id: id, client: c.RemoteAddr().String()}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		r.addr = a.IP.String()
 	}
@@ -440,9 +443,9 @@ func (t *Tap) newRelay(c *net.TCPConn, acceptedAt time.Time) *relay {
 
 // shedNew answers a connection the tap cannot hold at all (it is out of
 // descriptors) and closes it.
-func (t *Tap) shedNew(c *net.TCPConn, reason string) {
+func (t *Tap) shedNew(c *net.TCPConn, id uint64, reason string) {
 	defer t.wg.Done()
-	r := t.newRelay(c, time.Now())
+	r := t.newRelay(c, time.Now(), id)
 	r.mu.Lock()
 	r.kickLocked(http.StatusServiceUnavailable, reason)
 	r.mu.Unlock()
@@ -492,9 +495,9 @@ func (t *Tap) markAnswered(r *relay) {
 	t.mu.Unlock()
 }
 
-func (t *Tap) serve(c *net.TCPConn, acceptedAt time.Time) {
+func (t *Tap) serve(c *net.TCPConn, acceptedAt time.Time, id uint64) {
 	defer t.wg.Done()
-	r := t.newRelay(c, acceptedAt)
+	r := t.newRelay(c, acceptedAt, id)
 	if !t.track(r) {
 		c.Close()
 		ev := r.event(result.KindTapClosed)
@@ -723,18 +726,12 @@ func (r *relay) pipe(dst, src side) {
 				// Draining: the client is gone; take what the proxy still
 				// sends so it ends its side cleanly (see end).
 				r.bytes[dst].Add(int64(-n))
-			} else if w, werr := r.conns[dst].Write(buf[:n]); werr != nil {
-				r.bytes[dst].Add(int64(w - n))
-				if w > 0 && dst == clientSide {
-					r.lastDown.Store(int64(time.Since(r.t.epoch)))
-				}
+			} else if werr := r.write(dst, buf[:n]); werr != nil {
 				r.end(dst, werr)
 				if dst != clientSide {
 					return
 				}
 				// The client is gone but the proxy is not: drain it.
-			} else if dst == clientSide {
-				r.lastDown.Store(int64(time.Since(r.t.epoch)))
 			}
 		}
 		if rerr != nil {
@@ -746,6 +743,26 @@ func (r *relay) pipe(dst, src side) {
 			return
 		}
 	}
+}
+
+// write writes b to side dst, whose byte count already includes b. Like
+// the count, the time of the last bytes down is set before the write: the
+// client may read them, answer or close, and the tap report that, before
+// Write returns. A failed write takes back what it did not write, and the
+// time if it wrote nothing.
+func (r *relay) write(dst side, b []byte) error {
+	var before int64
+	if dst == clientSide {
+		before = r.lastDown.Swap(int64(time.Since(r.t.epoch)))
+	}
+	w, err := r.conns[dst].Write(b)
+	if err != nil {
+		r.bytes[dst].Add(int64(w - len(b)))
+		if w == 0 && dst == clientSide {
+			r.lastDown.Store(before)
+		}
+	}
+	return err
 }
 
 // spoken lifts the first-byte deadline on the client's first byte, unless a
