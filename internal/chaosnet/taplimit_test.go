@@ -230,8 +230,10 @@ func TestTapHalfCloseTimeout(t *testing.T) {
 	c := dial(t, tap.Addr())
 	_, err := c.Write([]byte("request"))
 	require.NoError(t, err)
-	require.NoError(t, c.CloseWrite())
+	// The tap's bound starts when it reads the FIN: after CloseWrite
+	// began, perhaps before it returned here.
 	start := time.Now()
+	require.NoError(t, c.CloseWrite())
 	assert.ErrorIs(t, readErr(c), io.EOF)
 	assert.GreaterOrEqual(t, time.Since(start), timeout)
 	got := evs.until(t, result.KindTapClosed)
