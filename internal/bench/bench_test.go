@@ -18,6 +18,7 @@ import (
 	"github.com/wschaos/wschaos/fakeserver"
 	"github.com/wschaos/wschaos/internal/chaosnet"
 	"github.com/wschaos/wschaos/internal/echotest"
+	"github.com/wschaos/wschaos/internal/fdlimit"
 	"github.com/wschaos/wschaos/internal/leaktest"
 )
 
@@ -159,8 +160,8 @@ func measure() usage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fds := -1
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		fds = len(ents)
+	if n, ok := fdlimit.Open(); ok {
+		fds = n
 	}
 	return usage{heap: ms.HeapAlloc, stack: ms.StackInuse, goroutines: runtime.NumGoroutine(), fds: fds}
 }

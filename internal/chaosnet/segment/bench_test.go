@@ -3,13 +3,14 @@ package segment
 import (
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wschaos/wschaos/internal/fdlimit"
 )
 
 // The benchmarks measure the segment against the same work straight over
@@ -119,8 +120,8 @@ func measure() usage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fds := -1
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		fds = len(ents)
+	if n, ok := fdlimit.Open(); ok {
+		fds = n
 	}
 	return usage{float64(ms.HeapAlloc), float64(ms.StackInuse), float64(runtime.NumGoroutine()), float64(fds)}
 }
