@@ -39,6 +39,12 @@ var (
 type Options struct {
 	// Addr is the TCP address to listen on. Defaults to "127.0.0.1:0".
 	Addr string
+	// Listen, if set, makes the server's listener instead (Addr is then
+	// ignored), in New and again in every Start after a Stop. Addr reports
+	// the first listener's address. The stress chain serves an in-process
+	// network this way, so that the relay in front of the server reaches
+	// it without a loopback connection.
+	Listen func() (net.Listener, error)
 	// TLS serves wss:// with a freshly generated self-signed ECDSA
 	// certificate for 127.0.0.1, ::1 and localhost; CertPool trusts it.
 	TLS bool
@@ -282,7 +288,13 @@ func (s *Server) listen(addr string) error {
 	if s.lis != nil {
 		return ErrListening
 	}
-	raw, err := net.Listen("tcp", addr)
+	var raw net.Listener
+	var err error
+	if s.opts.Listen != nil {
+		raw, err = s.opts.Listen()
+	} else {
+		raw, err = net.Listen("tcp", addr)
+	}
 	if err != nil {
 		return fmt.Errorf("fakeserver: listen on %s: %w", addr, err)
 	}

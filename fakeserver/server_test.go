@@ -6,7 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"github.com/wschaos/wschaos/result"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,7 +19,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wschaos/wschaos/internal/memnet"
 	"github.com/wschaos/wschaos/protocol"
+	"github.com/wschaos/wschaos/result"
 )
 
 func TestHelloWelcomeAndPush(t *testing.T) {
@@ -409,6 +411,44 @@ func TestStopStart(t *testing.T) {
 	assert.ErrorIs(t, s.Start(), ErrListening)
 	assert.Equal(t, addr, s.Addr())
 	c2 := dial(t, ctx, s)
+	w2 := hello(t, ctx, c2, "c1", w.Session, 0)
+	assert.True(t, w2.Resumed, "sessions survive Stop")
+}
+
+// TestStopStartOnAGivenListener: with Options.Listen the server serves the
+// listeners it is given (here an in-process network, as the stress chain
+// runs it), and Stop and Start act on them as on TCP.
+func TestStopStartOnAGivenListener(t *testing.T) {
+	mn := memnet.New("mem-server")
+	s, _ := newServer(t, Options{Listen: mn.Listen})
+	ctx := testCtx(t)
+	assert.Equal(t, "mem-server", s.Addr())
+	opts := &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return mn.Dial(ctx) },
+	}}}
+	dialMem := func() (*websocket.Conn, error) {
+		c, resp, err := websocket.Dial(ctx, s.URL(), opts)
+		if resp != nil && resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+		if c != nil {
+			t.Cleanup(func() { _ = c.CloseNow() })
+		}
+		return c, err
+	}
+	c, err := dialMem()
+	require.NoError(t, err)
+	w := hello(t, ctx, c, "c1", "", 0)
+
+	require.NoError(t, s.Stop())
+	_, _, err = c.Read(ctx)
+	assert.Equal(t, websocket.StatusCode(-1), websocket.CloseStatus(err), "got %v, want an abrupt close", err)
+	_, err = dialMem()
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+
+	require.NoError(t, s.Start())
+	c2, err := dialMem()
+	require.NoError(t, err)
 	w2 := hello(t, ctx, c2, "c1", w.Session, 0)
 	assert.True(t, w2.Resumed, "sessions survive Stop")
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wschaos/wschaos/client"
 	"github.com/wschaos/wschaos/fakeserver"
+	"github.com/wschaos/wschaos/internal/memnet"
 	"github.com/wschaos/wschaos/internal/relay"
 )
 
@@ -84,43 +85,68 @@ func BenchmarkChainFootprint(b *testing.B) {
 const limitClients = 1000
 
 // BenchmarkHandshakeLimit: how far the harness is from what this machine
-// can do. In every iteration, in turn: a bare WebSocket dial loop (32
-// dialers, each dial a full upgrade and a close, against a plain
-// coder/websocket server in a peer process) and the stress chain's herd
-// (limitClients reference clients here, a relay and fake server in a peer
-// process; every connection is cut at once and every client, without
-// jitter, redials 100 ms later: connect through the relay, upgrade,
-// hello and welcome). It reports both rates, bare-hs/s and herd-ready/s
-// (from the first redial to the last client ready), and their ratio.
+// can do, and what the in-memory hop between relay and fake server saves.
+// In every iteration, in turn: a bare WebSocket dial loop (32 dialers, each
+// dial a full upgrade and a close, against a plain coder/websocket server
+// in a peer process) and two herds of the stress chain (limitClients
+// reference clients each, here, against a relay and fake server in a peer
+// process: the chain as it is, the relay reaching the server in memory, and
+// as it was, over loopback TCP). Every herd connection is cut at once and
+// every client, without jitter, redials 100 ms later: connect through the
+// relay, upgrade, hello and welcome. It reports the rates, bare-hs/s and
+// herd-ready/s (from the first redial to the last client ready), the chain
+// process's CPU per reconnect, and the ratios.
 func BenchmarkHandshakeLimit(b *testing.B) {
 	bare, err := startPeer(b, "wsserver")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer bare.stop()
-	chain, err := startPeer(b, "chain")
-	if err != nil {
-		b.Fatal(err)
+	hops := []string{"memnet", "tcp"}
+	herds := map[string]*herdClients{}
+	for _, hop := range hops {
+		chain, err := startPeer(b, "chain", peerHop+"="+hop)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer chain.stop()
+		h := startHerd(b, "ws://"+chain.line+"/ws", chain)
+		defer h.stop()
+		herds[hop] = h
 	}
-	defer chain.stop()
-	h := startHerd(b, "ws://"+chain.line+"/ws")
-	defer h.stop()
-	var bareRate, herdRate []float64
+	var bareRate []float64
+	herdRate := map[string][]float64{}
+	cpu := map[string][]float64{}
 	for i := 0; b.Loop(); i++ {
 		steps := []func(){
 			func() { bareRate = append(bareRate, dialLoop(b, "ws://"+bare.line+"/ws")) },
-			func() { herdRate = append(herdRate, h.cut(b, chain)) },
 		}
-		if i%2 == 1 {
-			slices.Reverse(steps)
+		for _, hop := range hops {
+			steps = append(steps, func() {
+				rate, cpuPer := herds[hop].cut(b)
+				herdRate[hop] = append(herdRate[hop], rate)
+				if cpuPer > 0 {
+					cpu[hop] = append(cpu[hop], cpuPer)
+				}
+			})
 		}
+		// Each iteration starts one step later than the one before.
+		n := i % len(steps)
+		steps = append(steps[n:], steps[:n]...)
 		for _, step := range steps {
 			step()
 		}
 	}
 	b.ReportMetric(mean(bareRate), "bare-hs/s")
-	b.ReportMetric(mean(herdRate), "herd-ready/s")
-	b.ReportMetric(mean(bareRate)/mean(herdRate), "bare/herd")
+	b.ReportMetric(mean(herdRate["memnet"]), "herd-ready/s")
+	b.ReportMetric(mean(herdRate["tcp"]), "herd-tcp-ready/s")
+	b.ReportMetric(mean(bareRate)/mean(herdRate["memnet"]), "bare/herd")
+	b.ReportMetric(mean(herdRate["memnet"])/mean(herdRate["tcp"]), "memnet/tcp-rate")
+	if len(cpu["memnet"]) > 0 && len(cpu["tcp"]) > 0 {
+		b.ReportMetric(mean(cpu["memnet"]), "chain-cpu-us/reconnect")
+		b.ReportMetric(mean(cpu["tcp"]), "chain-tcp-cpu-us/reconnect")
+		b.ReportMetric(mean(cpu["memnet"])/mean(cpu["tcp"]), "memnet/tcp-cpu")
+	}
 }
 
 // dialLoop dials url limitClients times over 32 dialers, each a full
@@ -164,6 +190,7 @@ func dialLoop(b *testing.B, url string) float64 {
 // herd is limitClients reference clients kept connected to the chain,
 // with the times of their dials and readies.
 type herdClients struct {
+	chain  *peer // the chain the herd dials, which cut commands
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -172,9 +199,9 @@ type herdClients struct {
 	up     int
 }
 
-func startHerd(b *testing.B, url string) *herdClients {
+func startHerd(b *testing.B, url string, chain *peer) *herdClients {
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &herdClients{cancel: cancel}
+	h := &herdClients{cancel: cancel, chain: chain}
 	for i := range limitClients {
 		c, err := client.New(url, client.Options{
 			ClientID: fmt.Sprintf("h%d", i+1), PingInterval: 10 * time.Second, PongTimeout: 5 * time.Second, HandshakeTimeout: 10 * time.Second,
@@ -222,12 +249,15 @@ func (h *herdClients) waitUp(n int) bool {
 }
 
 // cut has the chain drop every connection at once and returns how many
-// clients per second were ready again, from the first redial to the last.
-func (h *herdClients) cut(b *testing.B, chain *peer) float64 {
+// clients per second were ready again, from the first redial to the last,
+// and the chain process's CPU per reconnect in µs (0 where the system does
+// not say).
+func (h *herdClients) cut(b *testing.B) (rate, cpuUS float64) {
 	h.mu.Lock()
 	h.dials, h.ready = nil, nil
 	h.mu.Unlock()
-	if _, err := fmt.Fprintln(chain.stdin, "cut"); err != nil {
+	cpu0, cpuOK := processCPU(h.chain.cmd.Process.Pid)
+	if _, err := fmt.Fprintln(h.chain.stdin, "cut"); err != nil {
 		b.Fatal(err)
 	}
 	deadline := time.Now().Add(peerWait)
@@ -237,7 +267,10 @@ func (h *herdClients) cut(b *testing.B, chain *peer) float64 {
 		first, last := minTime(h.dials), maxTime(h.ready)
 		h.mu.Unlock()
 		if done {
-			return limitClients / last.Sub(first).Seconds()
+			if cpu1, ok := processCPU(h.chain.cmd.Process.Pid); ok && cpuOK {
+				cpuUS = float64(cpu1-cpu0) / float64(time.Microsecond) / limitClients
+			}
+			return limitClients / last.Sub(first).Seconds(), cpuUS
 		}
 		if time.Now().After(deadline) {
 			b.Fatalf("herd: only %d of %d clients ready again", len(h.ready), limitClients)
@@ -265,17 +298,30 @@ func maxTime(ts []time.Time) time.Time {
 	return slices.MaxFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
 }
 
-// peerChain runs a relay in front of a fake server, prints the relay's
-// address, and on every line "cut" on standard input closes every
+// peerChain runs a relay in front of a fake server, reaching it as
+// peerHop says ("memnet", as the stress chain does, or "tcp"), prints the
+// relay's address, and on every line "cut" on standard input closes every
 // connection through it (disabled and at once enabled again); it stops
 // when standard input closes.
-func peerChain() error {
-	srv, err := fakeserver.New(fakeserver.Options{PushInterval: 10 * time.Second})
+func peerChain(hop string) error {
+	opts := fakeserver.Options{PushInterval: 10 * time.Second}
+	mem := memnet.New("bench-server")
+	if hop == "memnet" {
+		opts.Listen = mem.Listen
+	} else if hop != "tcp" {
+		return fmt.Errorf("%s=%q: want memnet or tcp", peerHop, hop)
+	}
+	srv, err := fakeserver.New(opts)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	r, err := relay.New("127.0.0.1:0", srv.Addr())
+	var r *relay.Relay
+	if hop == "memnet" {
+		r, err = relay.NewDial("127.0.0.1:0", srv.Addr(), mem.Dial)
+	} else {
+		r, err = relay.New("127.0.0.1:0", srv.Addr())
+	}
 	if err != nil {
 		return err
 	}

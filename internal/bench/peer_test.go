@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ const (
 	peerEnv  = "WSCHAOS_BENCH_PEER" // "server", "clients", "chain" or "wsserver"
 	peerURL  = "WSCHAOS_BENCH_URL"  // clients: the URL to dial
 	peerN    = "WSCHAOS_BENCH_N"    // clients: how many
+	peerHop  = "WSCHAOS_BENCH_HOP"  // chain: "memnet" (the default) or "tcp"
 	peerWait = 30 * time.Second     // bounds every wait on a peer
 )
 
@@ -39,7 +41,7 @@ func runPeer(role string) int {
 	case "clients":
 		err = peerClients(os.Getenv(peerURL), os.Getenv(peerN))
 	case "chain":
-		err = peerChain()
+		err = peerChain(cmp.Or(os.Getenv(peerHop), "memnet"))
 	case "wsserver":
 		err = peerWSServer()
 	default:
@@ -209,4 +211,46 @@ func (w *firstLine) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// processCPU is the user and system CPU time process pid has used, from
+// /proc/PID/stat (utime and stime, in the kernel's USER_HZ ticks of 10 ms),
+// or false where there is no such file.
+func processCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: count the fields
+	// after its closing one, where field 3 (the state) comes first.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// TestProcessCPU: the figure grows while the process computes.
+func TestProcessCPU(t *testing.T) {
+	before, ok := processCPU(os.Getpid())
+	if !ok {
+		t.Skip("no /proc/PID/stat here")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	x := 0
+	for time.Now().Before(deadline) {
+		for i := range 1_000_000 {
+			x += i
+		}
+		if now, _ := processCPU(os.Getpid()); now > before {
+			return
+		}
+	}
+	t.Fatalf("5 s of computing (%d) did not move the process's CPU time from %v", x, before)
 }

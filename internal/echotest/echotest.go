@@ -1,4 +1,5 @@
-// Package echotest is a loopback TCP echo server for tests and benchmarks.
+// Package echotest is an echo server, on loopback TCP or any listener, for
+// tests and benchmarks.
 package echotest
 
 import (
@@ -16,6 +17,13 @@ func TCP(tb testing.TB) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	Serve(tb, ln)
+	return ln.Addr().String()
+}
+
+// Serve echoes on every connection ln accepts. Cleanup closes ln and every
+// connection, and waits for its goroutines.
+func Serve(tb testing.TB, ln net.Listener) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
@@ -40,5 +48,4 @@ func TCP(tb testing.TB) string {
 		mu.Unlock()
 		wg.Wait()
 	})
-	return ln.Addr().String()
 }

@@ -43,6 +43,10 @@ var ErrClosed = errors.New("relay: closed")
 // Its methods are safe for concurrent use.
 type Relay struct {
 	addr, upstream string
+	dial           DialFunc
+	// ctx ends with Close, and with it every upstream dial in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	ln      net.Listener // nil while disabled
@@ -53,17 +57,34 @@ type Relay struct {
 	wg      sync.WaitGroup // accept loops and every link's goroutines
 }
 
-// New listens on listen ("127.0.0.1:0" picks a port) and relays to upstream.
-// The address stays the same across Disable and Enable.
+// DialFunc connects to a relay's upstream for one accepted client.
+type DialFunc func(ctx context.Context) (net.Conn, error)
+
+// New listens on listen ("127.0.0.1:0" picks a port) and relays to upstream
+// over TCP. The address stays the same across Disable and Enable.
 func New(listen, upstream string) (*Relay, error) {
 	if upstream == "" {
 		return nil, errors.New("relay: upstream must be host:port")
+	}
+	var d net.Dialer
+	return NewDial(listen, upstream, func(ctx context.Context) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", upstream)
+	})
+}
+
+// NewDial is New with the upstream reached by dial, which upstream names:
+// the stress chain dials its fake server in memory (package memnet). A
+// failed dial closes the accepted client, as a refused TCP dial does.
+func NewDial(listen, upstream string, dial DialFunc) (*Relay, error) {
+	if upstream == "" || dial == nil {
+		return nil, errors.New("relay: want an upstream and a way to dial it")
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("relay: listen: %w", err)
 	}
-	r := &Relay{addr: ln.Addr().String(), upstream: upstream, links: map[*link]struct{}{}}
+	r := &Relay{addr: ln.Addr().String(), upstream: upstream, dial: dial, links: map[*link]struct{}{}}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.serve(ln)
 	return r, nil
 }
@@ -186,6 +207,7 @@ func (r *Relay) Close() error {
 		r.closeLinksLocked()
 	}
 	r.mu.Unlock()
+	r.cancel()
 	r.wg.Wait()
 	return nil
 }
@@ -208,7 +230,9 @@ func (r *Relay) mode() (hole bool, latency time.Duration) {
 // until either end closes: the client to the upstream on this goroutine,
 // the other way on one more.
 func (r *Relay) relay(client net.Conn) {
-	up, err := net.DialTimeout("tcp", r.upstream, dialTimeout)
+	ctx, cancel := context.WithTimeout(r.ctx, dialTimeout)
+	up, err := r.dial(ctx)
+	cancel()
 	if err != nil {
 		_ = client.Close() // as Toxiproxy: the accepted client gets a FIN
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/wschaos/wschaos/internal/chaosnet"
 	"github.com/wschaos/wschaos/internal/echotest"
 	"github.com/wschaos/wschaos/internal/leaktest"
+	"github.com/wschaos/wschaos/internal/memnet"
 )
 
 func TestMain(m *testing.M) {
@@ -69,10 +70,17 @@ func (f onToxiproxy) latency(ctx context.Context, d time.Duration) error {
 	return f.both(ctx, d > 0, "latency", map[string]int{"latency": int(d / time.Millisecond)})
 }
 
-// both runs test against the relay and against an embedded Toxiproxy proxy.
+// both runs test against the relay, over TCP and in memory to its
+// upstream, and against an embedded Toxiproxy proxy.
 func both(t *testing.T, test func(t *testing.T, f faulty)) {
 	t.Run("relay", func(t *testing.T) {
 		r, err := New("127.0.0.1:0", echotest.TCP(t))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = r.Close() })
+		test(t, onRelay{r})
+	})
+	t.Run("relay-memnet", func(t *testing.T) {
+		r, err := NewDial("127.0.0.1:0", "echo", memEcho(t).Dial)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = r.Close() })
 		test(t, onRelay{r})
@@ -86,6 +94,15 @@ func both(t *testing.T, test func(t *testing.T, f faulty)) {
 		require.NoError(t, err)
 		test(t, onToxiproxy{p})
 	})
+}
+
+// memEcho is an echo server on an in-process network.
+func memEcho(t *testing.T) *memnet.Network {
+	n := memnet.New("echo")
+	ln, err := n.Listen()
+	require.NoError(t, err)
+	echotest.Serve(t, ln)
+	return n
 }
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -213,6 +230,42 @@ func TestRelayClose(t *testing.T) {
 	assert.ErrorIs(t, r.SetBlackHole(t.Context(), true), ErrClosed)
 	assert.Error(t, r.SetLatency(t.Context(), -time.Second))
 	_, err = New("127.0.0.1:0", "")
+	assert.Error(t, err)
+}
+
+// TestRelayMemnetUpstream: over an in-process upstream the relay closes
+// the client when nothing listens there, as with a refused TCP dial, and a
+// dial the upstream leaves waiting ends with Close.
+func TestRelayMemnetUpstream(t *testing.T) {
+	n := memnet.New("gone")
+	dialing := make(chan struct{}, 4)
+	r, err := NewDial("127.0.0.1:0", "gone", func(ctx context.Context) (net.Conn, error) {
+		dialing <- struct{}{}
+		return n.Dial(ctx)
+	})
+	require.NoError(t, err)
+	c := dial(t, r.Addr())
+	assert.True(t, closedWithin(c, 2*time.Second), "with nothing listening the accepted client gets a FIN")
+	<-dialing
+
+	ln, err := n.Listen() // listens, and never accepts
+	require.NoError(t, err)
+	defer ln.Close()
+	for range memnet.Backlog {
+		c, err := n.Dial(t.Context())
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	dial(t, r.Addr())
+	<-dialing // the relay's upstream dial waits on the full backlog
+	closed := make(chan struct{})
+	go func() { _ = r.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(dialTimeout / 2):
+		t.Fatal("Close waited on an upstream dial")
+	}
+	_, err = NewDial("127.0.0.1:0", "x", nil)
 	assert.Error(t, err)
 }
 

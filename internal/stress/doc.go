@@ -12,11 +12,13 @@
 //	              └── worker 2: clients c2501..c5000
 //
 // One process may hold at most 20,000 open files. A client costs a chain
-// about three (the proxy's two ends and the server's one) and its worker
-// one, so the chain runs in chain shards (`wschaos shard`, ChainShardsFor
-// sizes them to 60 % of the descriptor limit) and the clients in workers
-// (`wschaos worker`), both started by re-executing the wschaos binary; the
-// coordinator holds neither and only measures. Workers stream their clients'
+// one (the relay's end of the client's TCP connection: the relay hands
+// each connection to its fake server in memory, over package memnet; with
+// Toxiproxy, which dials over TCP, three) and its worker one, so the chain
+// runs in chain shards (`wschaos shard`, ChainShardsFor sizes them to 60 %
+// of the descriptor limit) and the clients in workers (`wschaos worker`),
+// both started by re-executing the wschaos binary; the coordinator holds
+// neither and only measures. Workers stream their clients'
 // events and chain shards their servers' message events back as JSON lines
 // on stdout, each a result.Event with every figure in a typed field; the
 // coordinator sends configuration and commands as JSON lines on their stdin

@@ -17,6 +17,7 @@ import (
 	"github.com/wschaos/wschaos/fakeserver"
 	h "github.com/wschaos/wschaos/harness"
 	"github.com/wschaos/wschaos/internal/chaosnet"
+	"github.com/wschaos/wschaos/internal/memnet"
 	"github.com/wschaos/wschaos/internal/relay"
 	"github.com/wschaos/wschaos/result"
 )
@@ -195,7 +196,15 @@ func (s *shard) start(ctx context.Context) error {
 	}
 	push := time.Duration(float64(basePush) * s.cfg.Timescale)
 	for i := range s.cfg.Proxies {
-		srv, err := fakeserver.New(fakeserver.Options{Addr: net.JoinHostPort(loopbackAddr(), "0"), PushInterval: push, OnEvent: s.onServer})
+		opts := fakeserver.Options{Addr: net.JoinHostPort(loopbackAddr(), "0"), PushInterval: push, OnEvent: s.onServer}
+		// Toxiproxy dials its upstream over TCP; the relay reaches its
+		// server in memory (see chainFDsPerClient).
+		var mem *memnet.Network
+		if s.toxi == nil {
+			mem = memnet.New(fmt.Sprintf("shard%d-server%d", s.cfg.Chain, i+1))
+			opts.Listen = mem.Listen
+		}
+		srv, err := fakeserver.New(opts)
 		if err != nil {
 			return fmt.Errorf("stress: shard %d: fake server: %w", s.cfg.Chain, err)
 		}
@@ -205,7 +214,7 @@ func (s *shard) start(ctx context.Context) error {
 			name := fmt.Sprintf("wschaos-stress-%s-%d-%d", s.cfg.RunID, s.cfg.Chain, i+1)
 			p.toxi, err = s.toxi.NewProxyOn(ctx, name, net.JoinHostPort(loopbackAddr(), "0"), srv.Addr())
 		} else {
-			p.relay, err = relay.New(net.JoinHostPort(loopbackAddr(), "0"), srv.Addr())
+			p.relay, err = relay.NewDial(net.JoinHostPort(loopbackAddr(), "0"), srv.Addr(), mem.Dial)
 		}
 		if err != nil {
 			return fmt.Errorf("stress: shard %d: proxy: %w", s.cfg.Chain, err)

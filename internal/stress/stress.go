@@ -40,24 +40,28 @@ const healthyMarginMS = 100
 // a 2-core machine. Twenty proxies for 5,000 clients accept in parallel.
 const ClientsPerProxy = 250
 
-// chainFDsPerClient is what one client costs a chain shard in descriptors:
-// the proxy's two ends and the server's one. During a reconnect herd a
-// closed connection's descriptors can outlive the next one's setup for a
-// moment, so a shard is sized to fdShare of its limit.
-const (
-	chainFDsPerClient = 3
-	fdShare           = 0.6
-)
+// chainFDsPerClient is what one client costs a chain shard in descriptors
+// with each proxy: the relay's end of the client's connection, as the relay
+// reaches its fake server in memory (package memnet); with Toxiproxy, which
+// dials its upstream over TCP, that and the two ends of the proxy's
+// connection to the server. During a reconnect herd a closed connection's
+// descriptor can outlive the next one's setup for a moment, so a shard is
+// sized to fdShare of its limit.
+var chainFDsPerClient = map[string]int{ProxyRelay: 1, ProxyToxiproxy: 3}
 
-// ChainShardsFor is how many chain shards clients need when each process
-// may hold fdLimit descriptors: enough that each holds at most fdShare of
-// its limit at chainFDsPerClient per client (4,000 clients a shard under a
-// limit of 20,000). An unknown limit counts as 1,024.
-func ChainShardsFor(clients int, fdLimit int64) int {
+const fdShare = 0.6
+
+// ChainShardsFor is how many chain shards clients need behind proxy
+// (ProxyRelay or ProxyToxiproxy) when each process may hold fdLimit
+// descriptors: enough that each holds at most fdShare of its limit at
+// chainFDsPerClient per client (12,000 clients a shard under a limit of
+// 20,000 with the relay, 4,000 with Toxiproxy). An unknown limit counts as
+// 1,024.
+func ChainShardsFor(clients int, fdLimit int64, proxy string) int {
 	if fdLimit <= 0 {
 		fdLimit = 1024
 	}
-	per := max(1, int(float64(fdLimit)*fdShare)/chainFDsPerClient)
+	per := max(1, int(float64(fdLimit)*fdShare)/cmp.Or(chainFDsPerClient[proxy], 3))
 	return max(1, (clients+per-1)/per)
 }
 
@@ -97,7 +101,7 @@ type Options struct {
 	Workers int
 	// ChainShards is how many chain shard processes run the fake servers
 	// and proxies. Defaults to ChainShardsFor(clients, this process's
-	// descriptor limit).
+	// descriptor limit, Proxy).
 	ChainShards int
 	// InProcess runs the workers and chain shards as goroutines in this
 	// process, speaking the same protocol over pipes: for tests and small
@@ -176,7 +180,7 @@ func (o *Options) defaults() error {
 		auto int
 		per  string
 	}{
-		{"chain shards", &o.ChainShards, ChainShardsFor(n, fdLimit()), "sized to the descriptor limit"},
+		{"chain shards", &o.ChainShards, ChainShardsFor(n, fdLimit(), o.Proxy), "sized to the descriptor limit"},
 		{"workers", &o.Workers, (n + ClientsPerWorker - 1) / ClientsPerWorker, fmt.Sprintf("one per %d clients", ClientsPerWorker)},
 		{"proxies", &o.Proxies, (n + ClientsPerProxy - 1) / ClientsPerProxy, fmt.Sprintf("one per %d clients", ClientsPerProxy)},
 	} {
@@ -480,7 +484,7 @@ func (c *coord) applySchedule(ctx context.Context, warmAt time.Time, faults []h.
 			return slide, ctx.Err()
 		}
 		if i > 0 {
-			waited, err := c.waitHealthy(ctx, i)
+			waited, err := c.waitHealthy(ctx, fmt.Sprintf("fault %d", i+1))
 			if err != nil {
 				return slide, err
 			}
@@ -493,10 +497,10 @@ func (c *coord) applySchedule(ctx context.Context, warmAt time.Time, faults []h.
 	return slide, nil
 }
 
-// waitHealthy waits before fault i until every client is ready and has
-// been for MinHealthyUptime, and returns how long that took when it was
-// long enough to slide the schedule.
-func (c *coord) waitHealthy(ctx context.Context, i int) (time.Duration, error) {
+// waitHealthy waits before what comes next (a fault, or the drain) until
+// every client is ready and has been for MinHealthyUptime, and returns how
+// long that took when it was long enough to slide the schedule.
+func (c *coord) waitHealthy(ctx context.Context, next string) (time.Duration, error) {
 	o := c.eff
 	planned := time.Now()
 	settleBy := planned.Add(2*(o.Backoff.Max+o.HandshakeTimeout) + 30*time.Second)
@@ -504,7 +508,7 @@ func (c *coord) waitHealthy(ctx context.Context, i int) (time.Duration, error) {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		c.note("not every client was ready again %v after fault %d's planned start; starting it anyway", settleBy.Sub(planned).Round(time.Second), i+1)
+		c.note("not every client was ready again %v after the planned start of %s; going on anyway", settleBy.Sub(planned).Round(time.Second), next)
 	}
 	// A client resets its backoff only after MinHealthyUptime on one
 	// connection, so a fault that hits it sooner finds it on a later
@@ -521,7 +525,7 @@ func (c *coord) waitHealthy(ctx context.Context, i int) (time.Duration, error) {
 	if waited <= 50*time.Millisecond {
 		return 0, nil
 	}
-	c.note("fault %d waited %v for every client to be ready for MinHealthyUptime %v", i+1, waited.Round(time.Millisecond), o.MinHealthyUptime)
+	c.note("%s waited %v for every client to be ready for MinHealthyUptime %v", next, waited.Round(time.Millisecond), o.MinHealthyUptime)
 	return waited, nil
 }
 

@@ -112,6 +112,24 @@ func TestOptionsValidation(t *testing.T) {
 
 // TestRunSmall is the end-to-end run: 40 clients over 2 in-process workers
 // (the same protocol over pipes) under a short schedule, which must pass.
+func TestChainShardsFor(t *testing.T) {
+	for _, tc := range []struct {
+		clients int
+		limit   int64
+		proxy   string
+		want    int
+	}{
+		{20000, 20000, ProxyRelay, 2},     // 12,000 a shard at one descriptor a client
+		{12000, 20000, ProxyRelay, 1},     // exactly one shard's share
+		{12001, 20000, ProxyRelay, 2},     // one over
+		{20000, 20000, ProxyToxiproxy, 5}, // 4,000 a shard at three a client
+		{5000, 0, ProxyRelay, 9},          // an unknown limit counts as 1,024: 614 a shard
+		{1, 1, ProxyToxiproxy, 1},         // never fewer than one
+	} {
+		assert.Equal(t, tc.want, ChainShardsFor(tc.clients, tc.limit, tc.proxy), "%d clients, limit %d, %s", tc.clients, tc.limit, tc.proxy)
+	}
+}
+
 func TestRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end run takes about 15s")
