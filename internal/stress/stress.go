@@ -393,6 +393,20 @@ func (c *coord) execute(ctx context.Context) (err error) {
 	if !wait.SleepUntil(ctx, warmAt.Add(c.opts.Duration+slide)) {
 		return ctx.Err()
 	}
+	return c.finish(ctx)
+}
+
+// finish ends the run once every client is back: the schedule leaves each
+// fault its recovery bound and more, counted from its planned end, but a
+// fault step on thousands of connections can return seconds after that,
+// and a run that then ended on time would cut off the recovery of the
+// clients the step reached last, which would count as never recovered. So
+// the drain waits, as a fault does, for every client to be ready for
+// MinHealthyUptime.
+func (c *coord) finish(ctx context.Context) error {
+	if _, err := c.waitHealthy(ctx, "the drain"); err != nil {
+		return err
+	}
 	c.drain(ctx)
 	return ctx.Err()
 }

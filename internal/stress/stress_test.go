@@ -296,6 +296,20 @@ func TestInstantFaultRunsFromEachLoss(t *testing.T) {
 	assert.Equal(t, 2*time.Second, p.asApplied(result.Fault{StartMS: 1000, EndMS: 2500}).For, "never shorter than planned")
 }
 
+// TestFinishWaitsForTheLastRecovery: the run drains only once every client
+// has been ready for MinHealthyUptime, so a fault step that returned late
+// does not cut off the recovery of the clients it reached last.
+func TestFinishWaitsForTheLastRecovery(t *testing.T) {
+	c := newCoord(Options{Clients: 1, Timescale: 0.02}, Schedule{})
+	c.mu.Lock()
+	readyAt := c.now()
+	c.lifecycle(c.clients[0], result.Event{TMS: readyAt, Source: result.SourceClient, Client: "c1", Kind: result.KindReady})
+	c.mu.Unlock()
+	require.NoError(t, c.finish(t.Context()))
+	healthy := msOf(c.eff.MinHealthyUptime)
+	assert.GreaterOrEqual(t, c.drainAt, readyAt+healthy, "drained at %.1f ms, the client ready at %.1f ms for %.0f ms", c.drainAt, readyAt, healthy)
+}
+
 func processNames(rs []result.ProcessResources) []string {
 	var out []string
 	for _, r := range rs {
