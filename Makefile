@@ -33,10 +33,11 @@ bench: ## performance figures measured side by side: medians of 5 runs (README, 
 
 # FuzzServerFrames's inputs reach 2 MiB messages; minimizing each new
 # interesting one for the default 60s would take most of the fuzz time.
-fuzz: ## fuzz the protocol decoder, the result reader and the fake server's frame handling, FUZZTIME each
+fuzz: ## fuzz the protocol decoder, the result reader, the fake server's frame handling and the stress wire's fast path, FUZZTIME each
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 	$(GO) test ./result -run '^$$' -fuzz FuzzReport -fuzztime $(FUZZTIME)
 	$(GO) test ./fakeserver -run '^$$' -fuzz FuzzServerFrames -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/stress -run '^$$' -fuzz FuzzParseMessage -fuzztime $(FUZZTIME)
 
 toxiproxy-server: ## build an external toxiproxy-server from the pinned module
 	$(GO) build -o bin/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server

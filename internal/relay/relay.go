@@ -161,8 +161,10 @@ func (r *Relay) Enable(ctx context.Context) error {
 
 // SetBlackHole swallows every byte both ways while on, holding the
 // connections open, new ones included: Toxiproxy's timeout toxic with
-// timeout 0. Turning it off closes every connection it held, as removing
-// that toxic does.
+// timeout 0. The end of a stream still passes, as through that toxic (it
+// closes its output when its input ends): a server that closes a
+// connection meanwhile closes the client's. Turning it off closes every
+// connection it held, as removing that toxic does.
 func (r *Relay) SetBlackHole(ctx context.Context, on bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -211,6 +212,68 @@ func TestRelayLikeToxiproxy(t *testing.T) {
 			require.NoError(t, err)
 			assert.Less(t, took, d, "without latency the round trip is loopback's again")
 		})
+	})
+}
+
+// TestBlackHolePassesAnUpstreamClose: a black hole swallows bytes, not the
+// end of a stream: on the relay over either hop as on Toxiproxy v2.12.0
+// (whose timeout toxic closes its output when its input ends), an upstream
+// that closes its connection during the hole closes the client's. (So a
+// fake server that times out a handshake it never received is heard of.)
+func TestBlackHolePassesAnUpstreamClose(t *testing.T) {
+	const closeAfter = 100 * time.Millisecond
+	// closing accepts every connection and closes it closeAfter later.
+	closing := func(t *testing.T, ln net.Listener) {
+		var wg sync.WaitGroup
+		t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+		wg.Go(func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				wg.Go(func() {
+					time.Sleep(closeAfter)
+					_ = c.Close()
+				})
+			}
+		})
+	}
+	check := func(t *testing.T, f faulty) {
+		require.NoError(t, f.hole(t.Context(), true))
+		c := dial(t, f.addr())
+		assert.True(t, closedWithin(c, closeAfter+2*time.Second), "the upstream's close passes the black hole")
+		require.NoError(t, f.hole(t.Context(), false))
+	}
+	t.Run("relay", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		closing(t, ln)
+		r, err := New("127.0.0.1:0", ln.Addr().String())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = r.Close() })
+		check(t, onRelay{r})
+	})
+	t.Run("relay-memnet", func(t *testing.T) {
+		n := memnet.New("closing")
+		ln, err := n.Listen()
+		require.NoError(t, err)
+		closing(t, ln)
+		r, err := NewDial("127.0.0.1:0", "closing", n.Dial)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = r.Close() })
+		check(t, onRelay{r})
+	})
+	t.Run("toxiproxy", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		closing(t, ln)
+		tp, err := chaosnet.StartToxiproxy(t.Context(), "")
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = tp.Close() })
+		p, err := tp.NewProxy(t.Context(), "relay-hole-close-test", ln.Addr().String())
+		require.NoError(t, err)
+		check(t, onToxiproxy{p})
 	})
 }
 

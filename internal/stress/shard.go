@@ -249,17 +249,17 @@ func (s *shard) close() error {
 	return nil
 }
 
-// onServer forwards the servers' message events; it runs on the server's
-// event path and must not block.
+// onServer forwards the servers' message events, with what the
+// coordinator reads of them: the client and the sequence number. It runs
+// on the server's event path and must not block.
 func (s *shard) onServer(ev fakeserver.Event) {
 	if ev.Kind != result.KindRecv && ev.Kind != result.KindSend {
 		return
 	}
-	e := h.ServerEvent(ev)
-	if _, ok := clientIndex(e.Client); !ok {
+	if _, ok := clientIndex(ev.ClientID); !ok {
 		return
 	}
-	s.lw.send(wire{Type: wireEvent, T: ev.Time.UnixNano(), Ev: &e})
+	s.lw.sendMessage(ev.Time, result.SourceServer, ev.Kind, ev.ClientID, ev.Seq)
 }
 
 // commands obeys the coordinator until stop, the end of input or ctx.

@@ -45,7 +45,8 @@ import (
 // time), {"cmd":"drain"} (stop the servers' push) and {"cmd":"stop"}. Its
 // output is wire lines as above, with its proxy URLs on "hello"; the fake
 // servers' message events on "ev" lines (server source, recv and send
-// only); and a "step" line for every fault step it applied:
+// only, each with its client and sequence number); and a "step" line for
+// every fault step it applied:
 //
 //	{"type":"hello","t":…,"chain":1,"urls":["ws://127.3.4.5:41234/ws",…],"stats":{…}}
 //	{"type":"step","t":…,"chain":1,"step":{"fault":2,"step":"start","began_ns":…,"done_ns":…}}
@@ -134,9 +135,11 @@ func decodeStrict(line []byte, v any) error {
 // is an error wrapping ErrWireLine that says what is wrong and quotes the
 // line.
 func decodeWire(line []byte, from role) (wire, error) {
-	var w wire
-	if err := decodeStrict(line, &w); err != nil {
-		return wire{}, err
+	w, ok := parseMessage(line) // see wirefast.go
+	if !ok {
+		if err := decodeStrict(line, &w); err != nil {
+			return wire{}, err
+		}
 	}
 	bad := func(format string, args ...any) (wire, error) {
 		return wire{}, fmt.Errorf("%w: %s: %q", ErrWireLine, fmt.Sprintf(format, args...), clip(string(line), 120))
@@ -255,6 +258,27 @@ func (lw *lineWriter) send(w wire) {
 	big := len(lw.buf) > 256<<10
 	lw.mu.Unlock()
 	if big {
+		select {
+		case lw.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sendMessage sends a message event, the most frequent line, without
+// encoding/json where it can (see wirefast.go).
+func (lw *lineWriter) sendMessage(t time.Time, src result.Source, kind result.Kind, client string, seq uint64) {
+	lw.mu.Lock()
+	buf, ok := appendMessage(lw.buf, t.UnixNano(), src, kind, client, seq)
+	if ok {
+		lw.buf = append(buf, '\n')
+	}
+	big := len(lw.buf) > 256<<10
+	lw.mu.Unlock()
+	switch {
+	case !ok:
+		lw.send(wire{Type: wireEvent, T: t.UnixNano(), Ev: &result.Event{Source: src, Kind: kind, Client: client, Seq: seq}})
+	case big:
 		select {
 		case lw.wake <- struct{}{}:
 		default:

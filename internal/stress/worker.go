@@ -119,7 +119,7 @@ func (w *worker) newClients() ([]*client.Client, error) {
 		o.Rand = rand.New(rand.NewPCG(uint64(w.cfg.Seed), uint64(idx)))
 		o.OnEvent = func(ev client.Event) { w.onEvent(idx, ev) }
 		o.OnMessage = func(m client.Message) {
-			w.event(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindReceived, Client: id, Seq: m.Seq})
+			w.lw.sendMessage(time.Now(), result.SourceClient, result.KindReceived, id, m.Seq)
 		}
 		c, err := client.New(w.cfg.URLs[(idx-1)%len(w.cfg.URLs)], o)
 		if err != nil {
@@ -251,7 +251,7 @@ func (w *worker) workload(ctx context.Context, idx int, c *client.Client, every,
 	for n := 1; ; n++ {
 		seq, err := c.Send(ctx, id+"-m"+strconv.Itoa(n))
 		if err == nil {
-			w.event(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindSent, Client: id, Seq: seq})
+			w.lw.sendMessage(time.Now(), result.SourceClient, result.KindSent, id, seq)
 		} else if ctx.Err() == nil && !errors.Is(err, client.ErrStopped) {
 			w.event(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindSendError, Client: id, Text: clip(err.Error(), 80)})
 		}

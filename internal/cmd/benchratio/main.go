@@ -1,5 +1,6 @@
-// Command benchratio runs the performance benchmarks of internal/bench and
-// internal/chaosnet/segment and prints the figures the README quotes:
+// Command benchratio runs the performance benchmarks of internal/bench,
+// internal/chaosnet/segment and internal/stress and prints the figures the
+// README quotes:
 // ratios measured side by side (through Toxiproxy, or the packet segment,
 // against direct), per-connection footprints, the
 // harness's measurement error and the mass-recovery rate, each as the median
@@ -33,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	count := fs.Int("count", 5, "runs of each benchmark (go test -count)")
 	goTool := fs.String("go", "go", "the go command")
-	pkg := fs.String("pkg", "./internal/bench/... ./internal/chaosnet/segment", "the benchmark packages, separated by spaces")
+	pkg := fs.String("pkg", "./internal/bench/... ./internal/chaosnet/segment ./internal/stress", "the benchmark packages, separated by spaces")
 	in := fs.String("in", "", `read stored "go test -bench" output from this file ("-" for stdin) instead of running it`)
 	if err := fs.Parse(args); err != nil {
 		return 2

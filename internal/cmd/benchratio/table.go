@@ -94,6 +94,8 @@ var rows = []row{
 	{"  over loopback TCP, as it was", "HandshakeLimit", "chain-tcp-cpu-us/reconnect", 1, "%.0f µs"},
 	{"stress chain, relay to fake server in memory / over loopback TCP: clients ready again per second", "HandshakeLimit", "memnet/tcp-rate", 1, "%.2fx"},
 	{"  over loopback TCP, as it was", "HandshakeLimit", "herd-tcp-ready/s", 1, "%.0f/s"},
+	{"stress wire, one message event line: encoding/json / the fast path, encoding", "MessageLine", "encode-json/fast", 1, "%.1fx"},
+	{"  decoding (encoding/json strict: a Decoder with DisallowUnknownFields)", "MessageLine", "decode-json/fast", 1, "%.1fx"},
 	{"mass recovery: clients back per second (200 clients, one herd)", "MassRecovery", "clients/s", 1, "%.0f/s"},
 	{"  herd: first redial to last client ready", "MassRecovery", "herd-ms", 1, "%.0f ms"},
 	{"  slowest recovery after the network returned", "MassRecovery", "recover-max-ms", 1, "%.0f ms"},
