@@ -138,11 +138,12 @@ func (c *coord) judgeFaults(j judged, st *result.StressStats) (worst result.Meas
 		if i+1 < len(c.windows) {
 			next = issuedAt(c.windows[i+1])
 		}
-		raw, disc, rec := c.faultRaw(w, next, p.For == 0)
-		fs := result.StressFault{Kind: w.Kind, Text: w.Text, StartMS: w.StartMS, EndMS: w.EndMS, Disconnected: disc, Recovered: rec, Raw: &raw}
+		var timings []result.StressShardTiming
 		if i < len(c.timings) {
-			fs.Shards = c.timings[i]
+			timings = c.timings[i]
 		}
+		raw, disc, rec := c.faultRaw(w, next, p.For == 0, stopBegan(timings))
+		fs := result.StressFault{Kind: w.Kind, Text: w.Text, StartMS: w.StartMS, EndMS: w.EndMS, Disconnected: disc, Recovered: rec, Raw: &raw, Shards: timings}
 		skews(&fs)
 		Aggregate(&fs, len(c.clients))
 		st.Faults = append(st.Faults, fs)
@@ -150,6 +151,18 @@ func (c *coord) judgeFaults(j judged, st *result.StressStats) (worst result.Meas
 		judgeFault(j, i, b, fs, len(c.clients), c.eff.Backoff.Jitter, &worst)
 	}
 	return worst
+}
+
+// stopBegan is when the first chain shard began a fault's end step, or 0
+// if it has none.
+func stopBegan(ts []result.StressShardTiming) float64 {
+	began := 0.0
+	for _, t := range ts {
+		if t.StopMS > 0 && (began == 0 || t.StopMS < began) {
+			began = t.StopMS
+		}
+	}
+	return began
 }
 
 // judgeFault holds fault i's aggregates to its bounds and keeps the worst

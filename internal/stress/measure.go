@@ -47,7 +47,14 @@ func (p Planned) asApplied(w result.Fault) Planned {
 // a second or more to return, and measuring from its return would hide the
 // recovery of the clients it hit first: each client's recovery and redial
 // run from the earlier of the recorded end and its own loss.
-func (c *coord) faultRaw(w result.Fault, next float64, instant bool) (raw result.StressRaw, disconnected, recovered int) {
+//
+// An end step can take as long: lifting a black hole closes every
+// connection it held, 2-6 s at 10,000 a chain shard, and a client whose
+// held connection closed early would have the rest of the step for free.
+// So a fault whose end step began at stopBegan (the earliest shard; 0 for
+// none) ends for each client at the earlier of the recorded end and its
+// first loss since stopBegan.
+func (c *coord) faultRaw(w result.Fault, next float64, instant bool, stopBegan float64) (raw result.StressRaw, disconnected, recovered int) {
 	from := issuedAt(w)
 	us := func(ms float64) int64 { return int64(math.Round(ms * 1000)) }
 	for i, cs := range c.clients {
@@ -60,6 +67,12 @@ func (c *coord) faultRaw(w result.Fault, next float64, instant bool) (raw result
 			own := w
 			own.EndMS = *m.DetectedAt
 			own.StartMS = min(own.StartMS, own.EndMS)
+			tl.Faults = []result.Fault{own}
+			m = tl.Measure(id)
+		}
+		if end, ok := endReached(tl.Events, stopBegan, w.EndMS); !instant && ok {
+			own := w
+			own.EndMS = end
 			tl.Faults = []result.Fault{own}
 			m = tl.Measure(id)
 		}
@@ -100,6 +113,25 @@ func (c *coord) faultRaw(w result.Fault, next float64, instant bool) (raw result
 		slices.Sort(v)
 	}
 	return raw, disconnected, recovered
+}
+
+// endReached is when a fault's end step, begun at stopBegan and done at
+// end, reached a client: its first loss in between (a held connection
+// closed, a dial refused or cut), if it had one.
+func endReached(evs []result.Event, stopBegan, end float64) (float64, bool) {
+	if stopBegan <= 0 || stopBegan >= end {
+		return 0, false
+	}
+	k := sort.Search(len(evs), func(k int) bool { return evs[k].TMS >= stopBegan })
+	for _, e := range evs[k:] {
+		if e.TMS >= end {
+			break
+		}
+		if e.Kind == result.KindDisconnected {
+			return e.TMS, true
+		}
+	}
+	return 0, false
 }
 
 // Aggregate computes fs's distributions, recovery CDF and histograms from

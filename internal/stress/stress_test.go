@@ -280,7 +280,7 @@ func TestInstantFaultRunsFromEachLoss(t *testing.T) {
 	c.clients[1].events = []result.Event{ev("c2", 2500, client.EventDisconnected), ev("c2", 3200, client.EventDialing),
 		ev("c2", 3290, client.EventConnected), ev("c2", 3300, client.EventReady)}
 	w := result.Fault{Kind: KindClose1001, IssuedMS: 1000, StartMS: 2400, EndMS: 2400}
-	raw, disc, rec := c.faultRaw(w, math.Inf(1), true)
+	raw, disc, rec := c.faultRaw(w, math.Inf(1), true, 0)
 	fs := result.StressFault{Raw: &raw, Disconnected: disc, Recovered: rec}
 	Aggregate(&fs, 2)
 	require.Equal(t, 2, fs.Recover.N)
@@ -294,6 +294,34 @@ func TestInstantFaultRunsFromEachLoss(t *testing.T) {
 	assert.Equal(t, 5*time.Second, p.asApplied(result.Fault{IssuedMS: 1000, StartMS: 4000, EndMS: 6000}).For,
 		"clients were cut off from the issue at 1 s to the end at 6 s")
 	assert.Equal(t, 2*time.Second, p.asApplied(result.Fault{StartMS: 1000, EndMS: 2500}).For, "never shorter than planned")
+}
+
+// TestEndStepRunsFromEachLoss: lifting a black hole that held thousands of
+// connections takes seconds; a client whose held connection the lift
+// closed early counts its recovery from that loss, not from the step's
+// return, and one the step did not reach counts from the recorded end.
+func TestEndStepRunsFromEachLoss(t *testing.T) {
+	c := newCoord(Options{Clients: 2}, Schedule{})
+	ev := func(id string, ms float64, kind client.EventKind) result.Event {
+		return result.Event{TMS: ms, Source: result.SourceClient, Client: id, Kind: kind}
+	}
+	// The hole from 0 to 6,000 ms; its lift began at 2,000 ms.
+	c.clients[0].events = []result.Event{ev("c1", 1000, client.EventDisconnected), ev("c1", 1500, client.EventDialing),
+		ev("c1", 2100, client.EventDisconnected), ev("c1", 3100, client.EventDialing),
+		ev("c1", 3200, client.EventConnected), ev("c1", 3300, client.EventReady)}
+	c.clients[1].events = []result.Event{ev("c2", 1000, client.EventDisconnected), ev("c2", 1500, client.EventDialing),
+		ev("c2", 6500, client.EventDisconnected), ev("c2", 7000, client.EventDialing),
+		ev("c2", 7100, client.EventConnected), ev("c2", 7500, client.EventReady)}
+	w := result.Fault{Kind: h.FaultBlackHole, IssuedMS: 0, StartMS: 0, EndMS: 6000}
+	raw, _, rec := c.faultRaw(w, math.Inf(1), false, 2000)
+	require.Equal(t, 2, rec)
+	// c1 was back 1,200 ms after the lift closed its held dial at 2,100;
+	// c2, reached after the step returned, 1,500 ms after the end.
+	assert.Equal(t, result.Ints{1_200_000, 1_500_000}, raw.RecoverUS)
+	assert.Equal(t, result.Ints{1_000_000, 1_000_000}, raw.RedialUS, "each from its own end")
+
+	assert.Equal(t, 2000.0, stopBegan([]result.StressShardTiming{{StopMS: 2500}, {StopMS: 2000}, {}}))
+	assert.Zero(t, stopBegan(nil))
 }
 
 // TestFinishWaitsForTheLastRecovery: the run drains only once every client
