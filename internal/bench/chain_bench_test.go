@@ -26,15 +26,21 @@ import (
 var chainKinds = []string{"toxiproxy", "relay"}
 
 // startChain starts one stress chain of kind in this process: a fake
-// server behind its proxy. It returns the address clients dial and a stop.
+// server behind its proxy (the relay reaching it in memory, as in a chain
+// shard). It returns the address clients dial and a stop.
 func startChain(b *testing.B, kind string) (addr string, stop func()) {
 	b.Helper()
-	srv, err := fakeserver.New(fakeserver.Options{})
+	opts := fakeserver.Options{}
+	mem := memnet.New("footprint-server")
+	if kind == "relay" {
+		opts.Listen = mem.Listen // as a chain shard runs it
+	}
+	srv, err := fakeserver.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	if kind == "relay" {
-		r, err := relay.New("127.0.0.1:0", srv.Addr())
+		r, err := relay.NewDial("127.0.0.1:0", srv.Addr(), mem.Dial)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -24,6 +24,9 @@
 // coordinator sends configuration and commands as JSON lines on their stdin
 // (see wire.go). Both ends decode every line strictly, and a child whose
 // line does not decode is stopped and the run fails its "workers" check.
+// Message events, most of the lines, are written and read without
+// encoding/json but in exactly its bytes (wirefast.go): the reader takes
+// only that form and leaves any other line to the strict decoder.
 //
 // Every fault step is sent to every chain shard for one moment, stepLead
 // ahead; each shard sleeps until then, applies it to all its proxies or
