@@ -49,7 +49,7 @@ func (p Planned) asApplied(w result.Fault) Planned {
 // run from the earlier of the recorded end and its own loss.
 //
 // An end step can take as long: lifting a black hole closes every
-// connection it held, 2-6 s at 10,000 a chain shard, and a client whose
+// connection it held, 1-6 s at 10,000 a chain shard, and a client whose
 // held connection closed early would have the rest of the step for free.
 // So a fault whose end step began at stopBegan (the earliest shard; 0 for
 // none) ends for each client at the earlier of the recorded end and its
