@@ -233,6 +233,18 @@ func clip(s string, n int) string {
 	return s[:n] + "..."
 }
 
+// clipMiddle shortens s to about n bytes by cutting out its middle: a
+// wrapped Go error names what failed at its start and why at its end
+// ("failed to WebSocket dial: ... : connection reset by peer"), and both
+// are worth keeping.
+func clipMiddle(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	head := n / 3
+	return s[:head] + "..." + s[len(s)-(n-head):]
+}
+
 // lineWriter buffers encoded lines from many goroutines and writes them out
 // from one, so a client callback never blocks on the pipe. The buffer is
 // unbounded: the coordinator reads as fast as the lines come.

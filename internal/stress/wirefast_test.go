@@ -172,3 +172,12 @@ func BenchmarkMessageLine(b *testing.B) {
 	b.ReportMetric(float64(took[1])/float64(took[0]), "encode-json/fast")
 	b.ReportMetric(float64(took[3])/float64(took[2]), "decode-json/fast")
 }
+
+func TestClipMiddle(t *testing.T) {
+	assert.Equal(t, "short", clipMiddle("short", 120))
+	long := "failed to WebSocket dial: failed to send handshake request: Get \"http://127.0.0.1:41234/ws/c1\": read tcp 127.0.0.1:5->127.0.0.1:41234: read: connection reset by peer"
+	got := clipMiddle(long, 90)
+	assert.Len(t, got, 93)
+	assert.True(t, strings.HasPrefix(got, "failed to WebSocket dial"), got)
+	assert.True(t, strings.HasSuffix(got, "read: connection reset by peer"), got)
+}

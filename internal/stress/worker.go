@@ -147,7 +147,7 @@ func (w *worker) onEvent(idx int, ev client.Event) {
 		w.mu.Unlock()
 	}
 	e := h.ClientEvent(clientID(idx), ev)
-	e.Reason = clip(e.Reason, 80)
+	e.Reason = clipMiddle(e.Reason, 120)
 	w.event(ev.Time, e)
 }
 
@@ -253,7 +253,7 @@ func (w *worker) workload(ctx context.Context, idx int, c *client.Client, every,
 		if err == nil {
 			w.lw.sendMessage(time.Now(), result.SourceClient, result.KindSent, id, seq)
 		} else if ctx.Err() == nil && !errors.Is(err, client.ErrStopped) {
-			w.event(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindSendError, Client: id, Text: clip(err.Error(), 80)})
+			w.event(time.Now(), result.Event{Source: result.SourceClient, Kind: result.KindSendError, Client: id, Text: clipMiddle(err.Error(), 120)})
 		}
 		select {
 		case <-ctx.Done():
