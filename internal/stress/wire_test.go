@@ -126,7 +126,7 @@ func TestEventOverTheWire(t *testing.T) {
 		require.NoError(t, err, line)
 		require.NoError(t, c.onWire(wp, w.cfg, wl))
 		want := h.ClientEvent("c4", evs[i])
-		want.Reason = clip(want.Reason, 80)
+		want.Reason = clipMiddle(want.Reason, 120)
 		got := c.clients[3].events[i]
 		assert.InDelta(t, c.tms(at.UnixNano()), got.TMS, 1e-6)
 		got.TMS = 0
