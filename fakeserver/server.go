@@ -291,11 +291,10 @@ func (s *Server) listen(addr string) error {
 	var raw net.Listener
 	var err error
 	if s.opts.Listen != nil {
-		raw, err = s.opts.Listen()
-	} else {
-		raw, err = net.Listen("tcp", addr)
-	}
-	if err != nil {
+		if raw, err = s.opts.Listen(); err != nil {
+			return fmt.Errorf("fakeserver: listen: %w", err)
+		}
+	} else if raw, err = net.Listen("tcp", addr); err != nil {
 		return fmt.Errorf("fakeserver: listen on %s: %w", addr, err)
 	}
 	if s.addr == "" {

@@ -451,6 +451,9 @@ func TestStopStartOnAGivenListener(t *testing.T) {
 	require.NoError(t, err)
 	w2 := hello(t, ctx, c2, "c1", w.Session, 0)
 	assert.True(t, w2.Resumed, "sessions survive Stop")
+
+	_, err = New(Options{Listen: func() (net.Listener, error) { return nil, memnet.ErrListening }})
+	assert.ErrorIs(t, err, memnet.ErrListening, "a listener that cannot be made fails New")
 }
 
 func TestMaxConnections(t *testing.T) {
