@@ -267,6 +267,12 @@ func (lw *lineWriter) send(w wire) {
 	}
 	lw.mu.Lock()
 	lw.buf = append(append(lw.buf, b...), '\n')
+	lw.unlockAndWake()
+}
+
+// unlockAndWake releases lw.mu and, when many lines are waiting, wakes the
+// writer (startWriter) to flush them before its next tick.
+func (lw *lineWriter) unlockAndWake() {
 	big := len(lw.buf) > 256<<10
 	lw.mu.Unlock()
 	if big {
@@ -282,20 +288,13 @@ func (lw *lineWriter) send(w wire) {
 func (lw *lineWriter) sendMessage(t time.Time, src result.Source, kind result.Kind, client string, seq uint64) {
 	lw.mu.Lock()
 	buf, ok := appendMessage(lw.buf, t.UnixNano(), src, kind, client, seq)
-	if ok {
-		lw.buf = append(buf, '\n')
-	}
-	big := len(lw.buf) > 256<<10
-	lw.mu.Unlock()
-	switch {
-	case !ok:
+	if !ok {
+		lw.mu.Unlock()
 		lw.send(wire{Type: wireEvent, T: t.UnixNano(), Ev: &result.Event{Source: src, Kind: kind, Client: client, Seq: seq}})
-	case big:
-		select {
-		case lw.wake <- struct{}{}:
-		default:
-		}
+		return
 	}
+	lw.buf = append(buf, '\n')
+	lw.unlockAndWake()
 }
 
 // fail sends err as an error line, flushes and returns err.
